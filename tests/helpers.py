@@ -1,0 +1,61 @@
+"""Helpers for tests: independent reference generators (BART, ISMRMRD's tools) and small utilities."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def require_tool(name: str) -> str:
+    """Path of an external reference tool. CI installs them all, so a missing one is a failure there."""
+    exe = shutil.which(name)
+    if exe is None:
+        pytest.fail(f"reference tool '{name}' is not installed (.ci/run installs it)")
+    return exe
+
+
+def run_tool(*args: str | Path, cwd: Path | None = None) -> str:
+    """Run an external tool, failing the test with its stderr if it fails."""
+    exe = require_tool(str(args[0]))
+    proc = subprocess.run([exe, *map(str, args[1:])], cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.fail(f"{args[0]} failed ({proc.returncode}): {proc.stderr.strip()[:500]}")
+    return proc.stdout
+
+
+def bart(*args: str | Path, cwd: Path | None = None) -> str:
+    """Run ``bart`` with the given arguments."""
+    return run_tool("bart", *args, cwd=cwd)
+
+
+def read_cfl(base: Path | str) -> np.ndarray:
+    """Read a BART .cfl/.hdr pair (column-major complex64); trailing singleton dims are dropped."""
+    base = Path(base)
+    lines = base.with_suffix(".hdr").read_text().splitlines()
+    dims = [int(d) for d in lines[1].split()]
+    while len(dims) > 1 and dims[-1] == 1:
+        dims.pop()
+    data = np.fromfile(base.with_suffix(".cfl"), dtype=np.complex64)
+    return data.reshape(dims, order="F")
+
+
+def write_cfl(base: Path | str, array: np.ndarray) -> None:
+    """Write a BART .cfl/.hdr pair (column-major complex64)."""
+    base = Path(base)
+    dims = list(array.shape) + [1] * max(0, 16 - array.ndim)
+    base.with_suffix(".hdr").write_text("# Dimensions\n" + " ".join(map(str, dims)) + "\n")
+    np.asarray(array, dtype=np.complex64).ravel(order="F").tofile(base.with_suffix(".cfl"))
+
+
+def nrmse(x: np.ndarray, ref: np.ndarray) -> float:
+    """||x - ref|| / ||ref||."""
+    return float(np.linalg.norm(x - ref) / np.linalg.norm(ref))
+
+
+def correlation(x: np.ndarray, ref: np.ndarray) -> float:
+    """Pearson correlation of two real arrays (flattened)."""
+    return float(np.corrcoef(np.ravel(x), np.ravel(ref))[0, 1])
