@@ -1,0 +1,1 @@
+"""Linear operators (forward model A, adjoint A^H, normal A^H A) and pure helper functions."""

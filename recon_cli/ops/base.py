@@ -1,0 +1,66 @@
+"""The operator contract: ``forward`` = A, ``adjoint`` = A^H, ``normal`` = A^H A.
+
+Public methods check their input and name the operator in errors; subclasses implement the private
+``_forward``/``_adjoint`` (and ``_normal`` where a faster form exists). Tensors are buffers, sizes are
+Python ints, and new tensors follow the input's device and dtype.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from recon_cli.errors import ModelError
+
+
+class LinearOperator(nn.Module):
+    """Base class for the forward models every reconstruction receives.
+
+    Subclasses set ``domain_shape`` (image) and ``range_shape`` (k-space) trailing shapes, without the
+    leading frame axis.
+    """
+
+    domain_shape: tuple[int, ...]
+    range_shape: tuple[int, ...]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """A x. x: (frames, *domain_shape) complex -> (frames, *range_shape)."""
+        self._check(x, self.domain_shape, "image")
+        return self._forward(x)
+
+    def adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        """A^H y. y: (frames, *range_shape) complex -> (frames, *domain_shape)."""
+        self._check(y, self.range_shape, "k-space")
+        return self._adjoint(y)
+
+    def normal(self, x: torch.Tensor) -> torch.Tensor:
+        """A^H A x. x: (frames, *domain_shape) complex."""
+        self._check(x, self.domain_shape, "image")
+        return self._normal(x)
+
+    def gridding(self, y: torch.Tensor) -> torch.Tensor:
+        """A starting image from data: the density-compensated adjoint (plain adjoint when Cartesian)."""
+        self._check(y, self.range_shape, "k-space")
+        return self._gridding(y)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _normal(self, x: torch.Tensor) -> torch.Tensor:
+        return self._adjoint(self._forward(x))
+
+    def _gridding(self, y: torch.Tensor) -> torch.Tensor:
+        return self._adjoint(y)
+
+    def _check(self, t: torch.Tensor, trailing: tuple[int, ...], what: str) -> None:
+        name = type(self).__name__
+        if not t.is_complex():
+            raise ModelError(f"{name}: {what} must be complex, got {t.dtype}")
+        if tuple(t.shape[-len(trailing) :]) != tuple(trailing) or t.dim() != len(trailing) + 1:
+            raise ModelError(
+                f"{name}: {what} must have shape (frames, {', '.join(map(str, trailing))}), "
+                f"got {tuple(t.shape)}"
+            )
