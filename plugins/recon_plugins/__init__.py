@@ -1,0 +1,1 @@
+"""First-party model plugins for recon. Each subpackage exposes ``plugin`` (a ``ModelPlugin``)."""

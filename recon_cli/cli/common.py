@@ -1,0 +1,118 @@
+"""Pieces every command shares: error handling, input expansion, consoles, option parsing."""
+
+from __future__ import annotations
+
+import functools
+import glob
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from recon_cli.errors import ReconError, UsageError
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_INTERNAL = 1
+EXIT_OOM = 5
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("RECON_DEBUG", "") not in ("", "0")
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """Print one error line to stderr and return the Exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn library errors into one line on stderr and the exit codes of DESIGN.md section 5."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except ReconError as exc:
+            if debug_enabled():
+                traceback.print_exc()
+            raise fail(str(exc), exc.exit_code) from None
+        except MemoryError:
+            raise fail("out of memory; try --device cpu, fewer frames or coils, or a smaller model config", EXIT_OOM) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+        except Exception as exc:  # anything else is a bug in recon: say so, briefly
+            if _is_torch_oom(exc):
+                raise fail("out of GPU memory; try --device cpu or a smaller model config", EXIT_OOM) from None
+            if debug_enabled():
+                traceback.print_exc()
+            line = str(exc).splitlines()[0] if str(exc) else ""
+            raise fail(f"internal error ({type(exc).__name__}: {line}); rerun with --debug for details", EXIT_INTERNAL) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _is_torch_oom(exc: BaseException) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(exc, torch.OutOfMemoryError)
+
+
+def expand_inputs(patterns: Iterable[str]) -> list[Path]:
+    """Paths and globs (quoted globs are expanded here) to a list of paths, order kept, duplicates dropped.
+
+    A pattern that matches nothing is kept as given, so the reader reports it as missing.
+    """
+    paths: list[Path] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else []
+        for item in matches or [pattern]:
+            path = Path(item)
+            if path not in paths:
+                paths.append(path)
+    return paths
+
+
+def parse_formats(text: str, allowed: Iterable[str]) -> tuple[str, ...]:
+    """"nifti,dicom" -> ("nifti", "dicom"), checked against ``allowed``."""
+    allowed = tuple(allowed)
+    formats = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
+    bad = [f for f in formats if f not in allowed]
+    if bad or not formats:
+        raise UsageError(f"--format: unknown format(s) {', '.join(bad) or '(none)'}; choose from {', '.join(allowed)}")
+    return formats
+
+
+def parse_settings(config_file: Path | None, settings: list[str] | None) -> dict[str, Any]:
+    """Model config overrides: YAML file first, then ``--set key=value`` pairs (CLI wins)."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        import yaml
+
+        from recon_cli.errors import InputDataError
+
+        if not config_file.is_file():
+            raise InputDataError(config_file, "no such config file")
+        try:
+            loaded = yaml.safe_load(config_file.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise InputDataError(config_file, f"not valid YAML: {str(exc).splitlines()[0]}") from None
+        if not isinstance(loaded, dict):
+            raise InputDataError(config_file, "config must be a mapping of key: value")
+        values.update(loaded)
+    for item in settings or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set expects key=value, got '{item}'")
+        values[key.strip().replace("-", "_")] = value.strip()
+    return values

@@ -1,0 +1,134 @@
+"""Model plugins, discovered through the ``recon.models`` entry-point group.
+
+Names are listed from installed package metadata without importing any plugin; a plugin is imported only
+when it is asked for by name. First-party and third-party plugins register the same way::
+
+    [project.entry-points."recon.models"]
+    zero-filled = "recon_plugins.zero_filled:plugin"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+from recon_cli.errors import ModelError
+
+ENTRY_POINT_GROUP = "recon.models"
+
+
+@dataclass(frozen=True)
+class ModelPlugin:
+    """What a model plugin declares.
+
+    Attributes:
+        name: registry name, e.g. "imunne".
+        description: one line for ``recon models``.
+        config_cls: typed dataclass holding the only copy of the model's defaults.
+        build: config -> ``torch.nn.Module`` whose ``forward(kspace, op, x0=None)`` returns the image;
+            the module may set ``coil_maps`` to "required", "optional" (default) or "ignored".
+        trainable: whether ``recon train`` applies.
+        cartesian / non_cartesian / static / dynamic: which data it supports.
+        default_weights: package resource ("package.module", "file.pt") of shipped weights, if any.
+    """
+
+    name: str
+    description: str
+    config_cls: type
+    build: Callable[[Any], Any]
+    trainable: bool = False
+    cartesian: bool = True
+    non_cartesian: bool = True
+    static: bool = True
+    dynamic: bool = True
+    default_weights: tuple[str, str] | None = None
+    needs_coil_maps: bool = False
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def supports(self) -> str:
+        """Human-readable list of the data this model handles."""
+        kinds = [k for k, ok in (("Cartesian", self.cartesian), ("non-Cartesian", self.non_cartesian)) if ok]
+        dims = [k for k, ok in (("2D", self.static), ("2D+t", self.dynamic)) if ok]
+        return f"{' / '.join(kinds)}; {' / '.join(dims)}"
+
+
+def available_models() -> list[str]:
+    """Registered model names, sorted, read from entry-point metadata without importing plugins."""
+    return sorted({ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def load_plugin(name: str) -> ModelPlugin:
+    """Import and return the plugin registered as ``name``.
+
+    Raises:
+        ModelError: unknown name (with the available ones and a close match) or a broken plugin.
+    """
+    eps = {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    if name not in eps:
+        names = sorted(eps)
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise ModelError(f"Unknown model '{name}'.{hint} Available: {', '.join(names) or '(none)'}")
+    try:
+        plugin = eps[name].load()
+    except Exception as exc:  # a third-party plugin may fail in any way on import
+        raise ModelError(f"model '{name}' failed to load from {eps[name].value}: {exc}") from exc
+    if not isinstance(plugin, ModelPlugin):
+        raise ModelError(f"model '{name}': {eps[name].value} is not a recon ModelPlugin")
+    return plugin
+
+
+def resolve_config(plugin: ModelPlugin, overrides: dict[str, Any] | None = None) -> Any:
+    """Build the plugin's config: dataclass defaults, then ``overrides`` (file, then CLI).
+
+    Unknown keys and values of the wrong type are errors naming the model and the key.
+    """
+    overrides = dict(overrides or {})
+    fields = {f.name: f for f in dataclasses.fields(plugin.config_cls)}
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise ModelError(
+            f"model '{plugin.name}': unknown config key(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(fields))}"
+        )
+    defaults = plugin.config_cls()
+    values = {}
+    for key, value in overrides.items():
+        current = getattr(defaults, key)
+        values[key] = _coerce(plugin.name, key, value, current)
+    return dataclasses.replace(defaults, **values)
+
+
+def _coerce(model: str, key: str, value: Any, current: Any) -> Any:
+    """Convert a config value (e.g. a string from the command line) to the type of its default."""
+    if current is None or isinstance(value, type(current)) and not isinstance(current, bool):
+        return value
+    kind = type(current)
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if kind in (tuple, list):
+            items = value if isinstance(value, list | tuple) else str(value).split(",")
+            inner = type(current[0]) if current else str
+            return kind(inner(v) for v in items)
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ModelError(
+            f"model '{model}': config key '{key}' expects {kind.__name__}, got {value!r}"
+        ) from None
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """The resolved config as plain JSON-able data."""
+    return dataclasses.asdict(config)
