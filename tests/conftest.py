@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -20,3 +22,16 @@ def device(request: pytest.FixtureRequest) -> torch.device:
 def rng() -> torch.Generator:
     """A seeded torch generator (tests never use global random state)."""
     return torch.Generator().manual_seed(1234)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def radial_sample(repo_root: Path) -> Path:
+    """The bundled multi-coil radial real-time cine ISMRMRD file."""
+    path = repo_root / "sample_data" / "radial_cine.h5"
+    assert path.exists(), "run `python sample_data/make_sample_data.py`"
+    return path

@@ -1,0 +1,103 @@
+"""The command line as users run it: help, models, info, reconstruct end to end, README commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import nibabel as nib
+import numpy as np
+from typer.testing import CliRunner
+
+from recon_cli.cli.main import app
+from tests.helpers import correlation, nrmse, run_tool
+
+runner = CliRunner()
+
+
+def test_help_does_not_import_torch() -> None:
+    code = (
+        "import sys\n"
+        "from recon_cli.cli.main import app\n"
+        "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'torchkbnufft', 'sigpy', 'h5py') if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "reconstruct" in out and "estimate-coils" in out
+    assert out.strip().splitlines()[-1] == "HEAVY="
+
+
+def test_models_lists_zero_filled() -> None:
+    result = runner.invoke(app, ["models", "--names"])
+    assert result.exit_code == 0
+    assert "zero-filled" in result.stdout.split()
+
+
+def test_info_on_sample(radial_sample: Path) -> None:
+    result = runner.invoke(app, ["info", str(radial_sample), "--json"])
+    assert result.exit_code == 0, result.stderr
+    row = json.loads(result.stdout.strip().splitlines()[0])
+    assert row["format"] == "ismrmrd" and row["trajectory"] == "radial"
+    assert row["coils"] == 8 and row["frames"] > 1 and row["slices"] == 1
+    assert row["acceleration"] > 5  # 13 spokes of a 128 matrix: far below Nyquist (~201)
+
+
+def test_zero_filled_cartesian_cli_matches_ismrmrd_phantom(tmp_path: Path) -> None:
+    """ISMRMRD's own generator -> `recon reconstruct` -> NIfTI read by nibabel == the phantom in the file."""
+    raw = tmp_path / "shepp.h5"
+    run_tool("ismrmrd_generate_cartesian_shepp_logan", "-m", "128", "-c", "8", "-O", "2", "-C", "-a", "1", "-o", raw)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["reconstruct", str(raw), "--out", str(out), "--format", "nifti,h5"])
+    assert result.exit_code == 0, result.stderr
+    volume = np.asarray(nib.load(out / "shepp.nii.gz").dataobj)  # (x, y, slices[, frames])
+    image = volume.reshape(volume.shape[0], volume.shape[1], -1)[..., 0].T  # (y, x)
+    with h5py.File(raw) as f:
+        stored = f["dataset/phantom"][0]  # HDF5 compound (real, imag)
+        phantom = np.abs(stored["real"] + 1j * stored["imag"])
+    scale = np.vdot(image, phantom).real / np.vdot(image, image).real
+    assert image.shape == phantom.shape == (128, 128)
+    assert nrmse(scale * image, phantom) < 0.1
+    assert correlation(image, phantom) > 0.99
+    assert correlation(image.T, phantom) < 0.9  # orientation matters
+    record = json.loads((out / "shepp.run.json").read_text())
+    assert record["model"] == "zero-filled" and record["config"]["combine"] == "auto"
+    assert {"read_s", "reconstruct_s", "write_s"} <= set(record["timings"])
+    assert record["peak_memory"]["host_peak_rss_mib"] > 0 and "torch" in record["versions"]
+
+
+def _readme_commands(repo_root: Path) -> list[str]:
+    text = (repo_root / "README.md").read_text()
+    return re.findall(r"^    \$ (.+)$", text, flags=re.MULTILINE)
+
+
+def test_readme_first_command_runs_as_written(tmp_path: Path, repo_root: Path) -> None:
+    commands = _readme_commands(repo_root)
+    assert len(commands) == 2 and "pytest" in commands[1]
+    for name in ("sample_data", "scripts"):
+        (tmp_path / name).symlink_to(repo_root / name)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    proc = subprocess.run(["bash", "-c", commands[0]], cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    outputs = {p.name for p in (tmp_path / "out" / "sample").iterdir()}
+    assert {"radial_cine.nii.gz", "radial_cine.png", "radial_cine.gif", "radial_cine.run.json",
+            "radial_cine_dicom"} <= outputs
+    # rerunning the command as written works too (it says --overwrite)
+    proc = subprocess.run(["bash", "-c", commands[0]], cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_ci_runs_the_readme_test_command(repo_root: Path) -> None:
+    commands = _readme_commands(repo_root)
+    script = (repo_root / ".ci" / "run").read_text()
+    extracted = subprocess.run(
+        ["bash", "-c", r"sed -n 's/^    \$ \(.*pytest.*\)$/\1/p' README.md | head -n 1"],
+        cwd=repo_root, capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    assert extracted == commands[1]
+    assert "README.md" in script
