@@ -180,11 +180,13 @@ def reconstruct_files(
 
 def _reconstruct_one(path: Path, request: ReconstructRequest, model: LoadedModel) -> list[Path]:
     from recon_cli.io import read_scan
-    from recon_cli.io.writers import output_paths, write_outputs
+    from recon_cli.io.writers import output_targets, write_outputs
 
     stem = output_stem(path)
     record_path = request.out_dir / f"{stem}.run.json"
-    for target in [*output_paths(request.out_dir, stem, request.formats), record_path]:
+    # a cheap check before reading: the GIF (cine only) is checked by write_outputs once frames are known
+    targets = output_targets(request.out_dir, stem, request.formats, 1)
+    for target in [*(p for paths in targets.values() for p in paths), record_path]:
         check_writable(target, request.overwrite)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()

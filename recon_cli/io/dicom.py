@@ -1,0 +1,383 @@
+"""DICOM output: one MR Image Storage instance per (slice, frame), written as a whole series at once.
+
+Conventions:
+
+* Pixels are 16-bit unsigned, ``magnitude ~= pixel * RescaleSlope + RescaleIntercept`` with one slope for
+  the whole series (intercept 0), so intensities compare across slices and frames.
+* UIDs are deterministic (``pydicom.uid.generate_uid`` with entropy sources): Study and FrameOfReference
+  UIDs from the scan's identity (header XML, patient/study fields, geometry; or ``uid_seed``), the Series
+  UID additionally from the series number, description and pixel data, each SOPInstanceUID from the
+  Series UID and the instance index. Reruns give the same UIDs; anonymised series get different ones.
+* The series is written into a hidden temporary folder beside the target and renamed into place, so a
+  reader never sees a half-written series and an existing non-empty folder is only replaced with
+  ``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from recon_cli import __version__
+from recon_cli.errors import OutputExistsError
+from recon_cli.io.geometry import VolumeGeometry, magnitude, volume_geometry
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+    from recon_cli.io.scan import ScanHeader
+
+MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
+_MAX_PIXEL = 65535
+_DEIDENTIFICATION = "recon: patient name, ID, birth date, sex, weight, institution and dates removed"
+
+
+def write_dicom_series(
+    folder: Path | str,
+    images: Any,
+    header: ScanHeader,
+    *,
+    overwrite: bool = False,
+    anonymize: bool = False,
+    series_description: str | None = None,
+    series_number: int = 1,
+    uid_seed: str | None = None,
+) -> list[Path]:
+    """Write the magnitude of ``images`` as a DICOM MR series, files ``IM_0001_s000_f000.dcm``, ...
+
+    Args:
+        folder: Output folder (created; must not exist or be empty unless ``overwrite``).
+        images: ``(slices, frames, ny, nx)`` complex64 or real tensor/array.
+        header: Geometry, timing, patient/study/series and sequence fields of the scan.
+        overwrite: Replace an existing folder.
+        anonymize: Drop patient identity, institution and dates (PatientIdentityRemoved = YES).
+        series_description: SeriesDescription; default the header's series description or "recon".
+        series_number: SeriesNumber.
+        uid_seed: Text the Study/FrameOfReference UIDs are derived from (default: the header's content).
+
+    Returns:
+        The written files, in InstanceNumber order (slice-major, frame-minor).
+
+    Raises:
+        OutputExistsError: ``folder`` exists, is not an empty folder, and ``overwrite`` is False.
+    """
+    folder = Path(folder)
+    if _occupied(folder) and not overwrite:
+        raise OutputExistsError(folder)
+    mag = magnitude(images)
+    n_slices, n_frames, ny, nx = mag.shape
+    geom = volume_geometry(header, n_slices, (ny, nx))
+    slope = float(_ds(max(float(mag.max()), 1e-30) / _MAX_PIXEL))
+    pixels = np.clip(np.rint(mag.astype(np.float64) / slope), 0, _MAX_PIXEL).astype("<u2")
+    description = series_description or header.series.get("description") or "recon"
+    uids = _series_uids(header, pixels, anonymize, series_number, description, uid_seed)
+    base = _series_dataset(header, geom, uids, anonymize, description, series_number)
+    _set_pixel_module(base, mag, slope, (ny, nx))
+    names = []
+    with _atomic_folder(folder, overwrite) as tmp:
+        for s in range(n_slices):
+            for f in range(n_frames):
+                index = s * n_frames + f
+                ds = _instance(base, geom, header, uids["series"], index, s, f, n_frames)
+                ds.PixelData = pixels[s, f].tobytes()
+                name = f"IM_{index + 1:04d}_s{s:03d}_f{f:03d}.dcm"
+                ds.save_as(tmp / name, enforce_file_format=True, overwrite=False)
+                names.append(name)
+    return [folder / name for name in names]
+
+
+def _series_uids(
+    header: ScanHeader,
+    pixels: np.ndarray,
+    anonymize: bool,
+    series_number: int,
+    description: str,
+    uid_seed: str | None,
+) -> dict[str, str]:
+    """Deterministic Study, FrameOfReference and Series UIDs plus an anonymous patient ID."""
+    from pydicom.uid import generate_uid
+
+    digest = hashlib.sha256(pixels.tobytes() + repr(pixels.shape).encode()).hexdigest()
+    seed = uid_seed if uid_seed is not None else _header_identity(header)
+    if uid_seed is None and not (header.xml or header.patient or header.study):
+        seed += digest  # nothing identifies the scan: tell scans apart by their images
+    scope = "anonymous" if anonymize else "identified"
+    study = generate_uid(entropy_srcs=["study", scope, seed])
+    return {
+        "study": study,
+        "frame_of_reference": generate_uid(entropy_srcs=["frame-of-reference", scope, seed]),
+        "series": generate_uid(entropy_srcs=["series", study, str(series_number), description, digest]),
+        "anonymous_id": "ANON" + hashlib.sha256(("patient" + seed).encode()).hexdigest()[:12].upper(),
+    }
+
+
+def _header_identity(header: ScanHeader) -> str:
+    """Text identifying the scan (not its reconstruction): XML, patient/study fields, geometry."""
+    fields = {
+        "xml": header.xml or "",
+        "patient": header.patient,
+        "study": header.study,
+        "geometry": [repr(g) for g in header.geometry],
+        "matrix": list(header.recon_matrix),
+        "fov": list(header.fov_mm),
+    }
+    return json.dumps(fields, sort_keys=True, default=str)
+
+
+def _series_dataset(
+    header: ScanHeader,
+    geom: VolumeGeometry,
+    uids: Mapping[str, str],
+    anonymize: bool,
+    description: str,
+    series_number: int,
+) -> Dataset:
+    """Attributes shared by every instance: SOP common, patient, study, series, equipment, MR image."""
+    from pydicom.dataset import Dataset
+
+    ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.SOPClassUID = MR_IMAGE_STORAGE
+    ds.ImageType = ["DERIVED", "PRIMARY", "M", "RECON"]
+    ds.Modality = "MR"
+    ds.Manufacturer = "recon"
+    ds.SoftwareVersions = f"recon {__version__}"
+    ds.StudyInstanceUID = uids["study"]
+    ds.SeriesInstanceUID = uids["series"]
+    ds.FrameOfReferenceUID = uids["frame_of_reference"]
+    ds.PositionReferenceIndicator = ""
+    ds.SeriesNumber = int(series_number)
+    ds.SeriesDescription = _lo(description)
+    ds.ProtocolName = _lo(header.series.get("protocol_name", description))
+    ds.PatientPosition = _cs(_lookup(header, "patient_position"))
+    ds.DerivationDescription = "Reconstructed from raw k-space by recon"
+    ds.BurnedInAnnotation = "NO"
+    ds.LossyImageCompression = "00"
+    _set_patient_study(ds, header, uids, anonymize)
+    _set_mr_module(ds, header, geom)
+    return ds
+
+
+def _set_patient_study(ds: Dataset, header: ScanHeader, uids: Mapping[str, str], anonymize: bool) -> None:
+    """Patient and General Study modules (type-2 attributes present, possibly empty)."""
+    patient, study, series = header.patient, header.study, header.series
+    ds.StudyID = _sh(study.get("id", ""))
+    ds.AccessionNumber = ""
+    ds.ReferringPhysicianName = ""
+    if anonymize:
+        ds.PatientName = "ANONYMOUS"
+        ds.PatientID = uids["anonymous_id"]
+        ds.PatientBirthDate = ""
+        ds.PatientSex = ""
+        ds.StudyDate = ""
+        ds.StudyTime = ""
+        ds.StudyDescription = ""
+        ds.PatientIdentityRemoved = "YES"
+        ds.DeidentificationMethod = _lo(_DEIDENTIFICATION)
+        ds.LongitudinalTemporalInformationModified = "REMOVED"
+        return
+    ds.PatientName = _lo(patient.get("name", ""))
+    ds.PatientID = _lo(patient.get("id", ""))
+    ds.PatientBirthDate = _da(patient.get("birth_date", ""))
+    ds.PatientSex = _sex(patient.get("sex", ""))
+    weight = _number(patient.get("weight_kg"))
+    if weight is not None and weight > 0:
+        ds.PatientWeight = _ds(weight)
+    ds.StudyDate = _da(study.get("date", ""))
+    ds.StudyTime = _tm(study.get("time", ""))
+    ds.StudyDescription = _lo(study.get("description", ""))
+    if study.get("institution"):
+        ds.InstitutionName = _lo(study["institution"])
+    for keyword, value in (
+        ("SeriesDate", _da(series.get("date", ""))),
+        ("SeriesTime", _tm(series.get("time", ""))),
+    ):
+        if value:
+            setattr(ds, keyword, value)
+            setattr(ds, keyword.replace("Series", "Content"), value)
+
+
+def _set_mr_module(ds: Dataset, header: ScanHeader, geom: VolumeGeometry) -> None:
+    """MR Image and Image Plane attributes that are the same for every slice."""
+    seq = header.sequence
+    ds.ScanningSequence = _cs(seq.get("scanning_sequence", "RM")) or "RM"
+    ds.SequenceVariant = _cs(seq.get("sequence_variant", "NONE")) or "NONE"
+    ds.ScanOptions = ""
+    ds.MRAcquisitionType = "2D"
+    ds.EchoTrainLength = ""
+    ds.RepetitionTime = _optional_ds(seq.get("TR_ms"))
+    ds.EchoTime = _optional_ds(seq.get("TE_ms"))
+    for keyword, key in (
+        ("FlipAngle", "flip_deg"),
+        ("MagneticFieldStrength", "field_T"),
+        ("InversionTime", "TI_ms"),
+    ):
+        value = _number(seq.get(key))
+        if value is not None and value > 0:  # ISMRMRD writes TI = 0 for sequences without inversion
+            setattr(ds, keyword, _ds(value))
+    dy, dx = geom.pixel_spacing
+    ds.PixelSpacing = [_ds(dy), _ds(dx)]
+    ds.ImageOrientationPatient = [_ds(round(v, 10)) for v in geom.orientation()]
+    ds.SliceThickness = _ds(geom.slice_thickness)
+    ds.SpacingBetweenSlices = _ds(geom.slice_spacing)
+
+
+def _set_pixel_module(ds: Dataset, mag: np.ndarray, slope: float, shape: tuple[int, int]) -> None:
+    """Image Pixel, rescale and VOI LUT attributes (window from the 99.5th percentile)."""
+    ds.Rows, ds.Columns = shape
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = 16
+    ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 0
+    ds.RescaleSlope = _ds(slope)
+    ds.RescaleIntercept = "0"
+    ds.RescaleType = "US"
+    width = float(np.percentile(mag, 99.5)) or float(mag.max()) or 1.0
+    ds.WindowCenter = _ds(width / 2)
+    ds.WindowWidth = _ds(width)
+    if width < 1.0:  # LINEAR requires a width >= 1; LINEAR_EXACT allows any positive width
+        ds.VOILUTFunction = "LINEAR_EXACT"
+
+
+def _instance(
+    base: Dataset,
+    geom: VolumeGeometry,
+    header: ScanHeader,
+    series_uid: str,
+    index: int,
+    s: int,
+    f: int,
+    n_frames: int,
+) -> Dataset:
+    """One instance: a copy of ``base`` with its UID, number, position, timing and file meta."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    ds = copy.deepcopy(base)
+    ds.SOPInstanceUID = generate_uid(entropy_srcs=["instance", series_uid, str(index)])
+    ds.InstanceNumber = index + 1
+    ds.AcquisitionNumber = 1
+    ds.ImagePositionPatient = [_ds(round(float(v), 6)) for v in geom.corner(s)]
+    ds.SliceLocation = _ds(round(geom.slice_location(s), 6))
+    if n_frames > 1:
+        ds.TemporalPositionIdentifier = f + 1
+        ds.NumberOfTemporalPositions = n_frames
+        ds.CardiacNumberOfImages = n_frames
+        if header.frame_time_ms is not None:
+            ds.TriggerTime = _ds(round(f * float(header.frame_time_ms), 6))
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta = meta
+    return ds
+
+
+@contextlib.contextmanager
+def _atomic_folder(folder: Path, overwrite: bool) -> Iterator[Path]:
+    """Yield a fresh hidden folder beside ``folder``; on success rename it to ``folder``."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.parent / f".{folder.name}.{secrets.token_hex(6)}.tmp"
+    tmp.mkdir()  # plain mkdir so the folder gets the umask's permissions
+    try:
+        yield tmp
+        _move_into_place(tmp, folder, overwrite)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def _move_into_place(tmp: Path, folder: Path, overwrite: bool) -> None:
+    if overwrite and _occupied(folder):
+        old = folder.parent / f".{folder.name}.{secrets.token_hex(6)}.old"
+        os.rename(folder, old)
+        os.rename(tmp, folder)
+        if old.is_dir():
+            shutil.rmtree(old)
+        else:
+            old.unlink()
+        return
+    try:
+        os.rename(tmp, folder)  # replaces an empty folder; refuses a non-empty one
+    except OSError:
+        raise OutputExistsError(folder) from None
+
+
+def _occupied(folder: Path) -> bool:
+    """Whether ``folder`` exists as anything but an empty directory."""
+    if not folder.exists():
+        return False
+    return not folder.is_dir() or any(folder.iterdir())
+
+
+def _lookup(header: ScanHeader, key: str) -> str:
+    for fields in (header.series, header.study, header.patient):
+        if fields.get(key):
+            return str(fields[key])
+    return ""
+
+
+def _ds(value: float) -> str:
+    """A decimal string of at most 16 characters (DICOM DS)."""
+    from pydicom.valuerep import format_number_as_ds
+
+    return str(format_number_as_ds(float(value)))
+
+
+def _number(value: object) -> float | None:
+    """First number in ``value`` (ISMRMRD may give lists such as "[2.5]"), or None."""
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, list | tuple) and value:
+        return _number(value[0])
+    match = re.search(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?", str(value)) if value is not None else None
+    return float(match.group()) if match else None
+
+
+def _optional_ds(value: object) -> str:
+    number = _number(value)
+    return _ds(number) if number is not None else ""
+
+
+def _lo(value: object) -> str:
+    """LO/PN-safe text: no backslashes or control characters, at most 64 characters."""
+    return re.sub(r"[\\\x00-\x1f]", " ", str(value)).strip()[:64]
+
+
+def _sh(value: object) -> str:
+    return _lo(value)[:16]
+
+
+def _cs(value: object) -> str:
+    """CS: upper-case letters, digits, space and underscore, at most 16 characters."""
+    return re.sub(r"[^A-Z0-9 _]", "", str(value).upper())[:16]
+
+
+def _sex(value: object) -> str:
+    letter = str(value).strip()[:1].upper()
+    return letter if letter in ("M", "F", "O") else ""
+
+
+def _da(value: object) -> str:
+    """DICOM date YYYYMMDD from "YYYY-MM-DD" or "YYYYMMDD"; empty when it is neither."""
+    text = str(value).replace("-", "").strip()
+    return text if re.fullmatch(r"\d{8}", text) else ""
+
+
+def _tm(value: object) -> str:
+    """DICOM time HHMMSS[.ffffff] from "HH:MM:SS[.f]"; empty when invalid."""
+    text = str(value).replace(":", "").strip()
+    return text if re.fullmatch(r"\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?", text) else ""
