@@ -28,8 +28,9 @@ fi
 python3 -c "import torch" 2>/dev/null || pip_install torch==2.13.0
 if [ "$with_tests" = 1 ]; then
     pip_install -e "$repo[test]"
-    # fastMRI pins old Lightning/torchvision; its evaluate/subsample modules need none of them.
+    # fastMRI pins old Lightning/torchvision; its evaluate/subsample modules need none of them, only these.
     python3 -c "import fastmri" 2>/dev/null || pip_install --no-deps fastmri==0.3.0
+    pip_install pandas runstats requests tqdm pyyaml
 else
     pip_install -e "$repo"
 fi

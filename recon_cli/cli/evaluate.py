@@ -1,0 +1,84 @@
+"""Score reconstructions against a reference: SSIM, PSNR, NMSE, NRMSE, HFEN as JSON, CSV and a table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from recon_cli.cli.common import console, err_console, expand_inputs, handle_errors
+from recon_cli.cli.simulate_mask import parse_size
+
+NAME = "evaluate"
+
+
+@handle_errors
+def command(
+    recons: Annotated[
+        list[str],
+        typer.Argument(help="Image files from recon (.h5, .nii, .nii.gz; globs).", show_default=False),
+    ],
+    reference: Annotated[
+        Path,
+        typer.Option(
+            "--reference",
+            "-r",
+            help="Reference: image .h5/.nii(.gz), .h5 with a 'reference' dataset, or raw data carrying one.",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Report folder (metrics.json, metrics.csv).")
+    ] = Path("report"),
+    normalize: Annotated[
+        str, typer.Option("--normalize", help="Scale recon onto the reference: none|max|lstsq.")
+    ] = "lstsq",
+    crop: Annotated[
+        str | None, typer.Option("--crop", help="Centre crop H,W of both before comparing.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing report.")] = False,
+) -> None:
+    from recon_cli.evaluate import EvaluateRequest, evaluate_files
+
+    request = EvaluateRequest(
+        reference=reference,
+        out_dir=out,
+        normalize=normalize.lower(),
+        crop=parse_size(crop, "--crop") if crop else None,
+        overwrite=overwrite,
+    )
+
+    def on_done(result) -> None:  # noqa: ANN001
+        if not result.ok:
+            err_console.print(f"[bold red]error:[/] {result.error}", highlight=False, soft_wrap=True)
+
+    report = evaluate_files(expand_inputs(recons), request, on_done=on_done)
+    if any(r.ok for r in report.results):
+        console.print(_table(report))
+        console.print(f"report: {', '.join(map(str, report.outputs))}", highlight=False, soft_wrap=True)
+    if any(not r.ok for r in report.results):
+        raise typer.Exit(3)
+
+
+def _table(report) -> Table:  # noqa: ANN001
+    ok = [r for r in report.results if r.ok]
+    table = Table(
+        title=f"metrics vs {report.request.reference.name} ({len(ok)} of {len(report.results)} files, "
+        f"normalize={report.request.normalize})"
+    )
+    for col in ("file", "SSIM", "PSNR dB", "NMSE", "NRMSE", "HFEN", "scale"):
+        table.add_column(col, overflow="fold", justify="left" if col == "file" else "right")
+    for r in ok:
+        v = r.volume
+        table.add_row(
+            str(r.source),
+            f"{v['ssim']:.4f}",
+            f"{v['psnr']:.2f}",
+            f"{v['nmse']:.3e}",
+            f"{v['nrmse']:.4f}",
+            f"{v['hfen']:.4f}",
+            f"{r.scale:.4g}",
+        )
+    return table
