@@ -116,3 +116,15 @@ def parse_settings(config_file: Path | None, settings: list[str] | None) -> dict
             raise UsageError(f"--set expects key=value, got '{item}'")
         values[key.strip().replace("-", "_")] = value.strip()
     return values
+
+
+def parse_size(text: str, option: str) -> tuple[int, int]:
+    """Parse ``H,W`` (or ``HxW``) into two positive ints; ``UsageError`` naming ``option`` otherwise."""
+    parts = text.lower().replace("x", ",").split(",")
+    try:
+        size = tuple(int(p) for p in parts)
+    except ValueError:
+        size = ()
+    if len(size) != 2 or min(size) < 1:
+        raise UsageError(f"{option} expects two positive integers H,W; got '{text}'")
+    return size[0], size[1]

@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from recon_cli.cli.common import console, err_console, expand_inputs, handle_errors
-from recon_cli.cli.simulate_mask import parse_size
+from recon_cli.cli.common import console, err_console, expand_inputs, handle_errors, parse_size
 
 NAME = "evaluate"
 

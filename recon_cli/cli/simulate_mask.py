@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from recon_cli.cli.common import console, handle_errors
+from recon_cli.cli.common import console, handle_errors, parse_size
 from recon_cli.errors import UsageError
 
 NAME = "simulate-mask"
@@ -62,15 +62,3 @@ def command(
         highlight=False,
         soft_wrap=True,
     )
-
-
-def parse_size(text: str, option: str) -> tuple[int, int]:
-    """Parse ``H,W`` (or ``HxW``) into two positive ints; ``UsageError`` naming ``option`` otherwise."""
-    parts = text.lower().replace("x", ",").split(",")
-    try:
-        size = tuple(int(p) for p in parts)
-    except ValueError:
-        size = ()
-    if len(size) != 2 or min(size) < 1:
-        raise UsageError(f"{option} expects two positive integers H,W; got '{text}'")
-    return size[0], size[1]
