@@ -30,7 +30,9 @@ def calibration_kspace(scan: Scan, slice_index: int) -> torch.Tensor:
         k = scan.kspace[slice_index]  # (frames, coils, ny, nx)
         if scan.mask is None:
             return k.mean(dim=0)
-        mask = scan.mask[min(slice_index, scan.mask.shape[0] - 1)].to(k.real.dtype)  # (frames|1, 1, ny|1, nx|1)
+        mask = scan.mask[min(slice_index, scan.mask.shape[0] - 1)].to(
+            k.real.dtype
+        )  # (frames|1, 1, ny|1, nx|1)
         counts = torch.broadcast_to(mask, (k.shape[0], 1, *k.shape[-2:])).sum(dim=0)
         return (k * mask).sum(dim=0) / counts.clamp_min(1)
     assert scan.traj is not None
@@ -42,15 +44,23 @@ def calibration_kspace(scan: Scan, slice_index: int) -> torch.Tensor:
 
 
 def espirit_maps(
-    calib: torch.Tensor, *, calib_width: int = 24, kernel_width: int = 6, threshold: float = 0.02,
+    calib: torch.Tensor,
+    *,
+    calib_width: int = 24,
+    kernel_width: int = 6,
+    threshold: float = 0.02,
     crop: float = 0.95,
 ) -> torch.Tensor:
     """ESPIRiT maps (first eigenvector) with sigpy. calib: (coils, ny, nx) -> (coils, ny, nx) complex64."""
     import sigpy.mri
 
     app = sigpy.mri.app.EspiritCalib(
-        calib.cpu().numpy().astype(np.complex64), calib_width=calib_width, kernel_width=kernel_width,
-        thresh=threshold, crop=crop, show_pbar=False,
+        calib.cpu().numpy().astype(np.complex64),
+        calib_width=calib_width,
+        kernel_width=kernel_width,
+        thresh=threshold,
+        crop=crop,
+        show_pbar=False,
     )
     return torch.from_numpy(np.asarray(app.run()).astype(np.complex64))
 
@@ -62,8 +72,14 @@ def sos_maps(calib: torch.Tensor) -> torch.Tensor:
     return torch.where(norm > norm.max() * 1e-3, images / norm.clamp_min(1e-12), 0).to(torch.complex64)
 
 
-def estimate_maps(scan: Scan, *, method: str = "espirit", calib_width: int = 24, threshold: float = 0.02,
-                  kernel_width: int = 6) -> torch.Tensor:
+def estimate_maps(
+    scan: Scan,
+    *,
+    method: str = "espirit",
+    calib_width: int = 24,
+    threshold: float = 0.02,
+    kernel_width: int = 6,
+) -> torch.Tensor:
     """Coil maps of every slice. Returns (slices, coils, ny, nx) complex64 on the scan's grid."""
     if method not in COIL_METHODS:
         raise UsageError(f"unknown coil method '{method}'; choose from {', '.join(COIL_METHODS)}")
@@ -71,8 +87,9 @@ def estimate_maps(scan: Scan, *, method: str = "espirit", calib_width: int = 24,
     for s in range(scan.n_slices):
         calib = calibration_kspace(scan, s)
         if method == "espirit":
-            maps.append(espirit_maps(calib, calib_width=calib_width, kernel_width=kernel_width,
-                                     threshold=threshold))
+            maps.append(
+                espirit_maps(calib, calib_width=calib_width, kernel_width=kernel_width, threshold=threshold)
+            )
         else:
             maps.append(sos_maps(_centre_only(calib, calib_width)))
     return torch.stack(maps)
@@ -118,8 +135,16 @@ def read_maps(path: Path, scan: Scan) -> torch.Tensor:
     return maps
 
 
-def estimate_coils_file(scan_path: Path, out: Path, *, method: str = "espirit", calib_width: int = 24,
-                        kernel_width: int = 6, threshold: float = 0.02, overwrite: bool = False) -> list[Path]:
+def estimate_coils_file(
+    scan_path: Path,
+    out: Path,
+    *,
+    method: str = "espirit",
+    calib_width: int = 24,
+    kernel_width: int = 6,
+    threshold: float = 0.02,
+    overwrite: bool = False,
+) -> list[Path]:
     """``recon estimate-coils``: read a scan, estimate maps, write ``out`` and a PNG montage beside it."""
     from recon_cli.io import read_scan
     from recon_cli.io.previews import write_png_preview
@@ -129,8 +154,9 @@ def estimate_coils_file(scan_path: Path, out: Path, *, method: str = "espirit", 
     for target in (out, png):
         check_writable(target, overwrite)
     scan = read_scan(scan_path)
-    maps = estimate_maps(scan, method=method, calib_width=calib_width, threshold=threshold,
-                         kernel_width=kernel_width)
+    maps = estimate_maps(
+        scan, method=method, calib_width=calib_width, threshold=threshold, kernel_width=kernel_width
+    )
     write_maps(out, maps, method=method, overwrite=overwrite)
     # montage of the first slice's coil magnitudes: coils play the role of slices
     write_png_preview(png, maps[:1].abs().permute(1, 0, 2, 3), overwrite=overwrite)

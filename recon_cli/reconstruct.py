@@ -64,8 +64,9 @@ class LoadedModel:
     device: torch.device
 
 
-def load_model(name: str, *, config: dict[str, Any] | None = None, weights: Path | None = None,
-               device: str = "auto") -> LoadedModel:
+def load_model(
+    name: str, *, config: dict[str, Any] | None = None, weights: Path | None = None, device: str = "auto"
+) -> LoadedModel:
     """Resolve a plugin by name, build it with its config, load weights, move it to the device."""
     plugin = load_plugin(name)
     resolved = resolve_config(plugin, config)
@@ -75,7 +76,9 @@ def load_model(name: str, *, config: dict[str, Any] | None = None, weights: Path
         try:
             module.load_state_dict(state)
         except RuntimeError as exc:
-            raise ModelError(f"{weights}: weights do not fit model '{name}': {str(exc).splitlines()[0]}") from None
+            raise ModelError(
+                f"{weights}: weights do not fit model '{name}': {str(exc).splitlines()[0]}"
+            ) from None
     dev = resolve_device(device)
     return LoadedModel(plugin, resolved, module.to(dev).eval(), dev)
 
@@ -115,7 +118,8 @@ def check_supported(plugin: ModelPlugin, scan: Scan) -> None:
         problems.append("static")
     if problems:
         raise ModelError(
-            f"model '{plugin.name}' does not support {' '.join(problems)} data (it supports {plugin.supports()})"
+            f"model '{plugin.name}' does not support {' '.join(problems)} data "
+            f"(it supports {plugin.supports()})"
         )
 
 
@@ -147,8 +151,12 @@ def reconstruct_scan(scan: Scan, model: LoadedModel, maps: torch.Tensor | None =
 
 
 def reconstruct_files(
-    inputs: Sequence[Path], request: ReconstructRequest, *, fail_fast: bool = False,
-    on_start: Callable[[Path], None] | None = None, on_done: Callable[[ScanResult], None] | None = None,
+    inputs: Sequence[Path],
+    request: ReconstructRequest,
+    *,
+    fail_fast: bool = False,
+    on_start: Callable[[Path], None] | None = None,
+    on_done: Callable[[ScanResult], None] | None = None,
 ) -> list[ScanResult]:
     """Reconstruct many files one at a time; a bad file is reported and the batch goes on."""
     _check_unique_stems(inputs)
@@ -201,12 +209,21 @@ def _reconstruct_one(path: Path, request: ReconstructRequest, model: LoadedModel
     t0 = time.perf_counter()
     record = _run_record(path, scan, request, model)
     written = write_outputs(
-        request.out_dir, stem, images, scan.header, formats=request.formats, overwrite=request.overwrite,
-        anonymize=request.anonymize, attrs={"model": model.plugin.name, "config": json.dumps(record["config"])},
+        request.out_dir,
+        stem,
+        images,
+        scan.header,
+        formats=request.formats,
+        overwrite=request.overwrite,
+        anonymize=request.anonymize,
+        attrs={"model": model.plugin.name, "config": json.dumps(record["config"])},
     )
     timings["write_s"] = time.perf_counter() - t0
-    record.update(timings=timings, peak_memory=peak_memory(model.device),
-                  outputs=[str(p) for paths in written.values() for p in paths])
+    record.update(
+        timings=timings,
+        peak_memory=peak_memory(model.device),
+        outputs=[str(p) for paths in written.values() for p in paths],
+    )
     with atomic_path(record_path, request.overwrite) as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
     return [p for paths in written.values() for p in paths] + [record_path]
@@ -224,7 +241,9 @@ def _coil_maps(scan: Scan, request: ReconstructRequest, model: LoadedModel) -> t
     mode = getattr(model.module, "coil_maps", "optional")
     if request.coils is not None:
         if mode == "ignored":
-            raise UsageError(f"model '{model.plugin.name}' with this config does not use coil maps; drop --coils")
+            raise UsageError(
+                f"model '{model.plugin.name}' with this config does not use coil maps; drop --coils"
+            )
         return read_maps(request.coils, scan)
     if mode == "required":
         return estimate_maps(scan, method=request.coil_method)
@@ -262,5 +281,7 @@ def _check_unique_stems(inputs: Sequence[Path]) -> None:
     for path in inputs:
         stem = output_stem(Path(path))
         if stem in seen:
-            raise UsageError(f"{path} and {seen[stem]} would write the same outputs '{stem}'; use separate --out folders")
+            raise UsageError(
+                f"{path} and {seen[stem]} would write the same outputs '{stem}'; use separate --out folders"
+            )
         seen[stem] = Path(path)

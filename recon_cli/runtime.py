@@ -11,11 +11,21 @@ import torch
 
 from recon_cli.errors import UsageError
 
-_RECORDED_PACKAGES = ("recon", "torch", "torchkbnufft", "sigpy", "numpy", "h5py", "ismrmrd", "pydicom", "nibabel")
+_RECORDED_PACKAGES = (
+    "recon",
+    "torch",
+    "torchkbnufft",
+    "sigpy",
+    "numpy",
+    "h5py",
+    "ismrmrd",
+    "pydicom",
+    "nibabel",
+)
 
 
 def resolve_device(spec: str = "auto") -> torch.device:
-    """"auto" -> first CUDA device if present else CPU; "cpu"; "cuda" or "cuda:N" (checked to exist)."""
+    """ "auto" -> first CUDA device if present else CPU; "cpu"; "cuda" or "cuda:N" (checked to exist)."""
     spec = spec.strip().lower()
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -51,7 +51,20 @@ def test_info_on_sample(radial_sample: Path) -> None:
 def test_zero_filled_cartesian_cli_matches_ismrmrd_phantom(tmp_path: Path) -> None:
     """ISMRMRD's own generator -> `recon reconstruct` -> NIfTI read by nibabel == the phantom in the file."""
     raw = tmp_path / "shepp.h5"
-    run_tool("ismrmrd_generate_cartesian_shepp_logan", "-m", "128", "-c", "8", "-O", "2", "-C", "-a", "1", "-o", raw)
+    run_tool(
+        "ismrmrd_generate_cartesian_shepp_logan",
+        "-m",
+        "128",
+        "-c",
+        "8",
+        "-O",
+        "2",
+        "-C",
+        "-a",
+        "1",
+        "-o",
+        raw,
+    )
     out = tmp_path / "out"
     result = runner.invoke(app, ["reconstruct", str(raw), "--out", str(out), "--format", "nifti,h5"])
     assert result.exit_code == 0, result.stderr
@@ -85,8 +98,13 @@ def test_readme_first_command_runs_as_written(tmp_path: Path, repo_root: Path) -
     proc = subprocess.run(["bash", "-c", commands[0]], cwd=tmp_path, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     outputs = {p.name for p in (tmp_path / "out" / "sample").iterdir()}
-    assert {"radial_cine.nii.gz", "radial_cine.png", "radial_cine.gif", "radial_cine.run.json",
-            "radial_cine_dicom"} <= outputs
+    assert {
+        "radial_cine.nii.gz",
+        "radial_cine.png",
+        "radial_cine.gif",
+        "radial_cine.run.json",
+        "radial_cine_dicom",
+    } <= outputs
     # rerunning the command as written works too (it says --overwrite)
     proc = subprocess.run(["bash", "-c", commands[0]], cwd=tmp_path, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -97,7 +115,10 @@ def test_ci_runs_the_readme_test_command(repo_root: Path) -> None:
     script = (repo_root / ".ci" / "run").read_text()
     extracted = subprocess.run(
         ["bash", "-c", r"sed -n 's/^    \$ \(.*pytest.*\)$/\1/p' README.md | head -n 1"],
-        cwd=repo_root, capture_output=True, text=True, check=True,
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert extracted == commands[1]
     assert "README.md" in script

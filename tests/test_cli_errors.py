@@ -1,4 +1,4 @@
-"""Bad input through the CLI: one clear line naming the file, a non-zero exit, no traceback, no file touched."""
+"""Bad input through the CLI: one clear line naming the file, non-zero exit, no traceback, nothing touched."""
 
 from __future__ import annotations
 
@@ -89,8 +89,11 @@ BAD_INPUTS: dict[str, tuple[Callable[[Path], None], str]] = {
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _assert_one_clean_line(result, needle: str, name: str) -> None:  # noqa: ANN001
@@ -144,20 +147,39 @@ def test_batch_keeps_going_past_a_bad_file(tmp_path: Path, radial_sample: Path) 
     bad = tmp_path / "bad.h5"
     bad.write_text("garbage")
     out = tmp_path / "out"
-    result = runner.invoke(app, ["reconstruct", str(bad), str(radial_sample), "--out", str(out), "--format", "h5"])
+    result = runner.invoke(
+        app, ["reconstruct", str(bad), str(radial_sample), "--out", str(out), "--format", "h5"]
+    )
     assert result.exit_code == 3
     assert (out / "radial_cine.h5").exists() and (out / "radial_cine.run.json").exists()
-    result = runner.invoke(app, ["reconstruct", str(bad), str(radial_sample), "--out", str(tmp_path / "o2"),
-                                 "--format", "h5", "--fail-fast"])
+    result = runner.invoke(
+        app,
+        [
+            "reconstruct",
+            str(bad),
+            str(radial_sample),
+            "--out",
+            str(tmp_path / "o2"),
+            "--format",
+            "h5",
+            "--fail-fast",
+        ],
+    )
     assert result.exit_code == 3
     assert not (tmp_path / "o2" / "radial_cine.h5").exists()
 
 
 def test_unknown_model_and_device(tmp_path: Path, radial_sample: Path) -> None:
-    result = runner.invoke(app, ["reconstruct", str(radial_sample), "--model", "zero-filed", "--out", str(tmp_path)])
+    result = runner.invoke(
+        app, ["reconstruct", str(radial_sample), "--model", "zero-filed", "--out", str(tmp_path)]
+    )
     assert result.exit_code == 4
     assert "Unknown model 'zero-filed'" in result.stderr and "zero-filled" in result.stderr
-    result = runner.invoke(app, ["reconstruct", str(radial_sample), "--device", "cuda:7", "--out", str(tmp_path)])
+    result = runner.invoke(
+        app, ["reconstruct", str(radial_sample), "--device", "cuda:7", "--out", str(tmp_path)]
+    )
     assert result.exit_code == 2 and "cuda:7" in result.stderr
-    result = runner.invoke(app, ["reconstruct", str(radial_sample), "--set", "combine=magic", "--out", str(tmp_path)])
+    result = runner.invoke(
+        app, ["reconstruct", str(radial_sample), "--set", "combine=magic", "--out", str(tmp_path)]
+    )
     assert result.exit_code == 4 and "combine" in result.stderr

@@ -17,7 +17,9 @@ def test_listing_does_not_import_plugins() -> None:
         "names = available_models()\n"
         "print(','.join(names)); print(any(m.startswith('recon_plugins.') for m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert "zero-filled" in out[0].split(",")
     assert out[1] == "False"
 
@@ -29,7 +31,10 @@ def test_load_known_plugin() -> None:
 
 
 def test_unknown_model_names_the_available_ones() -> None:
-    with pytest.raises(ModelError, match=r"Unknown model 'zerofilled'\. Did you mean 'zero-filled'\? Available: .*zero-filled"):
+    with pytest.raises(
+        ModelError,
+        match=r"Unknown model 'zerofilled'\. Did you mean 'zero-filled'\? Available: .*zero-filled",
+    ):
         load_plugin("zerofilled")
 
 

@@ -49,16 +49,23 @@ def handle_errors(func: F) -> F:
                 traceback.print_exc()
             raise fail(str(exc), exc.exit_code) from None
         except MemoryError:
-            raise fail("out of memory; try --device cpu, fewer frames or coils, or a smaller model config", EXIT_OOM) from None
+            raise fail(
+                "out of memory; try --device cpu, fewer frames or coils, or a smaller model config", EXIT_OOM
+            ) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
         except Exception as exc:  # anything else is a bug in recon: say so, briefly
             if _is_torch_oom(exc):
-                raise fail("out of GPU memory; try --device cpu or a smaller model config", EXIT_OOM) from None
+                raise fail(
+                    "out of GPU memory; try --device cpu or a smaller model config", EXIT_OOM
+                ) from None
             if debug_enabled():
                 traceback.print_exc()
             line = str(exc).splitlines()[0] if str(exc) else ""
-            raise fail(f"internal error ({type(exc).__name__}: {line}); rerun with --debug for details", EXIT_INTERNAL) from None
+            raise fail(
+                f"internal error ({type(exc).__name__}: {line}); rerun with --debug for details",
+                EXIT_INTERNAL,
+            ) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -84,12 +91,14 @@ def expand_inputs(patterns: Iterable[str]) -> list[Path]:
 
 
 def parse_formats(text: str, allowed: Iterable[str]) -> tuple[str, ...]:
-    """"nifti,dicom" -> ("nifti", "dicom"), checked against ``allowed``."""
+    """ "nifti,dicom" -> ("nifti", "dicom"), checked against ``allowed``."""
     allowed = tuple(allowed)
     formats = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
     bad = [f for f in formats if f not in allowed]
     if bad or not formats:
-        raise UsageError(f"--format: unknown format(s) {', '.join(bad) or '(none)'}; choose from {', '.join(allowed)}")
+        raise UsageError(
+            f"--format: unknown format(s) {', '.join(bad) or '(none)'}; choose from {', '.join(allowed)}"
+        )
     return formats
 
 

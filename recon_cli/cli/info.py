@@ -1,4 +1,4 @@
-"""Describe raw-data files: format, trajectory, matrix, coils, frames, slices, acceleration, noise, reference."""
+"""Describe raw-data files: format, trajectory, matrix, coils, frames, slices, acceleration, noise."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ NAME = "info"
 @handle_errors
 def command(
     files: Annotated[list[str], typer.Argument(help="Raw-data files (paths or globs).", show_default=False)],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per file instead of a table.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per file instead of a table.")
+    ] = False,
 ) -> None:
     from recon_cli.errors import ReconError
     from recon_cli.summary import describe_file
@@ -29,7 +31,9 @@ def command(
             failures += 1
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             if as_json:
-                rows.append({"file": str(path), "error": exc.problem if hasattr(exc, "problem") else str(exc)})
+                rows.append(
+                    {"file": str(path), "error": exc.problem if hasattr(exc, "problem") else str(exc)}
+                )
     if as_json:
         for row in rows:
             typer.echo(json.dumps(row))
@@ -41,8 +45,18 @@ def command(
 
 def _table(rows: list[dict]) -> Table:
     table = Table(title="raw data", show_lines=False)
-    columns = ["file", "format", "trajectory", "matrix", "coils", "frames", "slices", "acceleration",
-               "noise_scans", "reference"]
+    columns = [
+        "file",
+        "format",
+        "trajectory",
+        "matrix",
+        "coils",
+        "frames",
+        "slices",
+        "acceleration",
+        "noise_scans",
+        "reference",
+    ]
     for col in columns:
         table.add_column(col.replace("_", " "), overflow="fold")
     for row in rows:

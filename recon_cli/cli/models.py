@@ -28,6 +28,11 @@ def command(
         table.add_column(col, overflow="fold")
     for name in names:
         plugin = load_plugin(name)
-        table.add_row(name, plugin.description, plugin.supports(), "yes" if plugin.trainable else "no",
-                      "yes" if plugin.default_weights else "-")
+        table.add_row(
+            name,
+            plugin.description,
+            plugin.supports(),
+            "yes" if plugin.trainable else "no",
+            "yes" if plugin.default_weights else "-",
+        )
     console.print(table)

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from recon_cli.cli.common import console, handle_errors, parse_size
-from recon_cli.errors import UsageError
 
 NAME = "simulate-mask"
 KINDS = "random, equispaced, golden-angle, tiny-golden-angle"  # recon_cli.sampling.MASK_KINDS

@@ -19,7 +19,9 @@ def command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder for checkpoints and logs.")],
     val: Annotated[Path | None, typer.Option("--val", help="Validation data folder.")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML file of model config values.")] = None,
-    settings: Annotated[list[str] | None, typer.Option("--set", help="Model config value key=value (repeatable).")] = None,
+    settings: Annotated[
+        list[str] | None, typer.Option("--set", help="Model config value key=value (repeatable).")
+    ] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda:N.")] = "auto",
 ) -> None:
     from recon_cli.errors import InputDataError, ModelError

@@ -119,7 +119,10 @@ def nufft_adjoint(
 
 
 def nufft_forward(image: torch.Tensor, traj: torch.Tensor) -> torch.Tensor:
-    """Forward NUFFT. image: (batch, coils, ny, nx); traj: (batch or 1, 2, samples) -> (batch, coils, samples)."""
+    """Forward NUFFT. image: (batch, coils, ny, nx); traj: (batch or 1, 2, samples).
+
+    Returns (batch, coils, samples).
+    """
     im_size = (int(image.shape[-2]), int(image.shape[-1]))
     op = NonCartesianSense(image.shape[1], im_size, traj, dcf=torch.ones_like(traj[:, :1])).to(image.device)
     return op(image)

@@ -21,7 +21,9 @@ class ZeroFilled(nn.Module):
         # How the pipeline should treat coil maps: "required", "optional" (used when given) or "ignored".
         self.coil_maps = {"auto": "optional", "rss": "ignored", "sense": "required"}[config.combine]
 
-    def forward(self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """kspace: (frames, coils, ...) complex64 -> image (frames, ny, nx) complex64."""
         has_maps = getattr(op, "maps", None) is not None
         if self.config.combine == "sense" and not has_maps:
