@@ -1,0 +1,432 @@
+"""Read ISMRMRD raw data (an HDF5 group with an XML header and an acquisition table) into a ``Scan``.
+
+Conventions, applied once here so nothing downstream re-parses files:
+
+* Acquisitions are sorted by flag: noise measurements (flag 19) give the noise covariance and never
+  reach the k-space; parallel calibration (20) goes to ``Scan.acs`` only; calibration-and-imaging (21)
+  goes to both; navigator, phase-correction, feedback, dummy and phase-stabilisation scans are ignored.
+  Only encoding space 0 and the lowest contrast and set are read (a warning says what was skipped).
+* Frames come from ``idx.phase`` when it varies, otherwise from ``idx.repetition`` (``frame_index``
+  overrides). Repeated Cartesian lines (averages, or the counter not used for frames) are averaged;
+  non-Cartesian readouts of one frame are concatenated in acquisition order. ISMRMRD's Shepp-Logan
+  generator with ``-a R`` writes R repetitions with shifted line sets (calibrationMode interleaved):
+  they become R frames, each R-fold undersampled; averaging acquired lines over frames fills k-space.
+* Cartesian: each readout is placed so that sample ``center_sample`` (``number_of_samples // 2`` when
+  it is 0) lands at ``encoded_x // 2``, and each line so that the encoding-limits centre of
+  ``kspace_encode_step_1`` lands at ``ny // 2``; readout oversampling is then removed in image space,
+  keeping ``encoded_x * recon_fov_x / encoded_fov_x`` columns (``header.encoded_matrix`` reports the
+  size after removal, matching ``kspace``). ``mask`` marks acquired lines, and columns too when
+  readouts are partial echoes. ``discard_pre``/``discard_post`` samples are zeroed; ACQ_IS_REVERSE
+  readouts are flipped. 3D encoding is not supported.
+* Non-Cartesian: ``traj[:, 0]`` is kx and ``traj[:, 1]`` ky (a third dimension, kz or a density
+  weight, is ignored). Units are normalised ([-0.5, 0.5]) when the largest coordinate is at most 0.5,
+  otherwise samples (cycles per recon FOV, so -N/2..N/2 for an N matrix); both become radians/voxel
+  with the recon matrix. Sample positions outside [-pi, pi] on any readout (e.g. trajectories that
+  extend past the recon resolution) are dropped from every readout, so all readouts keep one length;
+  +pi wraps to -pi. Frames with more readouts than the smallest frame are truncated to it (warning).
+* Noise covariance and prewhitening follow ``recon_cli.noise`` (no bandwidth-ratio correction).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import h5py
+import ismrmrd
+import ismrmrd.xsd as xsd
+import numpy as np
+import torch
+
+from recon_cli import noise as noise_ops
+from recon_cli.errors import InputDataError, UsageError
+from recon_cli.io.ismrmrd_header import compact, fill_timing_geometry, parse_xml, scan_header, short_error
+from recon_cli.io.ismrmrd_write import write_ismrmrd
+from recon_cli.io.scan import Scan, ScanHeader
+from recon_cli.ops.functional import crop_readout_oversampling
+
+__all__ = ["read_ismrmrd", "write_ismrmrd"]
+
+_IGNORED = (
+    ismrmrd.ACQ_IS_NOISE_MEASUREMENT,
+    ismrmrd.ACQ_IS_NAVIGATION_DATA,
+    ismrmrd.ACQ_IS_PHASECORR_DATA,
+    ismrmrd.ACQ_IS_HPFEEDBACK_DATA,
+    ismrmrd.ACQ_IS_DUMMYSCAN_DATA,
+    ismrmrd.ACQ_IS_RTFEEDBACK_DATA,
+    ismrmrd.ACQ_IS_SURFACECOILCORRECTIONSCAN_DATA,
+    ismrmrd.ACQ_IS_PHASE_STABILIZATION_REFERENCE,
+    ismrmrd.ACQ_IS_PHASE_STABILIZATION,
+)
+
+
+def _flag(flags: np.ndarray, bit: int) -> np.ndarray:
+    """Whether ISMRMRD flag ``bit`` (1-based, as in ``ismrmrd.ACQ_*``) is set in each entry of ``flags``."""
+    return (flags.astype(np.uint64) & np.uint64(1 << (bit - 1))) != 0
+
+
+class _Table:
+    """The acquisition table of one dataset: headers in memory, samples read on demand."""
+
+    def __init__(self, path: Path, group: h5py.Group) -> None:
+        self.path = path
+        table = group.get("data")
+        if not isinstance(table, h5py.Dataset) or table.shape[0] == 0:
+            raise InputDataError(path, "ISMRMRD dataset holds no acquisitions")
+        try:
+            self.heads: np.ndarray = table.fields("head")[:]
+            self.heads["flags"], self.heads["idx"]["slice"]  # noqa: B018 - fail early on odd layouts
+        except (KeyError, ValueError, TypeError, OSError) as exc:
+            raise InputDataError(path, f"unreadable ISMRMRD acquisition table: {short_error(exc)}") from None
+        self._table = table
+
+    def _column(self, name: str, index: np.ndarray) -> list[np.ndarray]:
+        try:
+            return list(self._table.fields(name)[np.sort(index)]) if len(index) else []
+        except (KeyError, ValueError, TypeError, OSError) as exc:
+            raise InputDataError(self.path, f"unreadable acquisition {name}: {short_error(exc)}") from None
+
+    def readouts(self, index: np.ndarray) -> list[np.ndarray]:
+        """Readouts of the (increasing) acquisitions ``index``: a list of (coils, samples_i) complex64."""
+        heads = self.heads[index]
+        coils, ns = heads["active_channels"].astype(int), heads["number_of_samples"].astype(int)
+        if np.unique(coils).size > 1:
+            raise InputDataError(self.path, f"inconsistent coil counts across readouts: {np.unique(coils)}")
+        out = []
+        for raw, c, n in zip(self._column("data", index), coils, ns, strict=True):
+            if raw.size != 2 * c * n or n == 0:
+                raise InputDataError(self.path, "readout length does not match its header's sample count")
+            out.append(raw.view(np.complex64).reshape(c, n))
+        if any(not np.isfinite(x.view(np.float32)).all() for x in out):
+            raise InputDataError(self.path, "k-space holds NaN or Inf samples")
+        return out
+
+    def samples(self, index: np.ndarray) -> np.ndarray:
+        """(n, coils, samples) complex64 readouts of the acquisitions ``index``, which share one length."""
+        ns = np.unique(self.heads["number_of_samples"][index])
+        if ns.size > 1:
+            raise InputDataError(self.path, f"inconsistent sample counts across readouts: {ns}")
+        return np.stack(self.readouts(index))
+
+    def trajectories(self, index: np.ndarray) -> np.ndarray:
+        """(n, samples, 2) float32 (kx, ky) trajectory points of the acquisitions ``index``."""
+        heads = self.heads[index]
+        dims, ns = heads["trajectory_dimensions"].astype(int), heads["number_of_samples"].astype(int)
+        if (dims == 0).any():
+            raise InputDataError(
+                self.path, "radial/spiral data without trajectories (trajectory_dimensions=0)"
+            )
+        if (dims < 2).any() or np.unique(dims).size > 1:
+            raise InputDataError(self.path, f"unusable trajectory dimensions {np.unique(dims)} (need 2 or 3)")
+        raw = self._column("traj", index)
+        if any(r.size != d * n for r, d, n in zip(raw, dims, ns, strict=True)):
+            raise InputDataError(self.path, "trajectory length does not match its header's sample count")
+        traj = np.stack(raw).reshape(len(index), int(ns[0]), int(dims[0]))[..., :2]
+        if not np.isfinite(traj).all():
+            raise InputDataError(self.path, "trajectory holds NaN or Inf values")
+        return traj.astype(np.float32)
+
+
+@contextmanager
+def _open_group(path: Path, dataset: str) -> Iterator[h5py.Group]:
+    try:
+        handle = h5py.File(path, "r")
+    except (OSError, ValueError) as exc:
+        raise InputDataError(path, f"cannot open as HDF5: {short_error(exc)}") from None
+    with handle:
+        group = handle.get(dataset)
+        if not isinstance(group, h5py.Group):
+            raise InputDataError(path, f"no ISMRMRD dataset group '{dataset}' in the file")
+        yield group
+
+
+def _classify(path: Path, heads: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices of (noise, imaging, calibration) acquisitions, after the encoding/contrast/set choice."""
+    flags = heads["flags"]
+    noise = _flag(flags, ismrmrd.ACQ_IS_NOISE_MEASUREMENT)
+    ignored = np.any([_flag(flags, b) for b in _IGNORED], axis=0)
+    cal_only = _flag(flags, ismrmrd.ACQ_IS_PARALLEL_CALIBRATION)
+    cal_both = _flag(flags, ismrmrd.ACQ_IS_PARALLEL_CALIBRATION_AND_IMAGING)
+    imaging, calib = ~ignored & ~(cal_only & ~cal_both), ~ignored & (cal_only | cal_both)
+    if noise.all():
+        raise InputDataError(path, "only noise acquisitions, no imaging data")
+    if not imaging.any():
+        raise InputDataError(path, "no imaging acquisitions (only noise, calibration or navigator data)")
+    keep = heads["encoding_space_ref"] == 0
+    for name in ("contrast", "set"):
+        values = heads["idx"][name]
+        first = values[imaging & keep].min() if (imaging & keep).any() else 0
+        if np.unique(values[imaging & keep]).size > 1:
+            warnings.warn(
+                f"{path}: reading only {name} {first} of {np.unique(values[imaging])}", stacklevel=3
+            )
+        keep &= values == first
+    if (imaging & ~keep & (heads["encoding_space_ref"] != 0)).any():
+        warnings.warn(f"{path}: reading only encoding space 0", stacklevel=3)
+    if not (imaging & keep).any():
+        raise InputDataError(path, "no imaging acquisitions in encoding space 0")
+    return np.flatnonzero(noise), np.flatnonzero(imaging & keep), np.flatnonzero(calib & keep)
+
+
+def _frame_counter(heads: np.ndarray, frame_index: str) -> str:
+    if frame_index != "auto":
+        return frame_index
+    return "phase" if np.unique(heads["idx"]["phase"]).size > 1 else "repetition"
+
+
+def read_ismrmrd(
+    path: Path | str,
+    *,
+    traj_units: str = "auto",
+    prewhiten: bool = False,
+    dataset: str = "dataset",
+    frame_index: str = "auto",
+) -> Scan:
+    """Read an ISMRMRD dataset into a ``Scan`` (conventions in the module docstring).
+
+    Args:
+        path: the HDF5 file.
+        traj_units: "auto", "normalised" ([-0.5, 0.5]), "samples" (cycles per FOV) or "radians".
+        prewhiten: whiten the coil dimension of ``kspace`` and ``acs`` with the noise scans' covariance.
+        dataset: name of the ISMRMRD group in the file.
+        frame_index: counter that numbers frames: "auto" (phase if it varies, else repetition),
+            "phase" or "repetition".
+
+    Returns:
+        Cartesian: ``kspace`` (slices, frames, coils, ny, nx) complex64, ``mask`` bool
+        (slices or 1, frames, 1, ny, 1 or nx), ``acs`` (slices, 1, coils, ny, nx) or None.
+        Non-Cartesian: ``kspace`` (slices, frames, coils, samples) complex64 and ``traj``
+        (slices or 1, frames, 2, samples) float32 radians/voxel ordered (ky, kx).
+
+    Raises:
+        InputDataError: the file is not usable ISMRMRD raw data; the message names the problem.
+        UsageError: an option has an unknown value.
+    """
+    path = Path(path)
+    if traj_units not in ("auto", "normalised", "samples", "radians"):
+        raise UsageError(f"traj_units must be auto, normalised, samples or radians, not {traj_units!r}")
+    if frame_index not in ("auto", "phase", "repetition"):
+        raise UsageError(f"frame_index must be auto, phase or repetition, not {frame_index!r}")
+    with _open_group(path, dataset) as group:
+        hdr, text = parse_xml(path, group)
+        if not hdr.encoding:
+            raise InputDataError(path, "XML header has no <encoding> section")
+        table = _Table(path, group)
+        noise_idx, img_idx, cal_idx = _classify(path, table.heads)
+        header, oversampling = scan_header(hdr, text)
+        heads = table.heads[img_idx]
+        if hdr.encoding[0].encodedSpace.matrixSize.z > 1 or (heads["idx"]["kspace_encode_step_2"] > 0).any():
+            raise InputDataError(path, "3D acquisitions (kspace_encode_step_2) are not supported")
+        counter = _frame_counter(heads, frame_index)
+        extra: dict[str, Any] = {"frame_counter": counter, "readout_oversampling": oversampling}
+        if header.trajectory == "cartesian":
+            scan = _read_cartesian(table, header, hdr, img_idx, cal_idx, counter, extra)
+        else:
+            scan = _read_noncartesian(table, header, img_idx, counter, traj_units, extra)
+        fill_timing_geometry(header, hdr, heads, counter)
+        _read_noise(table, noise_idx, scan)
+    if prewhiten:
+        _apply_prewhitening(scan)
+    return scan
+
+
+def _read_noise(table: _Table, noise_idx: np.ndarray, scan: Scan) -> None:
+    if noise_idx.size == 0:
+        return
+    readouts = table.readouts(noise_idx)
+    if readouts[0].shape[0] != scan.n_coils:
+        raise InputDataError(
+            table.path, f"noise scans have {readouts[0].shape[0]} coils, data {scan.n_coils}"
+        )
+    samples = torch.from_numpy(np.concatenate(readouts, axis=1))
+    scan.noise = noise_ops.noise_covariance(samples)
+    scan.noise_samples = int(samples.shape[1])
+
+
+def _apply_prewhitening(scan: Scan) -> None:
+    if scan.noise is None:
+        raise InputDataError(scan.source, "prewhitening requested but the file has no noise acquisitions")
+    try:
+        w = noise_ops.whitening_matrix(scan.noise)
+    except ValueError as exc:
+        raise InputDataError(scan.source, str(exc)) from None
+    scan.kspace = noise_ops.prewhiten(scan.kspace, w, coil_dim=2)
+    if scan.acs is not None:
+        scan.acs = noise_ops.prewhiten(scan.acs, w, coil_dim=2)
+    scan.prewhitened = True
+
+
+def _place_readouts(
+    table: _Table, index: np.ndarray, ny: int, nx_enc: int, centre_line: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Readouts on the encoded readout grid.
+
+    Returns:
+        grid (n, coils, nx_enc) complex64, rows (n,) int64 line indices in 0..ny-1, and
+        cover (n, nx_enc) bool marking the columns each readout really sampled.
+    """
+    heads = table.heads[index]
+    data = table.samples(index)
+    n, _, ns = data.shape
+    reverse = _flag(heads["flags"], ismrmrd.ACQ_IS_REVERSE)
+    data[reverse] = data[reverse][:, :, ::-1]
+    pos = np.arange(ns)
+    pre, post = heads["discard_pre"].astype(np.int64), heads["discard_post"].astype(np.int64)
+    valid = (pos[None] >= pre[:, None]) & (pos[None] < ns - post[:, None])
+    data *= valid[:, None, :]
+    centre = heads["center_sample"].astype(np.int64)
+    offset = nx_enc // 2 - np.where(centre == 0, ns // 2, centre)
+    if (offset < 0).any() or (offset + ns > nx_enc).any():
+        raise InputDataError(table.path, f"readouts of {ns} samples do not fit the encoded matrix x={nx_enc}")
+    rows = heads["idx"]["kspace_encode_step_1"].astype(np.int64) - centre_line + ny // 2
+    if (rows < 0).any() or (rows >= ny).any():
+        raise InputDataError(table.path, f"phase-encoding lines fall outside the encoded matrix y={ny}")
+    grid = np.zeros((n, data.shape[1], nx_enc), np.complex64)
+    cover = np.zeros((n, nx_enc), bool)
+    for off in np.unique(offset):
+        sel = offset == off
+        grid[sel, :, off : off + ns] = data[sel]
+        cover[sel, off : off + ns] = valid[sel]
+    return grid, rows, cover
+
+
+def _accumulate(
+    grid: np.ndarray, cover: np.ndarray, rows: np.ndarray, keys: np.ndarray, n_keys: int, ny: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Average readouts that land on the same (key, line, column).
+
+    Returns:
+        kspace (n_keys, coils, ny, nx_enc) complex64 and counts (n_keys, ny, nx_enc) float32.
+    """
+    n, coils, nx = grid.shape
+    flat = torch.from_numpy(keys * ny + rows)
+    total = torch.zeros(n_keys * ny, coils, nx, dtype=torch.complex64)
+    total.index_add_(0, flat, torch.from_numpy(grid))
+    counts = torch.zeros(n_keys * ny, nx)
+    counts.index_add_(0, flat, torch.from_numpy(cover).float())
+    total = total / counts.clamp_min(1.0)[:, None, :]
+    kspace = total.reshape(n_keys, ny, coils, nx).permute(0, 2, 1, 3).contiguous()
+    return kspace, counts.reshape(n_keys, ny, nx)
+
+
+def _sampling_mask(counts: torch.Tensor, nx_out: int) -> torch.Tensor:
+    """(keys, ny, nx_enc) counts -> (keys, ny, 1) line mask, or (keys, ny, nx_out) with partial echoes."""
+    sampled = counts > 0
+    lines = sampled.any(dim=-1, keepdim=True)
+    if bool((sampled == lines).all()):
+        return lines
+    nx = counts.shape[-1]
+    cols = torch.round((torch.arange(nx_out) - nx_out // 2) * nx / nx_out).long() + nx // 2
+    return sampled[..., cols.clamp(0, nx - 1)]
+
+
+def _read_cartesian(
+    table: _Table,
+    header: ScanHeader,
+    hdr: xsd.ismrmrdHeader,
+    img_idx: np.ndarray,
+    cal_idx: np.ndarray,
+    counter: str,
+    extra: dict[str, Any],
+) -> Scan:
+    """Cartesian k-space, mask and calibration data (see the module docstring)."""
+    enc = hdr.encoding[0]
+    ny, nx_enc = int(enc.encodedSpace.matrixSize.y), int(enc.encodedSpace.matrixSize.x)
+    limits = enc.encodingLimits.kspace_encoding_step_1 if enc.encodingLimits else None
+    centre = int(limits.center) if limits is not None and limits.center > 0 else ny // 2
+    nx_out = max(1, round(nx_enc / extra["readout_oversampling"]))
+    heads = table.heads[img_idx]
+    slice_values = np.unique(heads["idx"]["slice"])
+    slices, n_slices = compact(heads["idx"]["slice"])
+    frames, n_frames = compact(heads["idx"][counter])
+    grid, rows, cover = _place_readouts(table, img_idx, ny, nx_enc, centre)
+    kspace, counts = _accumulate(grid, cover, rows, slices * n_frames + frames, n_slices * n_frames, ny)
+    kspace = crop_readout_oversampling(kspace, nx_out, dim=-1).reshape(n_slices, n_frames, -1, ny, nx_out)
+    mask = _sampling_mask(counts, nx_out).reshape(n_slices, n_frames, 1, ny, -1)
+    if n_slices > 1 and bool((mask == mask[:1]).all()):
+        mask = mask[:1]
+    cal_idx = cal_idx[np.isin(table.heads["idx"]["slice"][cal_idx], slice_values)]
+    acs = None
+    if cal_idx.size:
+        cal_slices = np.searchsorted(slice_values, table.heads["idx"]["slice"][cal_idx]).astype(np.int64)
+        cgrid, crows, ccover = _place_readouts(table, cal_idx, ny, nx_enc, centre)
+        acs, ccounts = _accumulate(cgrid, ccover, crows, cal_slices, n_slices, ny)
+        acs = crop_readout_oversampling(acs, nx_out, dim=-1).unsqueeze(1)
+        extra["acs_mask"] = (ccounts > 0).any(dim=-1).reshape(n_slices, 1, 1, ny, 1)
+    extra["ismrmrd_encoded_matrix"] = (ny, nx_enc)
+    return Scan(
+        kspace=kspace.contiguous(),
+        header=header,
+        source=table.path,
+        format="ismrmrd",
+        mask=mask.contiguous(),
+        acs=None if acs is None else acs.contiguous(),
+        extra=extra,
+    )
+
+
+def _to_radians(traj: np.ndarray, recon_matrix: tuple[int, int], units: str) -> tuple[np.ndarray, str]:
+    """(n, samples, 2) (kx, ky) in ``units`` -> radians/voxel, and the units used."""
+    if units == "auto":
+        units = "normalised" if float(np.abs(traj).max()) <= 0.5 + 1e-4 else "samples"
+    if units == "normalised":
+        return traj * (2 * math.pi), units
+    if units == "samples":
+        n = np.array([recon_matrix[1], recon_matrix[0]], np.float32)
+        return traj * (2 * math.pi / n), units
+    return traj, units
+
+
+def _read_noncartesian(
+    table: _Table, header: ScanHeader, img_idx: np.ndarray, counter: str, units: str, extra: dict[str, Any]
+) -> Scan:
+    """Non-Cartesian k-space and trajectories (see the module docstring)."""
+    heads = table.heads[img_idx]
+    omega, extra["traj_units"] = _to_radians(table.trajectories(img_idx), header.recon_matrix, units)
+    data = table.samples(img_idx)
+    keep = (np.abs(omega) <= math.pi * (1 + 1e-5)).all(axis=(0, 2))
+    if not keep.any():
+        raise InputDataError(table.path, f"no trajectory samples inside [-pi, pi] (traj_units={units!r})")
+    if not keep.all():
+        extra["dropped_samples"] = int((~keep).sum())
+        warnings.warn(
+            f"{table.path}: dropped {int((~keep).sum())} samples per readout beyond |k|=pi", stacklevel=3
+        )
+    omega, data = omega[:, keep], data[:, :, keep]
+    omega = np.where(omega >= math.pi, omega - 2 * math.pi, omega).astype(np.float32)
+    slices, n_slices = compact(heads["idx"]["slice"])
+    frames, n_frames = compact(heads["idx"][counter])
+    keys = slices * n_frames + frames
+    counts = np.bincount(keys, minlength=n_slices * n_frames)
+    if counts.min() == 0:
+        raise InputDataError(table.path, "some slice/frame combinations have no readouts")
+    per_frame = int(counts.min())
+    if counts.max() > per_frame:
+        warnings.warn(
+            f"{table.path}: frames have {counts.min()}..{counts.max()} readouts; using the first "
+            f"{per_frame} of each",
+            stacklevel=3,
+        )
+    order = np.argsort(keys, kind="stable")
+    rank = np.arange(keys.size) - np.searchsorted(keys[order], keys[order])
+    sel = order[rank < per_frame]
+    n_samples = data.shape[-1]
+    shape = (n_slices, n_frames, per_frame)
+    kspace = data[sel].reshape(*shape, data.shape[1], n_samples).transpose(0, 1, 3, 2, 4)
+    traj = omega[sel][..., ::-1].reshape(*shape, n_samples, 2).transpose(0, 1, 4, 2, 3)
+    traj = traj.reshape(n_slices, n_frames, 2, -1)
+    if n_slices > 1 and np.array_equal(traj, np.broadcast_to(traj[:1], traj.shape)):
+        traj = traj[:1]
+    return Scan(
+        kspace=torch.from_numpy(np.ascontiguousarray(kspace.reshape(n_slices, n_frames, data.shape[1], -1))),
+        header=header,
+        source=table.path,
+        format="ismrmrd",
+        traj=torch.from_numpy(np.ascontiguousarray(traj)),
+        readout_length=n_samples,
+        extra=extra,
+    )

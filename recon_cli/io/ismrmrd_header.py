@@ -1,0 +1,300 @@
+"""The ISMRMRD XML header, both ways: parsed into a ``ScanHeader`` and built from a ``Scan``.
+
+Field mapping (ISMRMRD x is the readout and our last image axis, so (y, x) pairs are swapped):
+
+* ``recon_matrix`` = reconSpace (y, x); ``fov_mm`` = reconSpace FOV (y, x, z); ``encoded_matrix`` =
+  encodedSpace (y, x / readout oversampling), the oversampling being encoded FOV x / recon FOV x.
+* ``patient``: name, id, birth_date, sex, weight_kg (subjectInformation); ``study``: date, time, id,
+  description (studyInformation), institution (acquisitionSystemInformation); ``series``: description,
+  protocol_name, date, time, patient_position (measurementInformation); ``sequence``: TR_ms, TE_ms,
+  TI_ms, flip_deg, sequence_type (sequenceParameters), field_T (systemFieldStrength_T). Values are
+  strings (ISO dates and times as written in the XML: 2024-01-31, 13:45:00) except the sequence numbers.
+* User parameters (double) ``frame_time_ms`` and ``slice_spacing_mm`` carry what the XML has no field
+  for; otherwise frame time comes from acquisition time stamps (2.5 ms ticks) and slice spacing from
+  the slice positions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import h5py
+import ismrmrd.xsd as xsd
+import numpy as np
+from xsdata.formats.dataclass.parsers import XmlParser
+from xsdata.formats.dataclass.parsers.config import ParserConfig
+from xsdata.models.datatype import XmlDate, XmlTime
+
+from recon_cli.errors import InputDataError
+from recon_cli.io.scan import Scan, ScanHeader, SliceGeometry
+
+__all__ = [
+    "TICK_MS",
+    "build_xml",
+    "compact",
+    "fill_timing_geometry",
+    "parse_xml",
+    "scan_header",
+    "short_error",
+]
+
+TICK_MS = 2.5  # unit of ISMRMRD acquisition_time_stamp
+_TRAJECTORIES = {"cartesian": "cartesian", "epi": "cartesian", "radial": "radial", "goldenangle": "radial"}
+_GYROMAGNETIC_HZ_PER_T = 42_577_478.5
+_PATIENT_POSITIONS = {m.value for m in xsd.patientPositionType}
+
+
+def short_error(exc: BaseException) -> str:
+    """First line of an exception's message, at most 160 characters."""
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:160]
+
+
+def compact(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Map counter values to 0..n-1 in sorted order. Returns (indices int64, n)."""
+    unique, inverse = np.unique(values, return_inverse=True)
+    return inverse.astype(np.int64).ravel(), int(unique.size)
+
+
+def parse_xml(path: Path, group: h5py.Group) -> tuple[xsd.ismrmrdHeader, str]:
+    """The parsed XML header and its text; strict parsing first, then tolerant of unknown elements."""
+    node = group.get("xml")
+    if not isinstance(node, h5py.Dataset) or node.size == 0:
+        raise InputDataError(path, "ISMRMRD dataset has no XML header")
+    raw = node[0]
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
+    try:
+        return xsd.CreateFromDocument(text), text
+    except Exception:  # noqa: BLE001 - xsdata raises many types; retry leniently below
+        pass
+    try:
+        parser = XmlParser(config=ParserConfig(fail_on_unknown_properties=False))
+        return parser.from_string(text, xsd.ismrmrdHeader), text
+    except Exception as exc:  # noqa: BLE001
+        raise InputDataError(path, f"unparsable ISMRMRD XML header: {short_error(exc)}") from None
+
+
+def scan_header(hdr: xsd.ismrmrdHeader, text: str) -> tuple[ScanHeader, float]:
+    """ScanHeader from the XML (timing/geometry filled later) and the readout oversampling factor."""
+    enc = hdr.encoding[0]
+    e, r = enc.encodedSpace, enc.reconSpace
+    oversampling = e.fieldOfView_mm.x / r.fieldOfView_mm.x if r.fieldOfView_mm.x > 0 else 1.0
+    nx = round(e.matrixSize.x / oversampling) if oversampling > 1 else e.matrixSize.x
+    name = enc.trajectory.value if enc.trajectory is not None else "cartesian"
+    accel = enc.parallelImaging.accelerationFactor if enc.parallelImaging else None
+    header = ScanHeader(
+        recon_matrix=(int(r.matrixSize.y), int(r.matrixSize.x)),
+        encoded_matrix=(int(e.matrixSize.y), int(nx)),
+        fov_mm=(float(r.fieldOfView_mm.y), float(r.fieldOfView_mm.x), float(r.fieldOfView_mm.z)),
+        trajectory=_TRAJECTORIES.get(name, "spiral" if name == "spiral" else "other"),
+        readout_axis=-1,
+        acceleration=(int(accel.kspace_encoding_step_1), int(accel.kspace_encoding_step_2))
+        if accel
+        else (1, 1),
+        xml=text,
+    )
+    _fill_identity(header, hdr)
+    return header, float(max(oversampling, 1.0))
+
+
+def _put(target: dict[str, Any], key: str, value: object) -> None:
+    if value is not None and str(value) != "":
+        target[key] = value if isinstance(value, float) else str(value)
+
+
+def _fill_identity(header: ScanHeader, hdr: xsd.ismrmrdHeader) -> None:
+    """Patient, study, series and sequence fields (strings; dates ISO, e.g. 2024-01-31 and 13:45:00)."""
+    subj, study, meas = hdr.subjectInformation, hdr.studyInformation, hdr.measurementInformation
+    system, seq = hdr.acquisitionSystemInformation, hdr.sequenceParameters
+    if subj is not None:
+        for key, value in (("name", subj.patientName), ("id", subj.patientID), ("sex", subj.patientGender)):
+            _put(header.patient, key, value)
+        _put(header.patient, "birth_date", subj.patientBirthdate)
+        if subj.patientWeight_kg is not None:
+            _put(header.patient, "weight_kg", f"{subj.patientWeight_kg:g}")
+    if study is not None:
+        for key, value in (("date", study.studyDate), ("time", study.studyTime), ("id", study.studyID)):
+            _put(header.study, key, value)
+        _put(header.study, "description", study.studyDescription)
+    if system is not None:
+        _put(header.study, "institution", system.institutionName)
+        if system.systemFieldStrength_T is not None:
+            header.sequence["field_T"] = float(system.systemFieldStrength_T)
+    if meas is not None:
+        for key, value in (("description", meas.seriesDescription), ("protocol_name", meas.protocolName)):
+            _put(header.series, key, value)
+        for key, value in (("date", meas.seriesDate), ("time", meas.seriesTime)):
+            _put(header.series, key, value)
+        if meas.patientPosition is not None:
+            _put(header.series, "patient_position", meas.patientPosition.value)
+    if seq is not None:
+        for key, values in (
+            ("TR_ms", seq.TR),
+            ("TE_ms", seq.TE),
+            ("TI_ms", seq.TI),
+            ("flip_deg", seq.flipAngle_deg),
+        ):
+            if values:
+                header.sequence[key] = float(values[0])
+        _put(header.sequence, "sequence_type", seq.sequence_type)
+
+
+def _user_double(hdr: xsd.ismrmrdHeader, name: str) -> float | None:
+    params = hdr.userParameters.userParameterDouble if hdr.userParameters else []
+    return next((float(p.value) for p in params if p.name == name), None)
+
+
+def _vec3(values: Any) -> tuple[float, float, float]:
+    x, y, z = (float(v) for v in values)
+    return (x, y, z)
+
+
+def _slice_geometry(head: np.void) -> SliceGeometry:
+    """Geometry of one acquisition header; all-zero directions become the identity orientation."""
+    read, phase, normal = (np.asarray(head[k], np.float64) for k in ("read_dir", "phase_dir", "slice_dir"))
+    if np.linalg.norm(read) < 1e-6 or np.linalg.norm(phase) < 1e-6:
+        read, phase, normal = np.eye(3)
+    elif np.linalg.norm(normal) < 1e-6:
+        normal = np.cross(read, phase)
+    return SliceGeometry(_vec3(head["position"]), _vec3(read), _vec3(phase), _vec3(normal))
+
+
+def fill_timing_geometry(header: ScanHeader, hdr: xsd.ismrmrdHeader, heads: np.ndarray, counter: str) -> None:
+    """Frame time, slice geometry and spacing from the imaging acquisitions' headers."""
+    frames, n_frames = compact(heads["idx"][counter])
+    header.frame_time_ms = _user_double(hdr, "frame_time_ms")
+    if header.frame_time_ms is None and n_frames > 1:
+        stamps = heads["acquisition_time_stamp"].astype(np.float64)
+        means = np.array([stamps[frames == f].mean() for f in range(n_frames)])
+        step = float(np.median(np.diff(means))) * TICK_MS
+        header.frame_time_ms = step if step > 0 else None
+    slices, n_slices = compact(heads["idx"]["slice"])
+    for s in range(n_slices):
+        header.geometry.append(_slice_geometry(heads[np.flatnonzero(slices == s)[0]]))
+    header.slice_spacing_mm = _user_double(hdr, "slice_spacing_mm")
+    if header.slice_spacing_mm is None and n_slices > 1:
+        along = [float(np.dot(g.position, g.slice_dir)) for g in header.geometry]
+        spacing = float(np.median(np.abs(np.diff(along))))
+        header.slice_spacing_mm = spacing if spacing > 0 else None
+
+
+def _xml_date(text: object, kind: type[XmlDate] | type[XmlTime]) -> Any:
+    value = str(text or "").strip()
+    if kind is XmlDate and len(value) == 8 and value.isdigit():
+        value = f"{value[:4]}-{value[4:6]}-{value[6:]}"
+    if kind is XmlTime and len(value) >= 6 and value[:6].isdigit():
+        value = f"{value[:2]}:{value[2:4]}:{value[4:6]}"
+    try:
+        return kind.from_string(value) if value else None
+    except (ValueError, TypeError):
+        return None
+
+
+def build_xml(scan: Scan) -> str:
+    """The ISMRMRD XML header of ``scan``, built with ``ismrmrd.xsd``."""
+    h = scan.header
+    ny, nx = scan.image_shape
+    fov = xsd.fieldOfViewMm(x=h.fov_mm[1], y=h.fov_mm[0], z=h.fov_mm[2])
+    recon = xsd.encodingSpaceType(
+        matrixSize=xsd.matrixSizeType(x=h.recon_matrix[1], y=h.recon_matrix[0], z=1), fieldOfView_mm=fov
+    )
+    encoded = xsd.encodingSpaceType(matrixSize=xsd.matrixSizeType(x=nx, y=ny, z=1), fieldOfView_mm=fov)
+    lines = (
+        ny if scan.is_cartesian else scan.kspace.shape[-1] // (scan.readout_length or scan.kspace.shape[-1])
+    )
+    limits = xsd.encodingLimitsType(
+        kspace_encoding_step_1=xsd.limitType(
+            minimum=0, maximum=lines - 1, center=ny // 2 if scan.is_cartesian else 0
+        ),
+        slice=xsd.limitType(minimum=0, maximum=scan.n_slices - 1, center=0),
+        phase=xsd.limitType(minimum=0, maximum=scan.n_frames - 1, center=0),
+    )
+    name = h.trajectory if h.trajectory in ("cartesian", "radial", "spiral") else "other"
+    if not scan.is_cartesian and name == "cartesian":
+        name = "other"
+    encoding = xsd.encodingType(
+        encodedSpace=encoded, reconSpace=recon, encodingLimits=limits, trajectory=xsd.trajectoryType(name)
+    )
+    if h.acceleration != (1, 1) or scan.acs is not None:
+        encoding.parallelImaging = xsd.parallelImagingType(
+            accelerationFactor=xsd.accelerationFactorType(
+                kspace_encoding_step_1=h.acceleration[0], kspace_encoding_step_2=h.acceleration[1]
+            ),
+            calibrationMode=xsd.calibrationModeType.SEPARATE if scan.acs is not None else None,
+        )
+    field_t = h.sequence.get("field_T")
+    header = xsd.ismrmrdHeader(
+        encoding=[encoding],
+        experimentalConditions=xsd.experimentalConditionsType(
+            H1resonanceFrequency_Hz=int(round(_GYROMAGNETIC_HZ_PER_T * float(field_t or 1.5)))
+        ),
+    )
+    _identity_to_xml(header, scan)
+    return xsd.ToXML(header, encoding="utf-8")
+
+
+def _drop_empty(element: Any) -> Any:
+    """``element`` unless every field is None or empty (then None, so no empty XML element is written)."""
+    return element if any(v not in (None, [], "") for v in vars(element).values()) else None
+
+
+def _identity_to_xml(header: xsd.ismrmrdHeader, scan: Scan) -> None:
+    """Subject, study and measurement sections from ``scan.header``'s patient/study/series fields."""
+    p, st, se = scan.header.patient, scan.header.study, scan.header.series
+    sex = str(p.get("sex", "")).strip()[:1].upper()
+    weight = p.get("weight_kg")
+    header.subjectInformation = _drop_empty(
+        xsd.subjectInformationType(
+            patientName=p.get("name"),
+            patientID=p.get("id"),
+            patientBirthdate=_xml_date(p.get("birth_date"), XmlDate),
+            patientGender=sex if sex in ("M", "F", "O") else None,
+            patientWeight_kg=float(weight) if weight not in (None, "") else None,
+        )
+    )
+    header.studyInformation = _drop_empty(
+        xsd.studyInformationType(
+            studyDate=_xml_date(st.get("date"), XmlDate),
+            studyTime=_xml_date(st.get("time"), XmlTime),
+            studyID=st.get("id"),
+            studyDescription=st.get("description"),
+        )
+    )
+    position = str(se.get("patient_position", "HFS"))
+    header.measurementInformation = xsd.measurementInformationType(
+        patientPosition=xsd.patientPositionType(position if position in _PATIENT_POSITIONS else "HFS"),
+        seriesDescription=se.get("description"),
+        protocolName=se.get("protocol_name"),
+        seriesDate=_xml_date(se.get("date"), XmlDate),
+        seriesTime=_xml_date(se.get("time"), XmlTime),
+    )
+    _system_to_xml(header, scan)
+
+
+def _system_to_xml(header: xsd.ismrmrdHeader, scan: Scan) -> None:
+    """System, sequence and user-parameter sections from ``scan.header``."""
+    h = scan.header
+    st, sq = h.study, h.sequence
+    header.acquisitionSystemInformation = xsd.acquisitionSystemInformationType(
+        receiverChannels=scan.n_coils,
+        institutionName=st.get("institution"),
+        systemFieldStrength_T=float(sq["field_T"]) if "field_T" in sq else None,
+    )
+    seq = {key: [float(sq[key])] for key in ("TR_ms", "TE_ms", "TI_ms", "flip_deg") if key in sq}
+    header.sequenceParameters = _drop_empty(
+        xsd.sequenceParametersType(
+            TR=seq.get("TR_ms", []),
+            TE=seq.get("TE_ms", []),
+            TI=seq.get("TI_ms", []),
+            flipAngle_deg=seq.get("flip_deg", []),
+            sequence_type=sq.get("sequence_type"),
+        )
+    )
+    doubles = [
+        xsd.userParameterDoubleType(name=name, value=float(value))
+        for name, value in (("frame_time_ms", h.frame_time_ms), ("slice_spacing_mm", h.slice_spacing_mm))
+        if value is not None
+    ]
+    if doubles:
+        header.userParameters = xsd.userParametersType(userParameterDouble=doubles)
