@@ -1,0 +1,164 @@
+"""Make the bundled sample data (synthetic, seeded, deterministic).
+
+Run ``python sample_data/make_sample_data.py``.
+
+Writes into this folder (or ``--out DIR``):
+
+* ``radial_cine.h5``: ISMRMRD, 8-coil golden-angle radial real-time cine of the numerical cardiac phantom,
+  128 x 128, 20 frames x 13 spokes x 256 samples (2x readout oversampling), with a noise scan.
+* ``radial_cine_reference.h5``: its ground truth, dataset ``reference`` (slices, frames, ny, nx) float32.
+* ``fastmri_brain_phantom_multicoil.h5``: fastMRI layout, 4-coil modified Shepp-Logan head, 3 slices,
+  k-space 256 x 144 (readout 2x oversampled along the rows, as fastMRI's 640 x 368), ``ismrmrd_header``,
+  ``reconstruction_rss`` 128 x 128 computed as fastMRI does.
+
+See ``sample_data/README.md`` for what each file holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import h5py
+import torch
+
+from recon_cli import phantoms
+from recon_cli.errors import ReconError
+from recon_cli.io.atomic import atomic_path
+from recon_cli.io.fastmri import fastmri_header_xml, write_fastmri
+from recon_cli.io.ismrmrd import write_ismrmrd
+from recon_cli.ops.functional import center_crop, ifft2c, rss
+
+SEED = 20240611
+RADIAL = {
+    "n": 128,
+    "frames": 20,
+    "spokes": 13,
+    "samples": 256,
+    "coils": 8,
+    "snr": 30.0,
+    "noise_samples": 2048,
+    "fov_mm": 300.0,
+    "slice_mm": 8.0,
+    "frame_ms": 40.0,
+    "coil_correlation": 0.3,
+}
+FASTMRI = {
+    "rows": 256,
+    "cols": 144,
+    "recon": 128,
+    "coils": 4,
+    "slices": 3,
+    "snr": 40.0,
+    "fov_mm": 220.0,
+    "slice_mm": 5.0,
+    "scales": (0.86, 0.96, 0.91),
+}
+RADIAL_FILE, REFERENCE_FILE = "radial_cine.h5", "radial_cine_reference.h5"
+FASTMRI_FILE = "fastmri_brain_phantom_multicoil.h5"
+
+
+def make_radial_cine(out: Path, overwrite: bool = False) -> list[Path]:
+    """The ISMRMRD radial cine and its ground-truth reference file."""
+    p = RADIAL
+    gen = torch.Generator().manual_seed(SEED)
+    image = phantoms.cardiac_cine_phantom(p["n"], p["frames"], generator=gen)
+    maps = phantoms.coil_maps(p["coils"], (p["n"], p["n"]), generator=gen)
+    cov = phantoms.coil_noise_covariance(p["coils"], correlation=p["coil_correlation"], generator=gen)
+    traj = phantoms.golden_angle_radial(p["spokes"], p["frames"], p["samples"])
+    scan = phantoms.simulate_radial_cine(
+        image,
+        maps,
+        traj,
+        readout_length=p["samples"],
+        snr=p["snr"],
+        generator=gen,
+        noise_cov=cov,
+        noise_samples=p["noise_samples"],
+        fov_mm=p["fov_mm"],
+        slice_thickness_mm=p["slice_mm"],
+        frame_time_ms=p["frame_ms"],
+    )
+    scan.header.series["description"] = "synthetic golden-angle radial real-time cine (numerical phantom)"
+    radial = write_ismrmrd(out / RADIAL_FILE, scan, overwrite=overwrite)
+    with atomic_path(out / REFERENCE_FILE, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as f:
+        ds = f.create_dataset("reference", data=scan.reference.numpy(), compression="gzip", shuffle=True)
+        ds.attrs["description"] = "ground-truth magnitude of radial_cine.h5, (slices, frames, ny, nx)"
+        f.attrs.update(
+            {
+                "seed": SEED,
+                "snr": p["snr"],
+                "noise_sigma": scan.extra["noise_sigma"],
+                "source": "python sample_data/make_sample_data.py",
+                "synthetic": True,
+            }
+        )
+    return [radial, out / REFERENCE_FILE]
+
+
+def make_fastmri_phantom(out: Path, overwrite: bool = False) -> Path:
+    """A fastMRI-layout multi-coil file of a Shepp-Logan head, readout 2x oversampled along the rows."""
+    p = FASTMRI
+    gen = torch.Generator().manual_seed(SEED + 1)
+    rows, cols, n = p["rows"], p["cols"], p["recon"]
+    image = torch.zeros(p["slices"], 1, rows, cols, dtype=torch.complex64)
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, n), torch.linspace(-1, 1, cols), indexing="ij")
+    phase = torch.polar(torch.ones_like(xx), 0.6 * xx - 0.4 * yy + 0.3 * xx * yy)  # smooth B0-like phase
+    r0, c0 = (rows - n) // 2, (cols - n) // 2
+    for s, scale in enumerate(p["scales"]):
+        head = torch.zeros(n, cols)
+        head[:, c0 : c0 + n] = phantoms.shepp_logan(n, scale=scale)
+        image[s, 0, r0 : r0 + n] = head * phase  # the object fills the central half of the readout FOV
+    maps = torch.zeros(p["coils"], rows, cols, dtype=torch.complex64)
+    maps[:, r0 : r0 + n] = phantoms.coil_maps(p["coils"], (n, cols), generator=gen)  # zero outside: no object
+    scan = phantoms.simulate_cartesian(image, maps, snr=p["snr"], generator=gen)
+    kspace = scan.kspace[:, 0]  # (slices, coils, rows, cols)
+    target = center_crop(rss(ifft2c(kspace), dim=1), (n, n))  # fastMRI: crop rss(ifft2c(kspace)) to recon
+    fov = p["fov_mm"]
+    xml = fastmri_header_xml(
+        (rows, cols),
+        (n, n),
+        (2 * fov, fov * cols / n, p["slice_mm"]),
+        (fov, fov, p["slice_mm"]),
+        n_coils=p["coils"],
+        patient_id="synthetic-0001",
+        protocol_name="SYNTH_SHEPP_LOGAN",
+    )
+    attrs = {
+        "acquisition": "SYNTH_SHEPP_LOGAN",
+        "patient_id": "synthetic-0001",
+        "max": float(target.max()),
+        "norm": float(torch.linalg.vector_norm(target)),
+        "synthetic": True,
+        "seed": SEED + 1,
+    }
+    return write_fastmri(
+        out / FASTMRI_FILE, kspace, reference=target, header_xml=xml, attrs=attrs, overwrite=overwrite
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write all sample files; returns the process exit code."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent, help="output folder")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing files")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the same floating-point results whatever the machine's core count
+    try:
+        paths = [*make_radial_cine(args.out, args.overwrite), make_fastmri_phantom(args.out, args.overwrite)]
+    except ReconError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    finally:
+        torch.set_num_threads(threads)
+    for path in paths:
+        print(f"{path}  {path.stat().st_size / 1e6:.2f} MB")
+    print(f"total {sum(p.stat().st_size for p in paths) / 1e6:.2f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
