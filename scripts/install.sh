@@ -4,7 +4,7 @@
 #   bash scripts/install.sh --test   also the test references: BART, ISMRMRD tools, dcmtk (Debian), pytest,
 #                                    scikit-image and fastMRI's metric/mask code
 set -euo pipefail
-repo="$(cd "$(dirname "$0")/.." && pwd)"
+repo="$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)"
 with_tests=0
 [ "${1:-}" = "--test" ] && with_tests=1
 

@@ -18,19 +18,19 @@ runner = CliRunner()
 
 
 def _ismrmrd_header(trajectory: str = "radial", n: int = 32) -> str:
-    header = ismrmrd.xsd.ismrmrdHeader()
-    enc = ismrmrd.xsd.encodingType()
-    enc.trajectory = ismrmrd.xsd.trajectoryType(trajectory)
-    for space in ("encodedSpace", "reconSpace"):
-        es = ismrmrd.xsd.encodingSpaceType()
-        es.matrixSize = ismrmrd.xsd.matrixSizeType(x=n, y=n, z=1)
-        es.fieldOfView_mm = ismrmrd.xsd.fieldOfViewMm(x=200.0, y=200.0, z=5.0)
-        setattr(enc, space, es)
-    limits = ismrmrd.xsd.encodingLimitsType()
-    limits.kspace_encoding_step_1 = ismrmrd.xsd.limitType(minimum=0, maximum=n - 1, center=n // 2)
-    enc.encodingLimits = limits
-    header.encoding.append(enc)
-    return ismrmrd.xsd.ToXML(header)
+    xsd = ismrmrd.xsd
+
+    def space() -> object:
+        return xsd.encodingSpaceType(
+            matrixSize=xsd.matrixSizeType(x=n, y=n, z=1), fieldOfView_mm=xsd.fieldOfViewMm(x=200.0, y=200.0, z=5.0)
+        )
+
+    limits = xsd.encodingLimitsType(kspace_encoding_step_1=xsd.limitType(minimum=0, maximum=n - 1, center=n // 2))
+    enc = xsd.encodingType(
+        encodedSpace=space(), reconSpace=space(), encodingLimits=limits, trajectory=xsd.trajectoryType(trajectory)
+    )
+    conditions = xsd.experimentalConditionsType(H1resonanceFrequency_Hz=63500000)
+    return xsd.ToXML(xsd.ismrmrdHeader(experimentalConditions=conditions, encoding=[enc]))
 
 
 def _ismrmrd_file(path: Path, *, acquisitions: int, with_traj: bool) -> None:

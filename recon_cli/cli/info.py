@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -60,7 +61,8 @@ def _table(rows: list[dict]) -> Table:
     for col in columns:
         table.add_column(col.replace("_", " "), overflow="fold")
     for row in rows:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
+        cells = {**row, "file": Path(row["file"]).name}
+        table.add_row(*(_cell(cells.get(c)) for c in columns))
     return table
 
 
