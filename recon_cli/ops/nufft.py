@@ -32,30 +32,38 @@ def _nufft_pair(im_size: Sequence[int]) -> tuple[torch.nn.Module, torch.nn.Modul
 def pipe_menon_dcf(traj: torch.Tensor, im_size: Sequence[int], iterations: int = 10) -> torch.Tensor:
     """Pipe-Menon density compensation. traj: (batch, 2, samples) float -> (batch, 1, samples) float.
 
-    Normalised so the weights of a trajectory that covers the disc |k| <= pi sum to the number of
-    Cartesian samples in that disc; gridding then matches the inverse FFT of fully sampled data.
+    Scaled by ``_normalise_dcf`` so that gridding keeps the image's mean (DC) intensity.
     """
     import torchkbnufft as tkbn
 
     dcf = tkbn.calc_density_compensation_function(traj, im_size=tuple(im_size), num_iterations=iterations)
     dcf = dcf.real if dcf.is_complex() else dcf
-    return _normalise_dcf(dcf.reshape(traj.shape[0], 1, traj.shape[-1]), im_size)
+    return _normalise_dcf(dcf.reshape(traj.shape[0], 1, traj.shape[-1]), traj, im_size)
 
 
 def ramp_dcf(traj: torch.Tensor, im_size: Sequence[int]) -> torch.Tensor:
-    """Analytic radial ramp |k|, with the centre sample weighted as a disc of radius half a step.
+    """Analytic radial ramp |k|, with the centre sample weighted as a disc of radius a quarter step.
 
-    traj: (batch, 2, samples) -> (batch, 1, samples).
+    traj: (batch, 2, samples) -> (batch, 1, samples), scaled like ``pipe_menon_dcf``.
     """
     radius = torch.linalg.vector_norm(traj, dim=1, keepdim=True)
     floor = math.pi / max(im_size) / 4
-    return _normalise_dcf(torch.clamp(radius, min=floor), im_size)
+    return _normalise_dcf(torch.clamp(radius, min=floor), traj, im_size)
 
 
-def _normalise_dcf(dcf: torch.Tensor, im_size: Sequence[int]) -> torch.Tensor:
-    n_pixels = float(math.prod(int(n) for n in im_size))
-    total = dcf.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(dcf.dtype).tiny)
-    return dcf * (n_pixels * math.pi / 4 / total)
+def _normalise_dcf(dcf: torch.Tensor, traj: torch.Tensor, im_size: Sequence[int]) -> torch.Tensor:
+    """Scale each batch entry of ``dcf`` so that gridding preserves the DC level.
+
+    Data of all ones is the k-space of a centred point of amplitude ``sqrt(prod(im_size))`` (orthonormal
+    FFT); its gridding must integrate to that amplitude. This fixes the weights' absolute scale whatever
+    the trajectory and its undersampling, which a fixed sum of weights does not.
+    """
+    n = math.sqrt(float(math.prod(int(v) for v in im_size)))
+    _, adjoint = _nufft_pair(im_size)
+    adjoint = adjoint.to(traj.device)
+    psf = adjoint(dcf.to(torch.complex64), traj.to(torch.float32), norm="ortho") * _GRID_SCALE
+    total = psf.real.sum(dim=(-2, -1)).reshape(-1, 1, 1)
+    return dcf * (n / total.clamp_min(torch.finfo(total.dtype).tiny))
 
 
 class NonCartesianSense(LinearOperator):
