@@ -19,8 +19,6 @@ import torch
 from recon_cli.io.scan import Scan, ScanHeader, SliceGeometry
 from recon_cli.ops.functional import fft2c
 
-GOLDEN_ANGLE_DEG = 180.0 * (math.sqrt(5.0) - 1.0) / 2.0  # 111.246... degrees between consecutive spokes
-
 # Modified Shepp-Logan (Toft 1996): intensity, semi-axis a (x), semi-axis b (y), centre x0, y0, angle (deg).
 _SHEPP_LOGAN = (
     (1.0, 0.69, 0.92, 0.0, 0.0, 0.0),
@@ -208,26 +206,6 @@ def coil_maps(
     return maps.to(torch.complex64)
 
 
-def golden_angle_radial(spokes_per_frame: int, frames: int, samples: int) -> torch.Tensor:
-    """Golden-angle radial trajectory, consecutive spokes 111.246 degrees apart across all frames.
-
-    Spoke ``j`` (counted over all frames) is at angle ``j * GOLDEN_ANGLE_DEG`` modulo 180 degrees from
-    the kx axis towards ky. Along a spoke the radius runs ``2 pi (m - samples // 2) / samples`` for
-    m = 0..samples-1, so ``samples = 2 N`` is 2x readout oversampling for an N x N image and the centre
-    of k-space is sample ``samples // 2``.
-
-    Returns:
-        (frames, 2, spokes_per_frame * samples) float32, radians/voxel in [-pi, pi), (ky, kx), samples of
-        one spoke contiguous.
-    """
-    spoke = torch.arange(frames * spokes_per_frame, dtype=torch.float64)
-    angle = torch.deg2rad(torch.remainder(spoke * GOLDEN_ANGLE_DEG, 180.0)).reshape(-1, 1)
-    radius = (torch.arange(samples, dtype=torch.float64) - samples // 2) * (2 * math.pi / samples)
-    ky, kx = radius * torch.sin(angle), radius * torch.cos(angle)  # (spokes, samples)
-    traj = torch.stack([ky, kx]).reshape(2, frames, spokes_per_frame * samples).transpose(0, 1)
-    return traj.to(torch.float32).contiguous()
-
-
 def coil_noise_covariance(
     n_coils: int, *, correlation: float = 0.0, generator: torch.Generator | int | None = None
 ) -> torch.Tensor:
@@ -343,7 +321,7 @@ def simulate_radial_cine(
     Args:
         image: (frames, ny, nx) complex ground truth, e.g. from ``cardiac_cine_phantom``.
         maps: (coils, ny, nx) complex coil sensitivities.
-        traj: (frames, 2, samples) radians/voxel, e.g. from ``golden_angle_radial``.
+        traj: (frames, 2, samples) radians/voxel, e.g. from ``recon_cli.sampling.golden_angle_radial``.
         readout_length: Samples per spoke.
         snr, generator, noise_cov, noise_samples, fov_mm, slice_thickness_mm: as in ``simulate_cartesian``.
         frame_time_ms: Time per frame; the header's TR is this over the spokes per frame.

@@ -29,6 +29,7 @@ from recon_cli.io.atomic import atomic_path
 from recon_cli.io.fastmri import fastmri_header_xml, write_fastmri
 from recon_cli.io.ismrmrd import write_ismrmrd
 from recon_cli.ops.functional import center_crop, ifft2c, rss
+from recon_cli.sampling import golden_angle_radial
 
 SEED = 20240611
 RADIAL = {
@@ -66,7 +67,7 @@ def make_radial_cine(out: Path, overwrite: bool = False) -> list[Path]:
     image = phantoms.cardiac_cine_phantom(p["n"], p["frames"], generator=gen)
     maps = phantoms.coil_maps(p["coils"], (p["n"], p["n"]), generator=gen)
     cov = phantoms.coil_noise_covariance(p["coils"], correlation=p["coil_correlation"], generator=gen)
-    traj = phantoms.golden_angle_radial(p["spokes"], p["frames"], p["samples"])
+    traj = torch.as_tensor(golden_angle_radial(p["spokes"], p["frames"], p["samples"]))
     scan = phantoms.simulate_radial_cine(
         image,
         maps,

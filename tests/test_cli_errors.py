@@ -22,12 +22,18 @@ def _ismrmrd_header(trajectory: str = "radial", n: int = 32) -> str:
 
     def space() -> object:
         return xsd.encodingSpaceType(
-            matrixSize=xsd.matrixSizeType(x=n, y=n, z=1), fieldOfView_mm=xsd.fieldOfViewMm(x=200.0, y=200.0, z=5.0)
+            matrixSize=xsd.matrixSizeType(x=n, y=n, z=1),
+            fieldOfView_mm=xsd.fieldOfViewMm(x=200.0, y=200.0, z=5.0),
         )
 
-    limits = xsd.encodingLimitsType(kspace_encoding_step_1=xsd.limitType(minimum=0, maximum=n - 1, center=n // 2))
+    limits = xsd.encodingLimitsType(
+        kspace_encoding_step_1=xsd.limitType(minimum=0, maximum=n - 1, center=n // 2)
+    )
     enc = xsd.encodingType(
-        encodedSpace=space(), reconSpace=space(), encodingLimits=limits, trajectory=xsd.trajectoryType(trajectory)
+        encodedSpace=space(),
+        reconSpace=space(),
+        encodingLimits=limits,
+        trajectory=xsd.trajectoryType(trajectory),
     )
     conditions = xsd.experimentalConditionsType(H1resonanceFrequency_Hz=63500000)
     return xsd.ToXML(xsd.ismrmrdHeader(experimentalConditions=conditions, encoding=[enc]))

@@ -11,9 +11,9 @@ import sigpy.mri
 import torch
 
 from recon_cli.ops.cartesian import CartesianSense
-from recon_cli.ops.functional import fft2c
 from recon_cli.ops.nufft import NonCartesianSense, nufft_adjoint, nufft_forward, pipe_menon_dcf, ramp_dcf
-from recon_cli.phantoms import golden_angle_radial, shepp_logan
+from recon_cli.phantoms import shepp_logan
+from recon_cli.sampling import golden_angle_radial
 from tests.helpers import correlation
 
 

@@ -6,14 +6,13 @@ for Cartesian k-space, and sigpy's NUFFT for the radial forward model.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import sigpy
 import torch
 
 from recon_cli import phantoms
+from recon_cli.sampling import golden_angle_radial
 
 
 def _pixel(n: int, x: float, y_up: float) -> tuple[int, int]:
@@ -68,21 +67,6 @@ def test_coil_maps() -> None:
     torch.testing.assert_close((seeded.abs() ** 2).sum(0), torch.ones(40, 32), atol=1e-5, rtol=0)
 
 
-def test_golden_angle_radial() -> None:
-    spokes, frames, samples = 5, 4, 64
-    traj = phantoms.golden_angle_radial(spokes, frames, samples)
-    assert traj.shape == (frames, 2, spokes * samples) and traj.dtype == torch.float32
-    pi32 = float(np.float32(math.pi))  # [-pi, pi) in float32
-    assert float(traj.min()) >= -pi32 and float(traj.max()) < pi32
-    per_spoke = traj.permute(1, 0, 2).reshape(2, frames * spokes, samples)
-    assert float(per_spoke[:, :, samples // 2].abs().max()) == 0.0  # centre sample at samples // 2
-    step = torch.linalg.vector_norm(per_spoke[:, :, 1:] - per_spoke[:, :, :-1], dim=0)
-    torch.testing.assert_close(step, torch.full_like(step, 2 * math.pi / samples), atol=1e-5, rtol=0)
-    angles = torch.rad2deg(torch.atan2(per_spoke[0, :, -1], per_spoke[1, :, -1])).double()  # ky over kx
-    steps = torch.remainder(angles[1:] - angles[:-1], 180.0)
-    torch.testing.assert_close(steps, torch.full_like(steps, 111.246118), atol=1e-3, rtol=0)
-
-
 def test_simulate_cartesian_against_numpy_fft() -> None:
     image = phantoms.cardiac_cine_phantom(32, 3, generator=2)
     maps = phantoms.coil_maps(4, (32, 32), generator=2)
@@ -103,7 +87,7 @@ def test_simulate_radial_matches_sigpy_nufft() -> None:
     n, frames, spokes, samples = 48, 3, 7, 96
     image = phantoms.cardiac_cine_phantom(n, frames, generator=5)
     maps = phantoms.coil_maps(4, (n, n), generator=5)
-    traj = phantoms.golden_angle_radial(spokes, frames, samples)
+    traj = torch.as_tensor(golden_angle_radial(spokes, frames, samples))
     scan = phantoms.simulate_radial_cine(image, maps, traj, readout_length=samples, snr=None)
     assert scan.kspace.shape == (1, frames, 4, spokes * samples) and scan.traj.shape == (
         1,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Annotated
 
 import typer
@@ -44,6 +45,8 @@ for module in (info, models, reconstruct, estimate_coils, simulate_mask, train, 
 
 def run() -> None:
     """Console-script entry point."""
+    # torchkbnufft scripts its kernels with torch.jit, which newer torch deprecates; not the user's concern
+    warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=DeprecationWarning)
     app()
 
 
