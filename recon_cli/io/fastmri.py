@@ -29,6 +29,7 @@ import torch
 
 from recon_cli.errors import InputDataError, UsageError
 from recon_cli.io.atomic import atomic_path
+from recon_cli.io.ismrmrd_header import fill_identity
 from recon_cli.io.scan import Scan, ScanHeader
 from recon_cli.ops.functional import crop_readout_oversampling
 
@@ -270,30 +271,7 @@ def _header(raw: dict[str, Any], geo: dict, encoded: tuple[int, int]) -> ScanHea
 
 def _fill_from_xml(header: ScanHeader, hdr: Any) -> None:
     """Patient, study, series and sequence fields present in the ISMRMRD XML header."""
-    subj, study, meas = hdr.subjectInformation, hdr.studyInformation, hdr.measurementInformation
-    system, seq = hdr.acquisitionSystemInformation, hdr.sequenceParameters
-    fields = [
-        (header.patient, [(subj, "patientName", "name"), (subj, "patientID", "id"),
-                          (subj, "patientBirthdate", "birth_date"), (subj, "patientGender", "sex"),
-                          (subj, "patientWeight_kg", "weight_kg")]),
-        (header.study, [(study, "studyDate", "date"), (study, "studyTime", "time"),
-                        (study, "studyDescription", "description"), (study, "studyID", "id"),
-                        (system, "institutionName", "institution")]),
-        (header.series, [(meas, "seriesDescription", "description"),
-                         (meas, "protocolName", "protocol_name")]),
-    ]  # fmt: skip
-    for target, entries in fields:
-        for obj, attr, key in entries:
-            value = getattr(obj, attr, None) if obj is not None else None
-            if value is not None and str(value):
-                target[key] = f"{value:g}" if isinstance(value, float) else str(value)
-    if system is not None and system.systemFieldStrength_T is not None:
-        header.sequence["field_T"] = float(system.systemFieldStrength_T)
-    if seq is not None:
-        for attr, key in (("TR", "TR_ms"), ("TE", "TE_ms"), ("TI", "TI_ms"), ("flipAngle_deg", "flip_deg")):
-            values = getattr(seq, attr, None) or []
-            if values:
-                header.sequence[key] = float(values[0])
+    fill_identity(header, hdr)
     par = hdr.encoding[0].parallelImaging
     if header.acceleration == (1, 1) and par is not None and par.accelerationFactor is not None:
         af = par.accelerationFactor

@@ -94,7 +94,7 @@ def scan_header(hdr: xsd.ismrmrdHeader, text: str) -> tuple[ScanHeader, float]:
         else (1, 1),
         xml=text,
     )
-    _fill_identity(header, hdr)
+    fill_identity(header, hdr)
     return header, float(max(oversampling, 1.0))
 
 
@@ -103,7 +103,7 @@ def _put(target: dict[str, Any], key: str, value: object) -> None:
         target[key] = value if isinstance(value, float) else str(value)
 
 
-def _fill_identity(header: ScanHeader, hdr: xsd.ismrmrdHeader) -> None:
+def fill_identity(header: ScanHeader, hdr: xsd.ismrmrdHeader) -> None:
     """Patient, study, series and sequence fields (strings; dates ISO, e.g. 2024-01-31 and 13:45:00)."""
     subj, study, meas = hdr.subjectInformation, hdr.studyInformation, hdr.measurementInformation
     system, seq = hdr.acquisitionSystemInformation, hdr.sequenceParameters
