@@ -6,7 +6,6 @@ Writes into this folder (or ``--out DIR``):
 
 * ``radial_cine.h5``: ISMRMRD, 8-coil golden-angle radial real-time cine of the numerical cardiac phantom,
   128 x 128, 20 frames x 13 spokes x 256 samples (2x readout oversampling), with a noise scan.
-* ``radial_cine_reference.h5``: its ground truth, dataset ``reference`` (slices, frames, ny, nx) float32.
 * ``fastmri_brain_phantom_multicoil.h5``: fastMRI layout, 4-coil modified Shepp-Logan head, 3 slices,
   k-space 256 x 144 (readout 2x oversampled along the rows, as fastMRI's 640 x 368), ``ismrmrd_header``,
   ``reconstruction_rss`` 128 x 128 computed as fastMRI does.
@@ -20,12 +19,10 @@ import argparse
 import sys
 from pathlib import Path
 
-import h5py
 import torch
 
 from recon_cli import phantoms
 from recon_cli.errors import ReconError
-from recon_cli.io.atomic import atomic_path
 from recon_cli.io.fastmri import fastmri_header_xml, write_fastmri
 from recon_cli.io.ismrmrd import write_ismrmrd
 from recon_cli.ops.functional import center_crop, ifft2c, rss
@@ -56,12 +53,12 @@ FASTMRI = {
     "slice_mm": 5.0,
     "scales": (0.86, 0.96, 0.91),
 }
-RADIAL_FILE, REFERENCE_FILE = "radial_cine.h5", "radial_cine_reference.h5"
+RADIAL_FILE = "radial_cine.h5"
 FASTMRI_FILE = "fastmri_brain_phantom_multicoil.h5"
 
 
 def make_radial_cine(out: Path, overwrite: bool = False) -> list[Path]:
-    """The ISMRMRD radial cine and its ground-truth reference file."""
+    """The ISMRMRD radial cine, its ground-truth magnitude inside as ``dataset/reference``."""
     p = RADIAL
     gen = torch.Generator().manual_seed(SEED)
     image = phantoms.cardiac_cine_phantom(p["n"], p["frames"], generator=gen)
@@ -82,20 +79,8 @@ def make_radial_cine(out: Path, overwrite: bool = False) -> list[Path]:
         frame_time_ms=p["frame_ms"],
     )
     scan.header.series["description"] = "synthetic golden-angle radial real-time cine (numerical phantom)"
-    radial = write_ismrmrd(out / RADIAL_FILE, scan, overwrite=overwrite)
-    with atomic_path(out / REFERENCE_FILE, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as f:
-        ds = f.create_dataset("reference", data=scan.reference.numpy(), compression="gzip", shuffle=True)
-        ds.attrs["description"] = "ground-truth magnitude of radial_cine.h5, (slices, frames, ny, nx)"
-        f.attrs.update(
-            {
-                "seed": SEED,
-                "snr": p["snr"],
-                "noise_sigma": scan.extra["noise_sigma"],
-                "source": "python sample_data/make_sample_data.py",
-                "synthetic": True,
-            }
-        )
-    return [radial, out / REFERENCE_FILE]
+    # scan.reference (the ground-truth magnitude) is written to dataset/reference, where read_ismrmrd finds it
+    return [write_ismrmrd(out / RADIAL_FILE, scan, overwrite=overwrite)]
 
 
 def make_fastmri_phantom(out: Path, overwrite: bool = False) -> Path:

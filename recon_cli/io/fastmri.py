@@ -230,9 +230,10 @@ def _parse_geometry(xml: str | None, path: Path, shape: tuple[int, int], warning
 
 def _parse_xml(xml: str, path: Path, warnings: list[str]) -> Any:
     """The ISMRMRD header: strict schema parsing first, then ignoring unknown elements (with a warning)."""
-    import ismrmrd.xsd
     from xsdata.formats.dataclass.parsers import XmlParser
     from xsdata.formats.dataclass.parsers.config import ParserConfig
+
+    from recon_cli.io.ismrmrd_lib import ismrmrd
 
     try:
         return ismrmrd.xsd.CreateFromDocument(xml)
@@ -304,7 +305,7 @@ def fastmri_header_xml(
     Returns:
         The XML document as a string, built with ``ismrmrd.xsd``.
     """
-    import ismrmrd.xsd as x
+    from recon_cli.io.ismrmrd_lib import xsd as x
 
     def space(matrix: tuple[int, int], fov: tuple[float, float, float]) -> Any:
         return x.encodingSpaceType(

@@ -37,14 +37,13 @@ from pathlib import Path
 from typing import Any
 
 import h5py
-import ismrmrd
-import ismrmrd.xsd as xsd
 import numpy as np
 import torch
 
 from recon_cli import noise as noise_ops
 from recon_cli.errors import InputDataError, UsageError
 from recon_cli.io.ismrmrd_header import compact, fill_timing_geometry, parse_xml, scan_header, short_error
+from recon_cli.io.ismrmrd_lib import ismrmrd, xsd
 from recon_cli.io.ismrmrd_write import write_ismrmrd
 from recon_cli.io.scan import Scan, ScanHeader
 from recon_cli.ops.functional import crop_readout_oversampling
@@ -229,9 +228,24 @@ def read_ismrmrd(
             scan = _read_noncartesian(table, header, img_idx, counter, traj_units, extra)
         fill_timing_geometry(header, hdr, heads, counter)
         _read_noise(table, noise_idx, scan)
+        scan.reference = _read_reference(path, group, scan)
     if prewhiten:
         _apply_prewhitening(scan)
     return scan
+
+
+def _read_reference(path: Path, group: h5py.Group, scan: Scan) -> torch.Tensor | None:
+    """The optional target image ``{dataset}/reference`` (slices, frames, ny, nx) float32 (recon's own)."""
+    node = group.get("reference")
+    if node is None:
+        return None
+    expected = (scan.n_slices, scan.n_frames, *scan.header.recon_matrix)
+    if not isinstance(node, h5py.Dataset) or tuple(node.shape) != expected:
+        shape = tuple(node.shape) if isinstance(node, h5py.Dataset) else "a group"
+        raise InputDataError(
+            path, f"'reference' has shape {shape}, expected {expected} (slices, frames, ny, nx)"
+        )
+    return torch.from_numpy(np.abs(np.asarray(node)).astype(np.float32))
 
 
 def _read_noise(table: _Table, noise_idx: np.ndarray, scan: Scan) -> None:

@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import h5py
-import ismrmrd.xsd as xsd
 import numpy as np
 from xsdata.formats.dataclass.parsers import XmlParser
 from xsdata.formats.dataclass.parsers.config import ParserConfig
 from xsdata.models.datatype import XmlDate, XmlTime
 
 from recon_cli.errors import InputDataError
+from recon_cli.io.ismrmrd_lib import xsd
 from recon_cli.io.scan import Scan, ScanHeader, SliceGeometry
 
 __all__ = [

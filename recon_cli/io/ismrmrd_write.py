@@ -13,12 +13,12 @@ import math
 from pathlib import Path
 
 import h5py
-import ismrmrd
 import numpy as np
 import torch
 
 from recon_cli.io.atomic import atomic_path
 from recon_cli.io.ismrmrd_header import TICK_MS, build_xml
+from recon_cli.io.ismrmrd_lib import ismrmrd
 from recon_cli.io.scan import Scan, SliceGeometry
 
 __all__ = ["write_ismrmrd"]
@@ -38,6 +38,8 @@ def write_ismrmrd(path: Path | str, scan: Scan, *, overwrite: bool = False, data
     spoke/interleaf with trajectories in normalised units ([-0.5, 0.5], kx first). Frames are
     ``idx.phase``, slices ``idx.slice``. A noise covariance is written as one noise readout whose
     samples have exactly that covariance (the identity when the scan is already prewhitened).
+    ``scan.reference`` (a target image) goes to ``{dataset}/reference`` (slices, frames, ny, nx) float32,
+    where ``read_ismrmrd`` finds it.
 
     Args:
         path: output file (written atomically).
@@ -65,6 +67,11 @@ def write_ismrmrd(path: Path | str, scan: Scan, *, overwrite: bool = False, data
             node = group.create_dataset("xml", shape=(1,), dtype=h5py.special_dtype(vlen=bytes))
             node[0] = xml.encode("utf-8")
             group.create_dataset("data", data=records, maxshape=(None,), chunks=True)
+            if scan.reference is not None:  # recon's convention for a target image beside the raw data
+                reference = scan.reference.abs() if scan.reference.is_complex() else scan.reference
+                group.create_dataset(
+                    "reference", data=reference.numpy().astype(np.float32), compression="gzip"
+                )
     return path
 
 
