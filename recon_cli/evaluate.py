@@ -1,4 +1,4 @@
-"""Compare reconstructed images with a reference: metrics per volume, slice and frame, as JSON and CSV.
+"""Compare reconstructed images with a reference: metrics per volume, slice and frame; JSON, CSV and HTML.
 
 Magnitudes are compared. Nothing is rescaled unless asked: ``normalize`` is "none", "max" (recon scaled so
 its maximum equals the reference's) or "lstsq" (the one scale ``a`` minimising ``||a recon - ref||``, i.e.
@@ -10,46 +10,59 @@ Readable images: ``.h5`` written by ``recon`` (dataset ``images``, see ``recon_c
 dataset ``reference`` ``(slices, frames, ny, nx)``, or a raw-data file that carries a reference image
 (e.g. fastMRI ``reconstruction_rss``). NIfTI files written by ``recon`` order their slices by position,
 which can differ from the acquisition order of the other formats.
+
+The report folder gets ``metrics.json``, ``metrics.csv`` and (unless ``html=False``) ``index.html`` with
+figures; see ``recon_cli.reports``. Figures are drawn while each file is in memory, so files stream.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import math
-import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from recon_cli.errors import InputDataError, ReconError, UsageError
 from recon_cli.io.atomic import atomic_path, check_writable
-from recon_cli.metrics import METRIC_DEFINITIONS, METRIC_NAMES, as_volume, compute_metrics
+from recon_cli.metrics import as_volume, compute_metrics
+from recon_cli.reports.documents import report_csv, report_json
+from recon_cli.reports.views import PROFILE_CHOICES, View, choose_view
+
+if TYPE_CHECKING:
+    from recon_cli.reports.figures import RenderedFigure
 
 NORMALIZATIONS = ("none", "max", "lstsq")
 REPORT_FILES = ("metrics.json", "metrics.csv")
+HTML_FILE = "index.html"
+DEFAULT_ERROR_SCALE = 0.2
 _NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
 
 @dataclass(frozen=True)
 class EvaluateRequest:
-    """What to compare against and how. ``crop`` is (height, width) or None."""
+    """What to compare against and how.
+
+    ``crop`` is (height, width) or None. ``html`` adds ``index.html``; its error maps span 0 to
+    ``error_scale`` x the data range, and cine temporal profiles run through the image centre
+    (``profile="center"``) or the reference's most moving pixel (``"motion"``, the heart in cardiac cine).
+    """
 
     reference: Path
     out_dir: Path
     normalize: str = "lstsq"
     crop: tuple[int, int] | None = None
     overwrite: bool = False
+    html: bool = True
+    profile: str = "center"
+    error_scale: float = DEFAULT_ERROR_SCALE
 
 
 @dataclass
 class FileEvaluation:
-    """Metrics of one reconstruction, or the error that stopped it."""
+    """Metrics of one reconstruction, or the error that stopped it; ``run``: its run record's gist."""
 
     source: Path
     ok: bool
@@ -60,16 +73,20 @@ class FileEvaluation:
     volume: dict[str, float] = field(default_factory=dict)
     slices: list[dict[str, float]] = field(default_factory=list)
     frames: list[dict[str, float]] = field(default_factory=list)
+    run: dict[str, Any] | None = None
+    figures: list[RenderedFigure] = field(default_factory=list, repr=False)
 
 
 @dataclass
 class EvaluationReport:
-    """All files' results and where the report was written."""
+    """All files' results and where the report was written (``reference_shape`` after cropping)."""
 
     request: EvaluateRequest
     reference_shape: tuple[int, ...]
     results: list[FileEvaluation]
     outputs: list[Path]
+    reference_full_shape: tuple[int, ...] = ()
+    data_range: float | None = None
 
 
 def read_magnitudes(path: Path | str, *, reference: bool = False) -> np.ndarray:
@@ -168,12 +185,22 @@ def intensity_scale(recon: np.ndarray, reference: np.ndarray, method: str) -> fl
     raise UsageError(f"--normalize: unknown method '{method}'; choose from {', '.join(NORMALIZATIONS)}")
 
 
-def evaluate_file(path: Path, reference: np.ndarray, request: EvaluateRequest) -> FileEvaluation:
+def evaluate_file(
+    path: Path, reference: np.ndarray, request: EvaluateRequest, view: View | None = None
+) -> FileEvaluation:
     """Metrics of one reconstruction file against the (already cropped) reference magnitudes.
+
+    Args:
+        path: The reconstruction.
+        reference: (slices, frames, ny, nx) float64 reference magnitudes, cropped as ``request`` says.
+        request: Normalisation, crop and figure settings.
+        view: What the figures show; figures are drawn only when ``request.html`` and a view are given.
 
     Raises:
         InputDataError: unreadable file or shape not matching the reference.
     """
+    from recon_cli.reports.provenance import read_provenance
+
     recon = center_crop(read_magnitudes(path), request.crop, path)
     if recon.shape != reference.shape:
         raise InputDataError(
@@ -183,7 +210,7 @@ def evaluate_file(path: Path, reference: np.ndarray, request: EvaluateRequest) -
     scale = intensity_scale(recon, reference, request.normalize)
     recon = recon * scale
     data_range = float(reference.max())
-    return FileEvaluation(
+    result = FileEvaluation(
         source=path,
         ok=True,
         shape=tuple(recon.shape),
@@ -192,7 +219,15 @@ def evaluate_file(path: Path, reference: np.ndarray, request: EvaluateRequest) -
         volume=compute_metrics(recon, reference, data_range=data_range),
         slices=compute_metrics(recon, reference, per="slice", data_range=data_range),
         frames=compute_metrics(recon, reference, per="frame", data_range=data_range),
+        run=read_provenance(path),
     )
+    if request.html and view is not None:
+        from recon_cli.reports.figures import file_figures
+
+        result.figures = file_figures(
+            recon, reference, view, data_range=data_range, error_fraction=request.error_scale
+        )
+    return result
 
 
 def evaluate_files(
@@ -201,125 +236,77 @@ def evaluate_files(
     *,
     on_done: Callable[[FileEvaluation], None] | None = None,
 ) -> EvaluationReport:
-    """Evaluate every file (a bad one is recorded and skipped) and write ``metrics.json``/``metrics.csv``.
+    """Evaluate every file (a bad one is recorded and skipped) and write the report files.
+
+    Writes ``metrics.json``, ``metrics.csv`` and, with ``request.html``, ``index.html`` into
+    ``request.out_dir``; without it, ``overwrite`` removes an ``index.html`` left by an earlier report.
 
     Raises:
-        UsageError: unknown normalisation.
+        UsageError: unknown normalisation or profile, bad error scale, or no matplotlib for the HTML page.
         OutputExistsError: a report file exists and ``request.overwrite`` is False (checked first).
         InputDataError: the reference cannot be read or cropped.
     """
-    if request.normalize not in NORMALIZATIONS:
-        raise UsageError(
-            f"--normalize: unknown method '{request.normalize}'; choose from {', '.join(NORMALIZATIONS)}"
-        )
-    targets = [Path(request.out_dir) / name for name in REPORT_FILES]
+    _check_request(request)
+    names = [*REPORT_FILES, HTML_FILE] if request.html else list(REPORT_FILES)
+    targets = [Path(request.out_dir) / name for name in names]
     for target in targets:
         check_writable(target, request.overwrite)
-    reference = center_crop(
-        read_magnitudes(request.reference, reference=True), request.crop, request.reference
-    )
+    full = read_magnitudes(request.reference, reference=True)
+    reference = center_crop(full, request.crop, request.reference)
+    view = choose_view(reference, request.profile)
     results = []
     for path in recons:
         try:
-            result = evaluate_file(Path(path), reference, request)
+            result = evaluate_file(Path(path), reference, request, view)
         except ReconError as exc:
             result = FileEvaluation(source=Path(path), ok=False, error=str(exc))
         results.append(result)
         if on_done is not None:
             on_done(result)
-    report = EvaluationReport(request, tuple(reference.shape), results, targets)
-    _write_text(
-        targets[0], json.dumps(report_json(report), indent=2, allow_nan=False) + "\n", request.overwrite
+    report = EvaluationReport(
+        request, tuple(reference.shape), results, targets, tuple(full.shape), float(reference.max())
     )
+    document = report_json(report)
+    _write_text(targets[0], json.dumps(document, indent=2, allow_nan=False) + "\n", request.overwrite)
     _write_text(targets[1], report_csv(report), request.overwrite)
+    if request.html:
+        _write_text(targets[2], _html_page(report, document, view), request.overwrite)
+    elif request.overwrite:  # the replaced report's page would contradict the new numbers
+        (Path(request.out_dir) / HTML_FILE).unlink(missing_ok=True)
     return report
 
 
-def report_json(report: EvaluationReport) -> dict[str, Any]:
-    """The JSON document: settings, definitions, versions and every file's metrics (non-finite -> null)."""
-    req = report.request
-    files = []
-    for r in report.results:
-        entry: dict[str, Any] = {"file": str(r.source), "ok": r.ok}
-        if r.ok:
-            entry.update(
-                shape=list(r.shape or ()),
-                scale=r.scale,
-                data_range=r.data_range,
-                volume=r.volume,
-                slices=r.slices,
-                frames=r.frames,
-            )
-        else:
-            entry["error"] = r.error
-        files.append(entry)
-    return _finite(
-        {
-            "reference": str(req.reference),
-            "reference_shape": list(report.reference_shape),
-            "crop": list(req.crop) if req.crop else None,
-            "normalize": req.normalize,
-            "normalize_definition": _NORMALIZE_TEXT[req.normalize],
-            "comparison": "magnitude images, (slices, frames, ny, nx)",
-            "definitions": METRIC_DEFINITIONS,
-            "versions": _versions(),
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "files": files,
-        }
-    )
+def _check_request(request: EvaluateRequest) -> None:
+    if request.normalize not in NORMALIZATIONS:
+        raise UsageError(
+            f"--normalize: unknown method '{request.normalize}'; choose from {', '.join(NORMALIZATIONS)}"
+        )
+    if request.profile not in PROFILE_CHOICES:
+        raise UsageError(
+            f"--profile: unknown line '{request.profile}'; choose from {', '.join(PROFILE_CHOICES)}"
+        )
+    if not request.error_scale > 0:
+        raise UsageError(f"--error-scale must be positive; got {request.error_scale}")
+    if request.html:
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise UsageError("the HTML report needs matplotlib (pip install matplotlib); or pass --no-html")
 
 
-_NORMALIZE_TEXT = {
-    "none": "recon compared as stored (scale 1)",
-    "max": "recon multiplied by max(ref) / max(recon)",
-    "lstsq": "recon multiplied by the least-squares scale <recon, ref> / <recon, recon>",
-}
+def _html_page(report: EvaluationReport, document: dict[str, Any], view: View) -> str:
+    from recon_cli.reports.figures import distribution_figure, frame_curve_figure
+    from recon_cli.reports.html import render_page
 
-
-def report_csv(report: EvaluationReport) -> str:
-    """One row per (file, level): level "volume", "slice", "frame" or "error"."""
-    columns = ["file", "level", "slice", "frame", *METRIC_NAMES, "scale", "data_range", "error"]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for r in report.results:
-        base = {"file": str(r.source), "scale": r.scale, "data_range": r.data_range}
-        if not r.ok:
-            writer.writerow({"file": str(r.source), "level": "error", "error": r.error})
-            continue
-        writer.writerow({**base, "level": "volume", **r.volume})
-        for row in r.slices:
-            writer.writerow({**base, "level": "slice", **row})
-        for row in r.frames:
-            writer.writerow({**base, "level": "frame", **row})
-    return buffer.getvalue()
+    ok = [r for r in report.results if r.ok]
+    labels = [str(r.source) for r in ok]
+    per_image = [entry["frames"] for entry in document["files"] if entry["ok"]]
+    summary = [distribution_figure(labels, per_image)] if ok else []
+    if ok and report.reference_shape[1] > 1:
+        summary.append(frame_curve_figure(labels, per_image, view.slice))
+    return render_page(document, [r.figures for r in report.results], summary)
 
 
 def _write_text(path: Path, text: str, overwrite: bool) -> None:
     with atomic_path(path, overwrite=overwrite) as tmp:
-        tmp.write_text(text)
-
-
-def _finite(value: Any) -> Any:
-    """JSON-safe copy: non-finite floats become None (JSON has no inf/nan)."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    from recon_cli import __version__
-
-    versions = {"recon": __version__, "python": platform.python_version()}
-    for package in ("numpy", "scipy", "scikit-image", "h5py", "nibabel"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
+        tmp.write_text(text, encoding="utf-8")

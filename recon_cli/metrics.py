@@ -32,6 +32,23 @@ METRIC_DEFINITIONS: dict[str, str] = {
     "data_range": "max of the reference magnitude over the whole (cropped) volume, fastMRI's maxval",
 }
 
+# The same definitions as formulas, enough to recompute a number by hand (L is the data range).
+METRIC_FORMULAS: dict[str, str] = {
+    "ssim": "SSIM = mean over 2-D images of mean_p [(2 mu_x mu_y + C1)(2 s_xy + C2)] / "
+    "[(mu_x^2 + mu_y^2 + C1)(s_x^2 + s_y^2 + C2)]; mu, s^2, s_xy: means, sample variances and covariance "
+    "(divisor 48) in the 7x7 window around pixel p; C1 = (0.01 L)^2, C2 = (0.03 L)^2; p runs over pixels "
+    "at least 3 px from the border",
+    "psnr": "PSNR = 10 log10(L^2 / MSE) dB, MSE = mean over the compared pixels of (ref - recon)^2",
+    "nmse": "NMSE = sum (ref - recon)^2 / sum ref^2, sums over the compared pixels",
+    "nrmse": "NRMSE = sqrt(NMSE)",
+    "hfen": "HFEN = ||LoG(recon) - LoG(ref)||_2 / ||LoG(ref)||_2, LoG(u) = Laplacian of (G_1.5 * u) per 2-D "
+    "image, G_1.5 a Gaussian of sigma 1.5 px",
+    "data_range": "L = max over the whole cropped reference volume of |ref|",
+}
+
+# Which way is better, for highlighting the best reconstruction.
+HIGHER_IS_BETTER: dict[str, bool] = {"ssim": True, "psnr": True, "nmse": False, "nrmse": False, "hfen": False}
+
 
 def as_volume(images: np.ndarray) -> np.ndarray:
     """Magnitude images as float64 ``(slices, frames, ny, nx)``.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install recon into the current Python environment.
 #   bash scripts/install.sh          recon and its runtime dependencies (CPU torch first)
-#   bash scripts/install.sh --test   also the test references: BART, ISMRMRD tools, dcmtk (Debian), pytest,
-#                                    scikit-image and fastMRI's metric/mask code
+#   bash scripts/install.sh --test   also the test references: BART, ISMRMRD tools, dcmtk, headless Chromium
+#                                    and a font for it (Debian), pytest, scikit-image and fastMRI's metric/mask
+#                                    code
 set -euo pipefail
 repo="$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)"
 with_tests=0
@@ -15,6 +16,8 @@ if [ "$with_tests" = 1 ] && command -v apt-get >/dev/null 2>&1; then
     command -v bart >/dev/null || missing+=(bart)
     command -v ismrmrd_generate_cartesian_shepp_logan >/dev/null || missing+=(ismrmrd-tools)
     command -v dcmdump >/dev/null || missing+=(dcmtk)
+    command -v chromium >/dev/null || missing+=(chromium)
+    [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
     if [ ${#missing[@]} -gt 0 ]; then
         sudo_cmd=""
         [ "$(id -u)" = 0 ] || sudo_cmd="sudo"

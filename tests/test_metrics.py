@@ -182,6 +182,7 @@ def test_evaluate_nifti_and_crop(tmp_path: Path, files: dict) -> None:
         "16,20",
         "--normalize",
         "max",
+        "--no-html",  # figures are tested in test_reports.py
     ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -214,6 +215,7 @@ def test_evaluate_batch_keeps_going(tmp_path: Path, files: dict) -> None:
         str(files["ref"]),
         "-o",
         str(tmp_path / "r"),
+        "--no-html",
     ]
     result = runner.invoke(app, args)
     assert result.exit_code == 3
@@ -227,12 +229,14 @@ def test_evaluate_does_not_overwrite_report(tmp_path: Path, files: dict) -> None
     args = ["evaluate", str(files["good"]), "-r", str(files["ref"]), "-o", str(out)]
     assert runner.invoke(app, args).exit_code == 0
     before = (out / "metrics.json").read_bytes()
+    page = (out / "index.html").read_bytes()
     again = runner.invoke(app, [*args, "--normalize", "none"])
     assert again.exit_code == 2 and "already exists" in again.stderr
-    assert (out / "metrics.json").read_bytes() == before
-    replaced = runner.invoke(app, [*args, "--normalize", "none", "--overwrite"])
+    assert (out / "metrics.json").read_bytes() == before and (out / "index.html").read_bytes() == page
+    replaced = runner.invoke(app, [*args, "--normalize", "none", "--overwrite", "--no-html"])
     assert replaced.exit_code == 0, replaced.output
     assert json.loads((out / "metrics.json").read_text())["normalize"] == "none"
+    assert not (out / "index.html").exists()  # a page of the replaced report would contradict it
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Score reconstructions against a reference: SSIM, PSNR, NMSE, NRMSE, HFEN as JSON, CSV and a table."""
+"""Score reconstructions against a reference: SSIM, PSNR, NMSE, NRMSE, HFEN as JSON, CSV, HTML and a table."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def command(
         ),
     ],
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Report folder (metrics.json, metrics.csv).")
+        Path, typer.Option("--out", "-o", help="Report folder (metrics.json, metrics.csv, index.html).")
     ] = Path("report"),
     normalize: Annotated[
         str, typer.Option("--normalize", help="Scale recon onto the reference: none|max|lstsq.")
@@ -37,6 +37,19 @@ def command(
     crop: Annotated[
         str | None, typer.Option("--crop", help="Centre crop H,W of both before comparing.")
     ] = None,
+    html: Annotated[
+        bool, typer.Option("--html/--no-html", help="Also write index.html with figures (needs matplotlib).")
+    ] = True,
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile",
+            help="Cine x-t profile line: center (image centre) or motion (most moving pixel: the heart).",
+        ),
+    ] = "center",
+    error_scale: Annotated[
+        float, typer.Option("--error-scale", help="Error maps span 0 to this fraction of the data range.")
+    ] = 0.2,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing report.")] = False,
 ) -> None:
     from recon_cli.evaluate import EvaluateRequest, evaluate_files
@@ -47,6 +60,9 @@ def command(
         normalize=normalize.lower(),
         crop=parse_size(crop, "--crop") if crop else None,
         overwrite=overwrite,
+        html=html,
+        profile=profile.lower(),
+        error_scale=error_scale,
     )
 
     def on_done(result) -> None:  # noqa: ANN001
@@ -62,22 +78,17 @@ def command(
 
 
 def _table(report) -> Table:  # noqa: ANN001
+    from recon_cli.metrics import METRIC_NAMES
+    from recon_cli.reports.tables import METRIC_LABELS, format_metric
+
     ok = [r for r in report.results if r.ok]
     table = Table(
         title=f"metrics vs {report.request.reference.name} ({len(ok)} of {len(report.results)} files, "
         f"normalize={report.request.normalize})"
     )
-    for col in ("file", "SSIM", "PSNR dB", "NMSE", "NRMSE", "HFEN", "scale"):
+    for col in ("file", *(METRIC_LABELS[name] for name in METRIC_NAMES), "scale"):
         table.add_column(col, overflow="fold", justify="left" if col == "file" else "right")
     for r in ok:
-        v = r.volume
-        table.add_row(
-            str(r.source),
-            f"{v['ssim']:.4f}",
-            f"{v['psnr']:.2f}",
-            f"{v['nmse']:.3e}",
-            f"{v['nrmse']:.4f}",
-            f"{v['hfen']:.4f}",
-            f"{r.scale:.4g}",
-        )
+        metrics = (format_metric(name, r.volume[name]) for name in METRIC_NAMES)
+        table.add_row(str(r.source), *metrics, f"{r.scale:.4g}")
     return table
