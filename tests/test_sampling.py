@@ -12,13 +12,23 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from recon_cli.cli.main import app
+from recon_cli.errors import UsageError
 from recon_cli.sampling import (
+    CARTESIAN_KINDS,
     GOLDEN_ANGLE_DEG,
     MASK_KINDS,
+    PatternSpec,
     cartesian_mask,
+    center_block,
     center_columns,
+    draw_pattern,
     equispaced_mask,
     golden_angle_radial,
+    poisson_mask,
+    pseudo_radial_frames,
+    pseudo_radial_lines,
+    pseudo_radial_mask,
+    random_2d_mask,
     random_mask,
     tiny_golden_angle_deg,
 )
@@ -233,4 +243,219 @@ def test_simulate_mask_usage_errors(tmp_path, extra: list[str]) -> None:
 
 
 def test_mask_kinds_registry() -> None:
-    assert MASK_KINDS == ("random", "equispaced", "golden-angle", "tiny-golden-angle")
+    assert MASK_KINDS == (
+        "random",
+        "equispaced",
+        "random-2d",
+        "poisson",
+        "pseudo-radial",
+        "golden-angle",
+        "tiny-golden-angle",
+    )
+    assert CARTESIAN_KINDS == MASK_KINDS[:5]
+
+
+# --- every Cartesian kind: acceleration, centre, seeding, frames -------------------------------------------
+
+# Allowed |achieved - requested| sampled fraction, from each kind's own rule: random columns are
+# binomial (sd of the mean of 16 frames ~0.008 here), equispaced falls short by the lines landing in
+# the centre, random-2d is exact to one point, poisson stops within 1%, pseudo-radial within 2%.
+FRACTION_TOLERANCE = {
+    "random": 0.04,
+    "equispaced": 0.03,
+    "random-2d": 1 / (96 * 128),
+    "poisson": 0.01 * 0.25 + 1 / (96 * 128),
+    "pseudo-radial": 0.02,
+}
+
+
+def _centre_sampled(kind: str, frame: np.ndarray, center_fraction: float) -> bool:
+    ny, nx = frame.shape
+    if kind in ("random", "equispaced"):
+        start, num_low = center_columns(nx, center_fraction)
+        return bool(frame[:, start : start + num_low].all())
+    if kind == "pseudo-radial":  # every line goes through the centre: its 3 x 3 neighbourhood is full
+        return bool(frame[ny // 2 - 1 : ny // 2 + 2, nx // 2 - 1 : nx // 2 + 2].all())
+    rows, cols = center_block((ny, nx), center_fraction)
+    return bool(frame[rows, cols].all()) and (rows.stop - rows.start) == round(ny * center_fraction)
+
+
+@pytest.mark.parametrize("kind", CARTESIAN_KINDS)
+def test_cartesian_kind_statistics(kind: str) -> None:
+    shape, frames = (96, 128), 16
+    masks = cartesian_mask(kind, shape, 4, 0.08, seed=11, frames=frames)
+    assert masks.shape == (frames, *shape) and masks.dtype == bool
+    achieved = masks.mean() if kind == "random" else masks.mean(axis=(1, 2))
+    assert np.all(np.abs(achieved - 0.25) <= FRACTION_TOLERANCE[kind]), achieved
+    assert all(_centre_sampled(kind, frame, 0.08) for frame in masks)
+    assert len({frame.tobytes() for frame in masks}) > 1  # frames differ
+    again = cartesian_mask(kind, shape, 4, 0.08, seed=np.random.default_rng(11), frames=frames)
+    np.testing.assert_array_equal(masks, again)  # seeded: int seed == generator of that seed
+    other = cartesian_mask(kind, shape, 4, 0.08, seed=12, frames=frames)
+    assert np.array_equal(masks, other) == (kind == "pseudo-radial")  # pseudo-radial draws nothing
+
+
+@pytest.mark.parametrize("kind", CARTESIAN_KINDS)
+def test_fraction_is_the_inverse_acceleration(kind: str) -> None:
+    by_fraction = PatternSpec(kind=kind, shape=(64, 80), fraction=0.25, seed=4).resolved()
+    by_acceleration = PatternSpec(kind=kind, shape=(64, 80), acceleration=4, seed=4).resolved()
+    assert by_fraction.acceleration == by_acceleration.acceleration == 4
+    assert by_fraction.fraction == by_acceleration.fraction == 0.25
+    np.testing.assert_array_equal(draw_pattern(by_fraction), draw_pattern(by_acceleration))
+
+
+def test_one_d_masks_along_rows() -> None:
+    columns = cartesian_mask("random", (40, 64), 4, 0.08, seed=2, frames=2)
+    rows = cartesian_mask("random", (64, 40), 4, 0.08, seed=2, frames=2, phase_axis=-2)
+    np.testing.assert_array_equal(rows, columns.transpose(0, 2, 1))
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (PatternSpec(kind="random", shape=(32, 32), acceleration=4, fraction=0.25), "not both"),
+        (PatternSpec(kind="poisson", shape=(32, 32), fraction=1.5), "fraction"),
+        (PatternSpec(kind="random-2d", shape=(32, 32), fraction=0.0), "fraction"),
+        (PatternSpec(kind="random-2d", shape=(32, 32), acceleration=4, center_fraction=0.6), "centre"),
+        (PatternSpec(kind="pseudo-radial", shape=(32, 32)), "--acceleration or --fraction"),
+    ],
+)
+def test_pattern_spec_rejects(spec: PatternSpec, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        spec.resolved()
+
+
+def test_random_2d_is_uniform_outside_the_centre() -> None:
+    shape = (64, 64)
+    rows, cols = center_block(shape, 0.08)
+    total = np.zeros(shape)
+    for seed in range(200):
+        mask = random_2d_mask(shape, 5, 0.08, seed)
+        assert mask.sum() == round(mask.size / 5)
+        total += mask
+    outside = np.ones(shape, bool)
+    outside[rows, cols] = False
+    p = (round(64 * 64 / 5) - outside.size + outside.sum()) / outside.sum()
+    counts = total[outside]  # Binomial(200, p) per point; quadrants have the same mean
+    assert abs(counts.mean() / 200 - p) < 1e-9
+    quarter = [counts.reshape(-1)[i::4].mean() / 200 for i in range(4)]
+    assert np.ptp(quarter) < 0.02
+
+
+# --- pseudo-radial ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.2, 0.3, 0.4, 0.25])
+@pytest.mark.parametrize("shape", [(256, 256), (200, 160)])
+def test_pseudo_radial_hits_the_fraction(shape: tuple[int, int], fraction: float) -> None:
+    masks = pseudo_radial_frames(shape, fraction, frames=3)
+    assert np.all(np.abs(masks.mean(axis=(1, 2)) - fraction) <= 0.02)
+    assert len({m.tobytes() for m in masks}) == 3  # each frame rotated by another golden angle
+
+
+def _distance_to_line(points: np.ndarray, centre: np.ndarray, angle: float) -> np.ndarray:
+    """Perpendicular distance of (n, 2) (y, x) points from the line through ``centre`` at ``angle``
+    (radians from the x axis towards y)."""
+    d = points - centre
+    return np.abs(d[:, 0] * np.cos(angle) - d[:, 1] * np.sin(angle))
+
+
+@pytest.mark.parametrize(("shape", "offset"), [((128, 128), 0.0), ((96, 160), 7.3)])
+def test_pseudo_radial_lines_pass_through_the_centre(shape: tuple[int, int], offset: float) -> None:
+    lines = pseudo_radial_lines(shape, 0.2)
+    mask = pseudo_radial_mask(shape, lines, offset_deg=offset)
+    centre = np.array([shape[0] // 2, shape[1] // 2])
+    angles = np.deg2rad(offset + np.arange(lines) * 180.0 / lines)
+    points = np.argwhere(mask)
+    distance = np.stack([_distance_to_line(points, centre, a) for a in angles])
+    assert mask[tuple(centre)]
+    assert np.all(distance.min(axis=0) <= 0.5 + 1e-9)  # nothing off the lines
+    for a, dist in zip(angles, distance, strict=True):
+        # each line is complete: a point within half a step of it at every step along its major axis
+        # while the line is inside the grid, on both sides of the centre
+        major = 1 if abs(np.cos(a)) >= abs(np.sin(a)) else 0
+        slope = np.tan(a) if major == 1 else 1 / np.tan(a)  # minor per major step
+        steps = np.arange(shape[major])
+        minor = centre[1 - major] + (steps - centre[major]) * slope
+        inside = steps[(minor > -0.5) & (minor < shape[1 - major] - 0.5)]
+        near = points[dist <= 0.5 + 1e-9]
+        covered = np.unique(near[:, major])
+        assert set(inside.tolist()) <= set(covered.tolist())
+        assert inside.min() < centre[major] < inside.max()
+
+
+# --- poisson --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("shape", "acc"), [((128, 128), 4), ((64, 64), 10), ((96, 160), 6), ((256, 256), 1.6), ((32, 32), 12)]
+)
+def test_poisson_achieves_acceleration(shape: tuple[int, int], acc: float) -> None:
+    # (64, 64) at R = 10 is a case where sigpy.mri.poisson's slope search never ends (sigpy 0.1.27)
+    mask = poisson_mask(shape, acc, 0.08, 5)
+    assert abs(mask.sum() - mask.size / acc) <= max(0.01 * mask.size / acc, 1) + 0.5
+    rows, cols = center_block(shape, 0.08)
+    assert mask[rows, cols].all()
+
+
+def _annulus_density(mask: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    ny, nx = mask.shape
+    y, x = np.mgrid[:ny, :nx]
+    r = np.hypot((y - ny // 2) / (ny / 2), (x - nx // 2) / (nx / 2))
+    return np.array([mask[(r >= a) & (r < b)].mean() for a, b in zip(edges[:-1], edges[1:], strict=True)])
+
+
+def test_poisson_density_falls_off_like_sigpys() -> None:
+    import sigpy.mri as sigpy_mri  # a recon dependency
+
+    edges = np.linspace(0, 1, 11)
+    ours = np.mean([_annulus_density(poisson_mask((128, 128), 4, 0.08, s), edges) for s in range(3)], 0)
+    # sigpy's own generator, same acceleration and calibration (this case ends; others may not)
+    theirs = _annulus_density(sigpy_mri.poisson((128, 128), 4, calib=(10, 10), seed=0, dtype=bool), edges)
+    assert ours[0] > 0.95 and np.all(np.diff(ours) < 0.01)  # nearly full centre, falling outwards
+    assert ours[-1] < 0.3 * ours[0]
+    assert np.corrcoef(ours, theirs)[0, 1] > 0.95
+    assert np.all(np.abs(ours - theirs) < 0.25)  # sigpy also leaves out the corners
+
+
+def test_poisson_points_keep_their_distance() -> None:
+    # Poisson-disc property: the nearest neighbour of a point grows with |k| (no clumps far out)
+    mask = poisson_mask((128, 128), 6, 0.0, 3)
+    points = np.argwhere(mask)
+    d = np.sqrt(((points[:, None] - points[None]) ** 2).sum(-1)) + np.eye(len(points)) * 1e9
+    nearest = d.min(1)
+    r = np.hypot(*(points - 64).T) / 64
+    assert np.median(nearest[r > 0.7]) > 2 * np.median(nearest[r < 0.2])
+
+
+# --- the command ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["random-2d", "poisson", "pseudo-radial"])
+def test_simulate_mask_command_fraction(tmp_path, kind: str) -> None:
+    out = tmp_path / f"{kind}.h5"
+    args = ["simulate-mask", "-k", kind, "--shape", "64,64", "--fraction", "0.3", "--frames", "2"]
+    result = CliRunner().invoke(app, [*args, "--seed", "3", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    with h5py.File(out) as f:
+        mask = f["mask"][()]
+        params = json.loads(f.attrs["params"])
+    assert mask.shape == (2, 64, 64) and params["fraction"] == 0.3 and params["acceleration"] == 1 / 0.3
+    np.testing.assert_array_equal(mask, cartesian_mask(kind, (64, 64), 1 / 0.3, 0.08, 3, frames=2))
+    assert abs(mask.mean() - 0.3) < 0.03
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--kind", "random", "--shape", "32,32", "-R", "4", "--fraction", "0.25"],
+        ["--kind", "poisson", "--shape", "32,32", "--fraction", "1.5"],
+        ["--kind", "pseudo-radial", "--shape", "32,32", "--fraction", "0"],
+        ["--kind", "random", "--shape", "32,32", "-R", "4", "--force"],
+    ],
+)
+def test_simulate_mask_fraction_usage_errors(tmp_path, extra: list[str]) -> None:
+    result = CliRunner().invoke(app, ["simulate-mask", *extra, "--out", str(tmp_path / "m.h5")])
+    assert result.exit_code == 2, result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "m.h5").exists()

@@ -1,4 +1,4 @@
-"""Draw a seeded sampling pattern (fastMRI-style Cartesian mask or golden-angle radial trajectory)."""
+"""Draw a seeded sampling pattern, or apply one to a fully sampled scan (--apply-to)."""
 
 from __future__ import annotations
 
@@ -8,25 +8,46 @@ from typing import Annotated
 import typer
 
 from recon_cli.cli.common import console, handle_errors, parse_size
+from recon_cli.errors import UsageError
 
 NAME = "simulate-mask"
-KINDS = "random, equispaced, golden-angle, tiny-golden-angle"  # recon_cli.sampling.MASK_KINDS
+# recon_cli.sampling.MASK_KINDS (not imported here: `recon --help` stays light)
+KINDS = "random, equispaced, random-2d, poisson, pseudo-radial, golden-angle, tiny-golden-angle"
 
 
 @handle_errors
 def command(
     kind: Annotated[str, typer.Option("--kind", "-k", help=f"Pattern: {KINDS}.")] = "random",
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Output .h5 (a .png preview is written beside it).")
-    ] = Path("mask.h5"),
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output .h5: the pattern (default mask.h5; a .png preview beside it), or with "
+            "--apply-to the undersampled scan.",
+        ),
+    ] = None,
+    apply_to: Annotated[
+        Path | None,
+        typer.Option("--apply-to", help="Fully sampled Cartesian scan to undersample retrospectively."),
+    ] = None,
     shape: Annotated[str | None, typer.Option("--shape", help="Cartesian matrix NY,NX.")] = None,
     acceleration: Annotated[
         float | None, typer.Option("--acceleration", "-R", help="Acceleration factor.")
     ] = None,
+    fraction: Annotated[
+        float | None,
+        typer.Option("--fraction", help="Sampled fraction, instead of --acceleration (0.25 = R 4)."),
+    ] = None,
     center_fraction: Annotated[
-        float, typer.Option("--center-fraction", help="Fully sampled centre fraction.")
+        float,
+        typer.Option(
+            "--center-fraction", help="Fully sampled centre (1-D: of the lines; 2-D: of each axis)."
+        ),
     ] = 0.08,
-    frames: Annotated[int, typer.Option("--frames", help="Frames; each gets its own draw or spokes.")] = 1,
+    frames: Annotated[
+        int | None, typer.Option("--frames", help="Frames; each gets its own draw or spokes [1].")
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random generator.")] = 0,
     spokes: Annotated[int | None, typer.Option("--spokes", help="Radial: spokes per frame.")] = None,
     samples: Annotated[
@@ -38,9 +59,12 @@ def command(
     tiny_index: Annotated[
         int, typer.Option("--tiny-index", help="tiny-golden-angle: N (7 = 23.63 deg).")
     ] = 7,
+    force: Annotated[
+        bool, typer.Option("--force", help="--apply-to: undersample data that is already undersampled.")
+    ] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
 ) -> None:
-    from recon_cli.sampling import PatternSpec, simulate_pattern
+    from recon_cli.sampling import PatternSpec
 
     spec = PatternSpec(
         kind=kind,
@@ -48,16 +72,38 @@ def command(
         seed=seed,
         shape=parse_size(shape, "--shape") if shape else None,
         acceleration=acceleration,
+        fraction=fraction,
         center_fraction=center_fraction,
         spokes=spokes,
         samples=samples,
         matrix=matrix,
         tiny_golden_index=tiny_index,
     )
-    result = simulate_pattern(spec, out, overwrite=overwrite)
+    if apply_to is not None:
+        _apply(spec, apply_to, out, force=force, overwrite=overwrite)
+        return
+    if force:
+        raise UsageError("--force only applies with --apply-to")
+    from recon_cli.sampling import simulate_pattern
+
+    result = simulate_pattern(spec, out or Path("mask.h5"), overwrite=overwrite)
     console.print(
         f"{result.spec.kind}: sampled fraction {result.sampled_fraction:.4f}, acceleration "
         f"{result.acceleration:.2f} -> {result.path} (+ {result.png.name})",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _apply(spec: object, source: Path, out: Path | None, *, force: bool, overwrite: bool) -> None:
+    from recon_cli.undersample import undersample_file
+
+    if out is None:
+        raise UsageError("--apply-to needs --out UNDERSAMPLED.h5")
+    result = undersample_file(source, out, spec, force=force, overwrite=overwrite)  # type: ignore[arg-type]
+    console.print(
+        f"{result.spec.kind}: sampled fraction {result.sampled_fraction:.4f}, acceleration "
+        f"{result.acceleration:.2f} -> {result.path} ({result.format}, with its fully sampled reference)",
         highlight=False,
         soft_wrap=True,
     )

@@ -1,0 +1,78 @@
+"""Sampling patterns: Cartesian undersampling masks and radial trajectories, seeded.
+
+Kinds (``MASK_KINDS``):
+
+* Cartesian 1-D (``recon_cli.sampling.cartesian``, fastMRI semantics): ``random``, ``equispaced``.
+* Cartesian 2-D: ``random-2d`` (uniform with a fully sampled centre block), ``poisson`` (variable-density
+  Poisson disc, ``recon_cli.sampling.poisson``), ``pseudo-radial`` (radial lines rasterised on the grid,
+  ``recon_cli.sampling.pseudo_radial``).
+* Radial (``recon_cli.sampling.radial``): ``golden-angle``, ``tiny-golden-angle``; trajectories are
+  radians/voxel in [-pi, pi), ordered (ky, kx) as torchkbnufft's ``omega``.
+
+``PatternSpec`` (``recon_cli.sampling.spec``) names a pattern and checks it; ``draw_pattern`` draws it;
+``simulate_pattern`` (``recon_cli.sampling.io``) writes it with a picture. Every random choice comes from
+an explicit ``numpy.random.Generator`` (or an int seed made into one), never from global random state.
+"""
+
+from recon_cli.sampling.cartesian import (
+    CARTESIAN_KINDS,
+    ONE_D_KINDS,
+    TWO_D_KINDS,
+    as_rng,
+    cartesian_mask,
+    center_block,
+    center_columns,
+    equispaced_mask,
+    poisson_mask,
+    random_2d_mask,
+    random_mask,
+)
+from recon_cli.sampling.io import (
+    SimulatedPattern,
+    check_h5_suffix,
+    simulate_pattern,
+    write_pattern,
+    write_pattern_png,
+)
+from recon_cli.sampling.pseudo_radial import pseudo_radial_frames, pseudo_radial_lines, pseudo_radial_mask
+from recon_cli.sampling.radial import (
+    GOLDEN_ANGLE_DEG,
+    GOLDEN_RATIO,
+    RADIAL_KINDS,
+    golden_angle_radial,
+    radial_acceleration,
+    tiny_golden_angle_deg,
+)
+from recon_cli.sampling.spec import MASK_KINDS, PatternSpec, draw_pattern, pattern_statistics
+
+__all__ = [
+    "CARTESIAN_KINDS",
+    "GOLDEN_ANGLE_DEG",
+    "GOLDEN_RATIO",
+    "MASK_KINDS",
+    "ONE_D_KINDS",
+    "RADIAL_KINDS",
+    "TWO_D_KINDS",
+    "PatternSpec",
+    "SimulatedPattern",
+    "as_rng",
+    "cartesian_mask",
+    "center_block",
+    "center_columns",
+    "check_h5_suffix",
+    "draw_pattern",
+    "equispaced_mask",
+    "golden_angle_radial",
+    "pattern_statistics",
+    "poisson_mask",
+    "pseudo_radial_frames",
+    "pseudo_radial_lines",
+    "pseudo_radial_mask",
+    "radial_acceleration",
+    "random_2d_mask",
+    "random_mask",
+    "simulate_pattern",
+    "tiny_golden_angle_deg",
+    "write_pattern",
+    "write_pattern_png",
+]
