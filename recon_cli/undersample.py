@@ -327,9 +327,8 @@ def _write_fastmri_copy(
 
 def _fastmri_xml(scan: Scan) -> str:
     """The input's ISMRMRD header with the encoded space set to the written k-space (no oversampling)."""
-    import ismrmrd.xsd as xsd
-
     from recon_cli.io.fastmri import fastmri_header_xml
+    from recon_cli.io.ismrmrd_lib import xsd
 
     rows, cols = int(scan.kspace.shape[-2]), int(scan.kspace.shape[-1])
     h = scan.header

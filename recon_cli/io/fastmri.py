@@ -98,6 +98,8 @@ def _read_raw(f: Any, path: Path, slices: slice | Sequence[int] | None) -> dict[
     raw: dict[str, Any] = {"kspace": kspace, "warnings": [], "attrs": _attrs(f.attrs)}
     raw["reference_name"], raw["reference"] = _read_reference(f, kspace.ndim, sel, kspace.shape[0], raw)
     raw["mask"] = np.asarray(f["mask"][()]) if isinstance(f.get("mask"), h5py.Dataset) else None
+    node = f.get("sampling_mask")  # recon's 2-D pattern, (rows, cols), when `mask` (columns) cannot say it
+    raw["sampling_mask"] = np.asarray(node[()]) != 0 if isinstance(node, h5py.Dataset) else None
     xml = f.get("ismrmrd_header")
     if isinstance(xml, h5py.Dataset):
         value = xml[()]
@@ -168,6 +170,8 @@ def _build_scan(path: Path, raw: dict[str, Any]) -> Scan:
     geo = _parse_geometry(raw["xml"], path, (rows, cols), warnings)
     mask = _mask(raw["mask"], kspace, path)
     n_out = round(rows * geo["recon_fov"][0] / geo["enc_fov"][0])
+    if raw["sampling_mask"] is not None:
+        mask = _mask_2d(raw["sampling_mask"], (rows, cols), n_out, path)
     if n_out < rows:
         kspace = crop_readout_oversampling(kspace, n_out, dim=-2)
     header = _header(raw, geo, (int(kspace.shape[-2]), cols))
@@ -204,6 +208,15 @@ def _mask(mask: np.ndarray | None, kspace: torch.Tensor, path: Path) -> torch.Te
     if bool(sampled.all()):
         return None
     return sampled.reshape(1, 1, 1, 1, cols)
+
+
+def _mask_2d(mask: np.ndarray, shape: tuple[int, int], n_out: int, path: Path) -> torch.Tensor:
+    """A 2-D sampling pattern (rows, cols) -> (1, 1, 1, rows, cols) bool; it must fit k-space as stored."""
+    if mask.shape != shape:
+        raise InputDataError(path, f"sampling_mask has shape {mask.shape} but kspace has {shape}")
+    if n_out < shape[0]:
+        raise InputDataError(path, "a 2-D sampling_mask cannot be combined with readout oversampling")
+    return torch.from_numpy(mask).reshape(1, 1, 1, *shape)
 
 
 def _parse_geometry(xml: str | None, path: Path, shape: tuple[int, int], warnings: list[str]) -> dict:

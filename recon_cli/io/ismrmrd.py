@@ -229,6 +229,7 @@ def read_ismrmrd(
         fill_timing_geometry(header, hdr, heads, counter)
         _read_noise(table, noise_idx, scan)
         scan.reference = _read_reference(path, group, scan)
+        _read_sampling_mask(path, group, scan)
     if prewhiten:
         _apply_prewhitening(scan)
     return scan
@@ -246,6 +247,25 @@ def _read_reference(path: Path, group: h5py.Group, scan: Scan) -> torch.Tensor |
             path, f"'reference' has shape {shape}, expected {expected} (slices, frames, ny, nx)"
         )
     return torch.from_numpy(np.abs(np.asarray(node)).astype(np.float32))
+
+
+def _read_sampling_mask(path: Path, group: h5py.Group, scan: Scan) -> None:
+    """recon's optional 2-D pattern ``{dataset}/sampling_mask`` (slices or 1, frames, ny, nx) bool.
+
+    Lines in ISMRMRD are whole readouts; a 2-D pattern (e.g. Poisson disc) zeroes samples inside them,
+    and only this dataset tells measured zeros from unsampled ones.
+    """
+    node = group.get("sampling_mask")
+    if node is None or not scan.is_cartesian:
+        return
+    shape = tuple(node.shape) if isinstance(node, h5py.Dataset) else ()
+    if (
+        len(shape) != 4
+        or shape[0] not in (1, scan.n_slices)
+        or shape[1:] != (scan.n_frames, *scan.image_shape)
+    ):
+        raise InputDataError(path, f"sampling_mask has shape {shape}, expected (slices, frames, ny, nx)")
+    scan.mask = torch.from_numpy(np.asarray(node) != 0).unsqueeze(2)
 
 
 def _read_noise(table: _Table, noise_idx: np.ndarray, scan: Scan) -> None:
