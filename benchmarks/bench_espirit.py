@@ -1,0 +1,206 @@
+"""ESPIRiT speed and agreement: recon's torch ESPIRiT vs ``bart ecalib`` vs sigpy's EspiritCalib.
+
+One data set for all: BART's analytic phantom k-space, 8 coils, 256 x 256 (``bart phantom -k -s 8
+-x 256``), calibrated from its central 24 x 24 samples with 6 x 6 kernels, singular-value threshold
+0.02 (``bart ecalib -t 0.0004``: BART compares with the square root), crop 0.95, one set of maps.
+
+Each tool runs in its own process with 2 threads. BART is timed as the wall time of the ``ecalib``
+command minus the start-up time of a trivial BART command (``bart ones``); its time includes reading the
+k-space and writing the maps (a few MB). recon and sigpy are timed in memory after one warm-up call. The
+machine may be shared, so every tool is run several times in two interleaved passes and the minimum is
+the headline figure (the median is shown too). Map agreement: correlation with BART's maps inside BART's
+support, directly and after per-pixel phase alignment.
+
+Run: ``python benchmarks/bench_espirit.py`` (needs ``bart``); writes the "espirit" section of
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a script: make `benchmarks` and `recon_cli` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+THREADS = 2
+SIZE, COILS, CALIB, KERNEL, THRESHOLD, CROP = 256, 8, 24, 6, 0.02, 0.95
+ECALIB = ["ecalib", "-m", "1", "-r", str(CALIB), "-k", str(KERNEL), "-t", str(THRESHOLD**2), "-c", str(CROP)]
+REPEATS = {"recon": 5, "recon-exact": 3, "bart": 5, "sigpy": 2}
+
+
+def read_cfl(base: Path) -> np.ndarray:
+    """BART .cfl/.hdr (column-major complex64), as (coils, y, x) for a (x, y, 1, coils) array."""
+    dims = [int(d) for d in base.with_suffix(".hdr").read_text().splitlines()[1].split()]
+    data = np.fromfile(base.with_suffix(".cfl"), dtype=np.complex64).reshape(dims, order="F")
+    return np.ascontiguousarray(data.reshape(dims[0], dims[1], -1).T)
+
+
+def _env() -> dict[str, str]:
+    n = str(THREADS)
+    return {**os.environ, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n}
+
+
+def _worker(tool: str, folder: Path, repeats: int) -> None:
+    """In a child process: time ``repeats`` calls after a warm-up, save the maps, print the times."""
+    import torch
+
+    torch.set_num_threads(THREADS)
+    from recon_cli.coils import espirit_maps
+
+    kspace = torch.from_numpy(read_cfl(folder / "k"))
+    backend = "sigpy" if tool == "sigpy" else "torch"
+    grid = SIZE if tool == "recon-exact" else None  # eigenvectors on the full grid, as BART
+
+    def run() -> torch.Tensor:
+        return espirit_maps(
+            kspace,
+            calib_width=CALIB,
+            kernel_width=KERNEL,
+            threshold=THRESHOLD,
+            crop=CROP,
+            grid=grid,
+            backend=backend,
+        )
+
+    maps = run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        maps = run()
+        times.append(time.perf_counter() - start)
+    np.save(folder / f"{tool}.npy", maps.numpy())
+    print(json.dumps(times))
+
+
+def _time_child(tool: str, folder: Path) -> list[float]:
+    cmd = [sys.executable, __file__, "--worker", tool, "--data", str(folder), "--repeats", str(REPEATS[tool])]
+    out = subprocess.run(cmd, env=_env(), capture_output=True, text=True, check=True).stdout
+    return list(json.loads(out.strip().splitlines()[-1]))
+
+
+def _time_bart(args: list[str], folder: Path, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(["bart", *args], cwd=folder, env=_env(), capture_output=True, check=True)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def correlation(ours: np.ndarray, ref: np.ndarray, align: bool) -> float:
+    """|<ours, ref>| / norms over ``ref``'s support; ``align``: per-pixel phase alignment first."""
+    support = np.abs(ref).sum(0) > 0
+    a, b = ours[:, support], ref[:, support]
+    if align:
+        inner = np.sum(a.conj() * b, axis=0)
+        a = a * inner / np.maximum(np.abs(inner), 1e-30)
+    return float(abs(np.vdot(a, b)) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def measure(folder: Path) -> dict[str, object]:
+    """Make the data, time every tool in two interleaved passes, compare the maps."""
+    subprocess.run(["bart", "phantom", "-k", "-s", str(COILS), "-x", str(SIZE), "k"], cwd=folder, check=True)
+    times: dict[str, list[float]] = {tool: [] for tool in [*REPEATS, "startup"]}
+    load = [os.getloadavg()[0]]
+    for _ in range(2):
+        times["startup"] += _time_bart(["ones", "1", "1", "one"], folder, 5)
+        times["bart"] += _time_bart([*ECALIB, "k", "s"], folder, REPEATS["bart"])
+        for tool in ("recon", "recon-exact", "sigpy"):
+            times[tool] += _time_child(tool, folder)
+    load.append(os.getloadavg()[0])
+    ref = read_cfl(folder / "s")
+    maps = {tool: np.load(folder / f"{tool}.npy") for tool in ("recon", "recon-exact", "sigpy")}
+    agreement = {
+        tool: {"direct": correlation(m, ref, False), "aligned": correlation(m, ref, True)}
+        for tool, m in maps.items()
+    }
+    return {"times": times, "agreement": agreement, "load": load}
+
+
+def _labels() -> dict[str, str]:
+    from recon_cli.coils.espirit import GRID_PER_KERNEL
+
+    grid = 2 * math.ceil(GRID_PER_KERNEL * KERNEL / 2)
+    return {
+        "bart": "`bart ecalib` (C, OpenMP)",
+        "recon": f"recon `espirit_maps` (torch; eigenvectors on a {grid} x {grid} grid, cubic-interpolated)",
+        "recon-exact": f"recon `espirit_maps(grid={SIZE})` (eigenvectors on the full grid, as BART)",
+        "sigpy": "sigpy `EspiritCalib` (numpy)",
+    }
+
+
+def render(result: dict) -> str:
+    """The markdown section."""
+    import torch
+
+    from benchmarks.report import machine_line, markdown_table
+
+    torch.set_num_threads(THREADS)
+    times, agreement, labels = result["times"], result["agreement"], _labels()
+    startup = float(np.min(times["startup"]))
+    best = {tool: float(np.min(times[tool])) for tool in labels}
+    median = {tool: float(np.median(times[tool])) for tool in labels}
+    best["bart"], median["bart"] = best["bart"] - startup, median["bart"] - startup
+    rows: list[list[object]] = []
+    for tool, label in labels.items():
+        corr = "reference"
+        if tool != "bart":
+            corr = f"{agreement[tool]['aligned']:.5f} ({agreement[tool]['direct']:.5f})"
+        ratio = best[tool] / best["bart"]
+        rows.append([label, f"{best[tool]:.3f}", f"{median[tool]:.3f}", f"{ratio:.2f}x", corr])
+    header = ["tool", "best (s)", "median (s)", "best vs bart", "correlation with bart: aligned (direct)"]
+    corr = agreement["recon"]["aligned"]
+    met = best["recon"] <= best["bart"] and corr >= 0.999
+    setup = (
+        f"BART phantom k-space, {COILS} coils, {SIZE} x {SIZE}; calibration {CALIB} x {CALIB}, kernel "
+        f"{KERNEL}, threshold {THRESHOLD} (`{' '.join(['bart', *ECALIB])}`), crop {CROP}, one set of maps; "
+        f"{THREADS} threads per tool, each in its own process. `bart` times are wall times of the command "
+        f"minus {startup * 1e3:.1f} ms start-up (`bart ones`) and include its file I/O; recon and sigpy are "
+        f"timed in memory after a warm-up call. Load average {result['load'][0]:.1f} before and "
+        f"{result['load'][1]:.1f} after (a shared machine: the best times are the fairest comparison)."
+    )
+    goal = (
+        f"Goal (no slower than `bart ecalib`, map correlation >= 0.999): **{'met' if met else 'not met'}**: "
+        f"recon {best['recon']:.3f} s vs bart {best['bart']:.3f} s (best of {len(times['recon'])} and "
+        f"{len(times['bart'])} runs), correlation {corr:.5f}."
+    )
+    title = "## ESPIRiT: recon vs bart ecalib vs sigpy"
+    return "\n\n".join([title, setup, markdown_table(header, rows), goal, machine_line()])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worker", choices=("recon", "recon-exact", "sigpy"), help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--repeats", type=int, default=3, help=argparse.SUPPRESS)
+    parser.add_argument("--no-write", action="store_true", help="print the section, leave the docs alone")
+    args = parser.parse_args(argv)
+    if args.worker:
+        _worker(args.worker, args.data, args.repeats)
+        return 0
+    if shutil.which("bart") is None:
+        sys.exit("bench_espirit needs BART (`apt-get install bart`)")
+    with tempfile.TemporaryDirectory() as tmp:
+        result = measure(Path(tmp))
+    markdown = render(result)
+    print(markdown)
+    if not args.no_write:
+        from benchmarks.report import update_section
+
+        print(f"wrote {update_section('espirit', markdown)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""Coil sensitivities: ESPIRiT (torch, batched; sigpy as a cross-check), Walsh and Inati adaptive
+combine, sum-of-squares normalisation, SVD coil compression, and coil-map files.
+
+Submodules: ``calibration`` (where calibration data comes from), ``espirit``, ``adaptive`` (Walsh,
+Inati, sum-of-squares), ``compression``, ``maps_file``, ``estimate`` (whole scans and the CLI job),
+``options`` (defaults), ``common`` (grids and per-pixel linear algebra).
+
+Names are loaded on first use, so importing ``recon_cli.coils.options`` (as the CLI does for its
+defaults) does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from recon_cli.coils.options import COIL_METHODS, DEFAULTS, CoilOptions
+
+_EXPORTS = {
+    "calibration_kspace": "calibration",
+    "calibration_block": "calibration",
+    "espirit_maps": "espirit",
+    "walsh_maps": "adaptive",
+    "inati_maps": "adaptive",
+    "sos_maps": "adaptive",
+    "calibration_images": "adaptive",
+    "compress_coils": "compression",
+    "compress_scan": "compression",
+    "compression_matrix": "compression",
+    "uncompress_maps": "compression",
+    "write_maps": "maps_file",
+    "read_maps": "maps_file",
+    "read_compression": "maps_file",
+    "estimate_maps": "estimate",
+    "estimate_coils_file": "estimate",
+}
+
+__all__ = [
+    "COIL_METHODS",
+    "DEFAULTS",
+    "CoilOptions",
+    "calibration_block",
+    "calibration_images",
+    "calibration_kspace",
+    "compress_coils",
+    "compress_scan",
+    "compression_matrix",
+    "espirit_maps",
+    "estimate_coils_file",
+    "estimate_maps",
+    "inati_maps",
+    "read_compression",
+    "read_maps",
+    "sos_maps",
+    "uncompress_maps",
+    "walsh_maps",
+    "write_maps",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+if TYPE_CHECKING:
+    from recon_cli.coils.adaptive import calibration_images, inati_maps, sos_maps, walsh_maps
+    from recon_cli.coils.calibration import calibration_block, calibration_kspace
+    from recon_cli.coils.compression import (
+        compress_coils,
+        compress_scan,
+        compression_matrix,
+        uncompress_maps,
+    )
+    from recon_cli.coils.espirit import espirit_maps
+    from recon_cli.coils.estimate import estimate_coils_file, estimate_maps
+    from recon_cli.coils.maps_file import read_compression, read_maps, write_maps
