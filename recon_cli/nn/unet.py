@@ -1,0 +1,89 @@
+"""A 2D U-Net (Ronneberger et al. 2015) for image-domain reconstruction, in the fastMRI baseline's shape.
+
+Each level holds two 3x3 convolutions with instance normalisation and leaky ReLU; the encoder halves the
+size with 2x2 average pooling and doubles the channels, the decoder upsamples with a 2x2 transposed
+convolution and concatenates the skip connection. Inputs of any size are zero-padded to a multiple of
+``2 ** num_pools`` and the output is cropped back. Instance normalisation keeps no running statistics,
+so training and evaluation modes compute the same function.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ConvBlock(nn.Sequential):
+    """(3x3 conv -> instance norm -> leaky ReLU) twice. (N, in_chans, H, W) -> (N, out_chans, H, W)."""
+
+    def __init__(self, in_chans: int, out_chans: int) -> None:
+        layers: list[nn.Module] = []
+        for c_in in (in_chans, out_chans):
+            layers += [
+                nn.Conv2d(c_in, out_chans, kernel_size=3, padding=1, bias=False),
+                nn.InstanceNorm2d(out_chans),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
+        super().__init__(*layers)
+
+
+class UNet(nn.Module):
+    """U-Net on real channels.
+
+    Args:
+        in_chans: Input channels (2 for a complex image as real and imaginary parts).
+        out_chans: Output channels.
+        chans: Channels of the first level; level ``i`` has ``chans * 2**i``.
+        num_pools: Number of down-sampling steps (the depth).
+    """
+
+    def __init__(self, in_chans: int, out_chans: int, chans: int = 32, num_pools: int = 4) -> None:
+        super().__init__()
+        if chans < 1 or num_pools < 1:
+            raise ValueError(f"UNet needs chans >= 1 and num_pools >= 1, got {chans}, {num_pools}")
+        widths = [chans * 2**i for i in range(num_pools + 1)]
+        self.num_pools = num_pools
+        self.down = nn.ModuleList(
+            ConvBlock(c_in, c_out) for c_in, c_out in zip([in_chans, *widths[:-2]], widths[:-1], strict=True)
+        )
+        self.bottom = ConvBlock(widths[-2], widths[-1])
+        self.upsample = nn.ModuleList(
+            nn.ConvTranspose2d(widths[i + 1], widths[i], kernel_size=2, stride=2) for i in range(num_pools)
+        )
+        self.up = nn.ModuleList(ConvBlock(2 * widths[i], widths[i]) for i in range(num_pools))
+        self.head = nn.Conv2d(chans, out_chans, kernel_size=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (N, in_chans, H, W) float -> (N, out_chans, H, W), any H and W."""
+        height, width = x.shape[-2:]
+        x = F.pad(x, _padding(height, width, self.num_pools))
+        skips = []
+        for block in self.down:
+            x = block(x)
+            skips.append(x)
+            x = F.avg_pool2d(x, kernel_size=2)
+        x = self.bottom(x)
+        for level in reversed(range(self.num_pools)):
+            x = self.upsample[level](x)
+            x = self.up[level](torch.cat([skips[level], x], dim=1))
+        x = self.head(x)
+        top, left = (x.shape[-2] - height) // 2, (x.shape[-1] - width) // 2
+        return x[..., top : top + height, left : left + width]
+
+
+def _padding(height: int, width: int, num_pools: int) -> tuple[int, int, int, int]:
+    """F.pad widths (left, right, top, bottom) that centre an image in a grid the pools divide exactly.
+
+    The grid is at least ``2 ** (num_pools + 1)`` on each side so the coarsest level keeps 2 x 2 pixels
+    (instance normalisation needs more than one).
+    """
+    factor = 2**num_pools
+
+    def split(n: int) -> tuple[int, int]:
+        target = max(-(-n // factor) * factor, 2 * factor)
+        extra = target - n
+        return extra // 2, extra - extra // 2
+
+    (top, bottom), (left, right) = split(height), split(width)
+    return left, right, top, bottom

@@ -1,0 +1,92 @@
+"""What training minimises and how fast: the loss, the learning-rate schedule, mixed precision."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from recon_cli.errors import UsageError
+from recon_cli.ops.functional import center_crop
+from recon_cli.train.config import TrainConfig
+
+
+def reconstruction_loss(output: torch.Tensor, target: torch.Tensor, config: TrainConfig) -> torch.Tensor:
+    """L1 or MSE between the model's image and the target, relative to the target's peak.
+
+    Args:
+        output: (frames, ny, nx) complex, centre-cropped here to the target's size.
+        target: (frames, H, W) float magnitude or complex.
+        config: ``loss`` ("l1" | "mse") and ``loss_on`` ("magnitude" | "complex").
+
+    Returns:
+        () float32. Dividing by the target's peak magnitude makes scans of any intensity weigh the same.
+    """
+    output = center_crop(output, tuple(target.shape[-2:]))
+    if config.loss_on == "complex":
+        if not target.is_complex():
+            raise UsageError("train.loss_on=complex needs complex targets; this data has magnitude targets")
+        a, b = torch.view_as_real(output), torch.view_as_real(target)
+    else:
+        a, b = output.abs(), target.abs()
+    diff = (a.float() - b.float()) / target.abs().amax().clamp_min(torch.finfo(torch.float32).tiny)
+    return diff.abs().mean() if config.loss == "l1" else diff.square().mean()
+
+
+def lr_factor(step: int, config: TrainConfig) -> float:
+    """Multiplier of the peak learning rate for the update after ``step`` completed steps."""
+    if step < config.warmup:
+        return (step + 1) / config.warmup
+    after = step - config.warmup
+    if config.schedule == "cosine":
+        span = max(config.steps - config.warmup, 1)
+        return 0.5 * (1.0 + math.cos(math.pi * min(after, span) / span))
+    if config.schedule == "step":
+        period = config.step_size or max(config.steps // 3, 1)
+        return config.gamma ** (after // period)
+    return 1.0
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, config: TrainConfig
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """A ``LambdaLR`` over ``lr_factor`` (its state_dict holds only numbers)."""
+
+    def factor(step: int) -> float:
+        return lr_factor(step, config)
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def amp_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype: fp16 on CUDA, bf16 on CPU, or None when mixed precision is off."""
+    enabled = config.amp == "on" or (config.amp == "auto" and device.type == "cuda")
+    if not enabled:
+        return None
+    return torch.float16 if device.type == "cuda" else torch.bfloat16
+
+
+@contextlib.contextmanager
+def autocast(dtype: torch.dtype | None, device: torch.device) -> Iterator[None]:
+    """``torch.autocast`` with ``dtype``, or nothing when ``dtype`` is None."""
+    if dtype is None:
+        yield
+        return
+    with torch.autocast(device_type=device.type, dtype=dtype):
+        yield
+
+
+def image_metrics(output: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    """NRMSE, SSIM, PSNR, NMSE and HFEN of one example with ``recon_cli.metrics`` (magnitudes, cropped).
+
+    Args:
+        output: (frames, ny, nx) complex; target: (frames, H, W).
+    """
+    from recon_cli.metrics import compute_metrics
+
+    rec = center_crop(output.detach(), tuple(target.shape[-2:])).abs().float().cpu().numpy()
+    ref = target.abs().float().cpu().numpy()
+    return compute_metrics(rec[None].astype(np.float64), ref[None].astype(np.float64))
