@@ -67,11 +67,16 @@ class LoadedModel:
 def load_model(
     name: str, *, config: dict[str, Any] | None = None, weights: Path | None = None, device: str = "auto"
 ) -> LoadedModel:
-    """Resolve a plugin by name, build it with its config, load weights, move it to the device."""
+    """Resolve a plugin by name, build it with its config, load weights, move it to the device.
+
+    A checkpoint's own model config (saved by ``recon train``) takes the place of the dataclass
+    defaults, so weights trained with non-default settings load as they were trained; ``config``
+    (config file and ``--set`` values) still overrides it.
+    """
     plugin = load_plugin(name)
-    resolved = resolve_config(plugin, config)
+    state, trained = _load_weights(plugin, weights)
+    resolved = resolve_config(plugin, {**trained, **(config or {})})
     module = plugin.build(resolved)
-    state = _load_weights(plugin, weights)
     if state is not None:
         try:
             module.load_state_dict(state)
@@ -83,10 +88,13 @@ def load_model(
     return LoadedModel(plugin, resolved, module.to(dev).eval(), dev)
 
 
-def _load_weights(plugin: ModelPlugin, weights: Path | None) -> dict[str, torch.Tensor] | None:
+def _load_weights(
+    plugin: ModelPlugin, weights: Path | None
+) -> tuple[dict[str, torch.Tensor] | None, dict[str, Any]]:
+    """(state dict, model config it was trained with) of the given or default weights."""
     if weights is None:
         if plugin.default_weights is None:
-            return None
+            return None, {}
         from importlib import resources
 
         package, filename = plugin.default_weights
@@ -102,7 +110,12 @@ def _load_weights(plugin: ModelPlugin, weights: Path | None) -> dict[str, torch.
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle errors, truncated files, wrong format
         raise InputDataError(path, f"unreadable weights file: {str(exc).splitlines()[0][:160]}") from None
-    return state.get("model", state) if isinstance(state, dict) else state
+    if not isinstance(state, dict):
+        raise InputDataError(path, "not a state dict or a recon checkpoint")
+    record = state.get("config") if isinstance(state.get("config"), dict) else {}
+    if record.get("model") not in (None, plugin.name):
+        raise ModelError(f"{path}: weights were trained for model '{record['model']}', not '{plugin.name}'")
+    return state.get("model", state), dict(record.get("model_config") or {})
 
 
 def check_supported(plugin: ModelPlugin, scan: Scan) -> None:
