@@ -315,7 +315,7 @@ def simulate_radial_cine(
 ) -> Scan:
     """Multi-coil radial k-space of a cine: NUFFT of ``image * maps`` along ``traj`` plus noise.
 
-    The forward model is ``recon_cli.ops.nufft.nufft_forward`` (torchkbnufft, scaled to agree with
+    The forward model is ``recon_cli.ops.nufft.nufft_forward`` (FINUFFT by default, scaled to agree with
     ``fft2c`` at Cartesian points), so the noise level means the same as in ``simulate_cartesian``.
 
     Args:

@@ -1,8 +1,10 @@
-"""The operator contract: ``forward`` = A, ``adjoint`` = A^H, ``normal`` = A^H A.
+"""The operator contract: ``forward`` = A, ``adjoint`` = A^H, ``normal`` = A^H A (or A^H D A).
 
 Public methods check their input and name the operator in errors; subclasses implement the private
-``_forward``/``_adjoint`` (and ``_normal`` where a faster form exists). Tensors are buffers, sizes are
-Python ints, and new tensors follow the input's device and dtype.
+``_forward``/``_adjoint`` (and ``_normal`` where a faster form exists, ``_weight`` where the data carry
+weights D such as a density compensation). Tensors are buffers, sizes are Python ints, and new tensors
+follow the input's device and dtype. The contract is tested for every operator in
+``tests/ops/test_operator_contract.py``.
 """
 
 from __future__ import annotations
@@ -33,13 +35,17 @@ class LinearOperator(nn.Module):
         self._check(y, self.range_shape, "k-space")
         return self._adjoint(y)
 
-    def normal(self, x: torch.Tensor) -> torch.Tensor:
-        """A^H A x. x: (frames, *domain_shape) complex."""
+    def normal(self, x: torch.Tensor, weighted: bool = False) -> torch.Tensor:
+        """A^H A x, or A^H D A x when ``weighted`` (D: the data weights ``gridding`` uses).
+
+        x: (frames, *domain_shape) complex -> same shape. ``normal(x, weighted=True)`` equals
+        ``gridding(forward(x))``; without data weights (Cartesian) both forms are A^H A.
+        """
         self._check(x, self.domain_shape, "image")
-        return self._normal(x)
+        return self._normal(x, weighted)
 
     def gridding(self, y: torch.Tensor) -> torch.Tensor:
-        """A starting image from data: the density-compensated adjoint (plain adjoint when Cartesian)."""
+        """A starting image from data: A^H D y, the density-compensated adjoint (plain when Cartesian)."""
         self._check(y, self.range_shape, "k-space")
         return self._gridding(y)
 
@@ -49,16 +55,21 @@ class LinearOperator(nn.Module):
     def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def _normal(self, x: torch.Tensor) -> torch.Tensor:
-        return self._adjoint(self._forward(x))
+    def _weight(self, y: torch.Tensor) -> torch.Tensor:
+        """D y: the data weights (none by default)."""
+        return y
+
+    def _normal(self, x: torch.Tensor, weighted: bool = False) -> torch.Tensor:
+        y = self._forward(x)
+        return self._adjoint(self._weight(y) if weighted else y)
 
     def _gridding(self, y: torch.Tensor) -> torch.Tensor:
-        return self._adjoint(y)
+        return self._adjoint(self._weight(y))
 
     def _check(self, t: torch.Tensor, trailing: tuple[int, ...], what: str) -> None:
         name = type(self).__name__
-        if not t.is_complex():
-            raise ModelError(f"{name}: {what} must be complex, got {t.dtype}")
+        if t.dtype not in (torch.complex64, torch.complex128):
+            raise ModelError(f"{name}: {what} must be complex64 or complex128, got {t.dtype}")
         if tuple(t.shape[-len(trailing) :]) != tuple(trailing) or t.dim() != len(trailing) + 1:
             raise ModelError(
                 f"{name}: {what} must have shape (frames, {', '.join(map(str, trailing))}), "

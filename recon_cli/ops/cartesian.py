@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from recon_cli.errors import ModelError
 from recon_cli.ops.base import LinearOperator
 from recon_cli.ops.functional import fft2c, ifft2c, sense_expand, sense_reduce
 
@@ -13,10 +14,17 @@ class CartesianSense(LinearOperator):
 
     Args:
         shape: (coils, ny, nx) of the k-space of one frame.
-        mask: sampling pattern broadcastable to (frames, coils, ny, nx), or None (fully sampled).
+        mask: sampling pattern broadcastable to (frames, coils, ny, nx), e.g. (1, 1, 1, nx) for a static
+            line pattern or (frames, 1, ny, nx) for a cine pattern; None means fully sampled.
         maps: coil sensitivities (coils, ny, nx) complex, or None: then the image domain holds coil
             images (coils, ny, nx) and S is the identity.
+
+    The normal operator applies the mask once (F^H M F); fully sampled it needs no FFT at all. There are
+    no data weights: ``gridding`` is the adjoint and ``normal(x, weighted=True)`` equals ``normal(x)``.
     """
+
+    mask: torch.Tensor | None
+    maps: torch.Tensor | None
 
     def __init__(
         self, shape: tuple[int, int, int], mask: torch.Tensor | None = None, maps: torch.Tensor | None = None
@@ -25,16 +33,45 @@ class CartesianSense(LinearOperator):
         coils, ny, nx = (int(n) for n in shape)
         self.range_shape = (coils, ny, nx)
         self.domain_shape = (ny, nx) if maps is not None else (coils, ny, nx)
-        self.register_buffer("mask", None if mask is None else mask.to(torch.bool))
+        self.register_buffer("mask", None if mask is None else _as_mask(mask, (coils, ny, nx)))
         self.register_buffer("maps", maps)
+
+    def _check_frames(self, t: torch.Tensor, what: str) -> None:
+        if self.mask is not None and self.mask.shape[0] > 1 and self.mask.shape[0] != t.shape[0]:
+            raise ModelError(
+                f"CartesianSense: {what} has {t.shape[0]} frames but the mask has {self.mask.shape[0]}"
+            )
 
     def _masked(self, k: torch.Tensor) -> torch.Tensor:
         return k if self.mask is None else k * self.mask
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_frames(x, "image")
         coil_images = x if self.maps is None else sense_expand(x, self.maps)
         return self._masked(fft2c(coil_images))
 
     def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        self._check_frames(y, "k-space")
         coil_images = ifft2c(self._masked(y))
         return coil_images if self.maps is None else sense_reduce(coil_images, self.maps)
+
+    def _normal(self, x: torch.Tensor, weighted: bool = False) -> torch.Tensor:
+        self._check_frames(x, "image")
+        coil_images = x if self.maps is None else sense_expand(x, self.maps)
+        if self.mask is not None:
+            coil_images = ifft2c(fft2c(coil_images) * self.mask)
+        return coil_images if self.maps is None else sense_reduce(coil_images, self.maps)
+
+
+def _as_mask(mask: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
+    """The mask as bool (frames or 1, coils or 1, ny or 1, nx or 1), checked against (coils, ny, nx)."""
+    if mask.dim() > 4:
+        raise ModelError(f"CartesianSense: mask must have at most 4 dims, got {tuple(mask.shape)}")
+    mask = mask.reshape((1,) * (4 - mask.dim()) + tuple(mask.shape)).to(torch.bool)
+    for axis, n in zip(mask.shape[1:], shape, strict=True):
+        if axis not in (1, n):
+            target = ", ".join(map(str, shape))
+            raise ModelError(
+                f"CartesianSense: mask {tuple(mask.shape)} does not broadcast to (frames, {target})"
+            )
+    return mask

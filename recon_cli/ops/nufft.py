@@ -1,32 +1,41 @@
-"""Non-Cartesian multi-coil operator and density compensation, built on torchkbnufft.
+"""Non-Cartesian multi-coil operator and density compensation.
 
 Trajectories are in radians/voxel in [-pi, pi), shape ``(frames or 1, 2, samples)`` ordered (ky, kx) for
 an image of shape ``(ny, nx)``: torchkbnufft's ``omega`` convention. The NUFFT is scaled so that on
-Cartesian points it equals the centred orthonormal FFT (``fft2c``).
+Cartesian points it equals the centred orthonormal FFT (``fft2c``). The NUFFT itself comes from a
+backend (``recon_cli.ops.nufft_backends``): FINUFFT by default, torchkbnufft otherwise; the normal
+operator uses a Toeplitz embedding (``recon_cli.ops.toeplitz``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import torch
+from torch import nn
 
+from recon_cli.errors import ModelError
 from recon_cli.ops.base import LinearOperator
-from recon_cli.ops.functional import sense_expand, sense_reduce
+from recon_cli.ops.nufft_backends import (
+    BACKENDS,
+    NufftBackend,
+    available_backends,
+    default_backend,
+    make_backend,
+)
+from recon_cli.ops.toeplitz import toeplitz_kernel, toeplitz_normal
 
-# torchkbnufft's "ortho" normalises by the oversampled grid; with a 2x grid in 2D that leaves a factor
-# 1/2 against the centred orthonormal FFT. Undo it so NUFFT and fft2c agree on Cartesian points.
-_GRID_OVERSAMPLING = 2
-_GRID_SCALE = float(_GRID_OVERSAMPLING)
-
-
-def _nufft_pair(im_size: Sequence[int]) -> tuple[torch.nn.Module, torch.nn.Module]:
-    import torchkbnufft as tkbn
-
-    size = tuple(int(n) for n in im_size)
-    grid = tuple(_GRID_OVERSAMPLING * n for n in size)
-    return tkbn.KbNufft(im_size=size, grid_size=grid), tkbn.KbNufftAdjoint(im_size=size, grid_size=grid)
+__all__ = [
+    "NonCartesianSense",
+    "available_backends",
+    "default_backend",
+    "nufft_adjoint",
+    "nufft_forward",
+    "pipe_menon_dcf",
+    "ramp_dcf",
+]
 
 
 def pipe_menon_dcf(traj: torch.Tensor, im_size: Sequence[int], iterations: int = 10) -> torch.Tensor:
@@ -58,25 +67,38 @@ def _normalise_dcf(dcf: torch.Tensor, traj: torch.Tensor, im_size: Sequence[int]
     FFT); its gridding must integrate to that amplitude. This fixes the weights' absolute scale whatever
     the trajectory and its undersampling, which a fixed sum of weights does not.
     """
-    n = math.sqrt(float(math.prod(int(v) for v in im_size)))
-    _, adjoint = _nufft_pair(im_size)
-    adjoint = adjoint.to(traj.device)
-    psf = adjoint(dcf.to(torch.complex64), traj.to(torch.float32), norm="ortho") * _GRID_SCALE
+    size = (int(im_size[0]), int(im_size[1]))
+    n = math.sqrt(float(size[0] * size[1]))
+    nufft = make_backend(default_backend(traj.device), size).to(traj.device)
+    with torch.no_grad():
+        psf = nufft.adjoint_nufft(dcf.to(torch.complex64), traj.to(torch.float32))
     total = psf.real.sum(dim=(-2, -1)).reshape(-1, 1, 1)
     return dcf * (n / total.clamp_min(torch.finfo(total.dtype).tiny))
 
 
 class NonCartesianSense(LinearOperator):
-    """y = F_traj S x per frame, with torchkbnufft.
+    """y = F_traj S x per frame.
 
     Args:
         coils: number of coils.
         im_size: (ny, nx) of the image.
-        traj: (frames or 1, 2, samples) radians/voxel.
+        traj: (frames or 1, 2, samples) radians/voxel, (ky, kx).
         maps: (coils, ny, nx) complex, or None: then the image domain holds coil images.
-        dcf: (frames or 1, 1, samples) density compensation used by ``gridding``; None computes
-            Pipe-Menon weights.
+        dcf: (frames or 1, 1, samples) density compensation, the data weights of ``gridding`` and of
+            ``normal(x, weighted=True)``; None computes Pipe-Menon weights when first needed.
+        backend: "auto" (``default_backend`` of the input's device), "finufft" or "torchkbnufft".
+        toeplitz: apply ``normal`` as a Toeplitz-embedded convolution (kernels computed on first use
+            and cached) instead of adjoint after forward.
+
+    Inputs may be complex64 or complex128 on any backend; torchkbnufft's accuracy stays ~1e-3 in
+    double precision. Gradients flow to images, k-space and coil maps, not to the trajectory.
     """
+
+    traj: torch.Tensor
+    maps: torch.Tensor | None
+    _dcf: torch.Tensor | None
+    toeplitz_kernel: torch.Tensor | None
+    toeplitz_kernel_weighted: torch.Tensor | None
 
     def __init__(
         self,
@@ -85,52 +107,115 @@ class NonCartesianSense(LinearOperator):
         traj: torch.Tensor,
         maps: torch.Tensor | None = None,
         dcf: torch.Tensor | None = None,
+        *,
+        backend: str = "auto",
+        toeplitz: bool = True,
     ) -> None:
         super().__init__()
+        if backend != "auto" and backend not in BACKENDS:
+            raise ModelError(f"NonCartesianSense: unknown backend {backend!r}; choose 'auto' or {BACKENDS}")
+        if traj.dim() != 3 or traj.shape[1] != 2:
+            raise ModelError(f"NonCartesianSense: traj must be (frames, 2, samples), got {tuple(traj.shape)}")
         ny, nx = (int(n) for n in im_size)
         self.im_size = (ny, nx)
         self.range_shape = (int(coils), int(traj.shape[-1]))
         self.domain_shape = (ny, nx) if maps is not None else (int(coils), ny, nx)
-        traj = traj.to(torch.float32)
-        self.register_buffer("traj", traj)
+        self.backend = backend
+        self.toeplitz = toeplitz
+        self.register_buffer("traj", traj.detach().to(torch.float32))
         self.register_buffer("maps", maps)
-        self.register_buffer("dcf", pipe_menon_dcf(traj, self.im_size) if dcf is None else dcf)
-        self._nufft, self._nufft_adjoint = _nufft_pair(self.im_size)
+        self.register_buffer("_dcf", dcf)
+        self.register_buffer("toeplitz_kernel", None, persistent=False)
+        self.register_buffer("toeplitz_kernel_weighted", None, persistent=False)
+        self._nufft = nn.ModuleDict()
 
-    def _omega(self, frames: int) -> torch.Tensor:
-        return self.traj.expand(frames, -1, -1) if self.traj.shape[0] == 1 else self.traj
+    def backend_for(self, device: torch.device) -> str:
+        """The backend name used for inputs on ``device``."""
+        name = default_backend(device) if self.backend == "auto" else self.backend
+        if name not in available_backends(device):
+            raise ModelError(f"NonCartesianSense: backend {name!r} is not installed for {device.type}")
+        return name
+
+    def _nufft_for(self, t: torch.Tensor) -> NufftBackend:
+        name = self.backend_for(t.device)
+        if name not in self._nufft:
+            self._nufft[name] = make_backend(name, self.im_size).to(t.device)
+        return cast(NufftBackend, self._nufft[name])
+
+    def _check_frames(self, t: torch.Tensor, what: str) -> None:
+        for name, buf in (("trajectory", self.traj), ("density compensation", self._dcf)):
+            if buf is not None and buf.shape[0] > 1 and buf.shape[0] != t.shape[0]:
+                raise ModelError(
+                    f"NonCartesianSense: {what} has {t.shape[0]} frames but the {name} has {buf.shape[0]}"
+                )
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        coil_images = x if self.maps is None else sense_expand(x, self.maps)
-        return self._nufft(coil_images, self._omega(x.shape[0]), norm="ortho") * _GRID_SCALE
+        self._check_frames(x, "image")
+        return self._nufft_for(x).forward_nufft(x, self.traj, self.maps)
 
     def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
-        coil_images = self._nufft_adjoint(y, self._omega(y.shape[0]), norm="ortho") * _GRID_SCALE
-        return coil_images if self.maps is None else sense_reduce(coil_images, self.maps)
+        self._check_frames(y, "k-space")
+        return self._nufft_for(y).adjoint_nufft(y, self.traj, self.maps)
 
-    def _gridding(self, y: torch.Tensor) -> torch.Tensor:
-        return self._adjoint(y * self.dcf.to(y.dtype))
+    @property
+    def dcf(self) -> torch.Tensor:
+        """The data weights (frames or 1, 1, samples) real; Pipe-Menon weights computed on first use."""
+        if self._dcf is None:
+            with torch.inference_mode(False), torch.no_grad():
+                self._dcf = pipe_menon_dcf(self.traj, self.im_size)
+        return self._dcf
+
+    def _weight(self, y: torch.Tensor) -> torch.Tensor:
+        return y * self.dcf.to(y.real.dtype)
+
+    def _normal(self, x: torch.Tensor, weighted: bool = False) -> torch.Tensor:
+        self._check_frames(x, "image")
+        if not self.toeplitz:
+            return super()._normal(x, weighted)
+        return toeplitz_normal(x, self._kernel(weighted), self.maps)
+
+    def _kernel(self, weighted: bool) -> torch.Tensor:
+        """Toeplitz kernel (frames or 1, 2 ny, 2 nx) real, computed once per weighting and cached."""
+        name = "toeplitz_kernel_weighted" if weighted else "toeplitz_kernel"
+        kernel = getattr(self, name)
+        if kernel is None:
+            with torch.inference_mode(False), torch.no_grad():
+                weights = self.dcf[:, 0] if weighted else torch.ones_like(self.traj[:, 0])
+                frames = max(int(weights.shape[0]), int(self.traj.shape[0]))
+                traj = self.traj.expand(frames, -1, -1)
+                weights = weights.expand(frames, -1)
+                size_2x = (2 * self.im_size[0], 2 * self.im_size[1])
+                # the most accurate installed backend for this device: FINUFFT on CPU
+                device = self.traj.device
+                nufft_2x = make_backend(default_backend(device), size_2x).to(device)
+                kernel = toeplitz_kernel(lambda w: nufft_2x.adjoint_nufft(w, traj), weights, self.im_size)
+            setattr(self, name, kernel)
+        return kernel
 
 
 def nufft_adjoint(
-    kspace: torch.Tensor, traj: torch.Tensor, im_size: Sequence[int], dcf: torch.Tensor | None = None
+    kspace: torch.Tensor,
+    traj: torch.Tensor,
+    im_size: Sequence[int],
+    dcf: torch.Tensor | None = None,
+    backend: str = "auto",
 ) -> torch.Tensor:
     """Gridding of coil data. kspace: (batch, coils, samples); traj: (batch or 1, 2, samples).
 
     Returns coil images (batch, coils, ny, nx); with ``dcf`` from ``pipe_menon_dcf`` this matches the
     inverse FFT of fully sampled Cartesian data.
     """
-    op = NonCartesianSense(kspace.shape[1], tuple(im_size), traj, dcf=torch.ones_like(traj[:, :1]))
-    op = op.to(kspace.device)
+    size = (int(im_size[0]), int(im_size[1]))
+    op = NonCartesianSense(kspace.shape[1], size, traj, backend=backend).to(kspace.device)
     weighted = kspace if dcf is None else kspace * dcf.to(kspace.dtype)
     return op.adjoint(weighted)
 
 
-def nufft_forward(image: torch.Tensor, traj: torch.Tensor) -> torch.Tensor:
+def nufft_forward(image: torch.Tensor, traj: torch.Tensor, backend: str = "auto") -> torch.Tensor:
     """Forward NUFFT. image: (batch, coils, ny, nx); traj: (batch or 1, 2, samples).
 
     Returns (batch, coils, samples).
     """
     im_size = (int(image.shape[-2]), int(image.shape[-1]))
-    op = NonCartesianSense(image.shape[1], im_size, traj, dcf=torch.ones_like(traj[:, :1])).to(image.device)
+    op = NonCartesianSense(image.shape[1], im_size, traj, backend=backend).to(image.device)
     return op(image)
