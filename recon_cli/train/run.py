@@ -219,6 +219,9 @@ def _loader(dataset: TrainingData, sampler: Any, cfg: TrainConfig, ctx: DistCont
         worker_init_fn=worker_init if workers else None,
         persistent_workers=cfg.persistent_workers and workers > 0,
         generator=torch.Generator().manual_seed(seed),
+        # spawned, not forked: a fork of a process whose OpenMP pools (torch, FINUFFT) have run can
+        # deadlock in the child the first time it enters a parallel region
+        multiprocessing_context="spawn" if workers else None,
     )
 
 

@@ -1,0 +1,278 @@
+"""L1-wavelet compressed sensing: recon's ``cs`` vs ``bart pics -l1`` vs sigpy's ``L1WaveletRecon``.
+
+One data set for all: BART's analytic phantom k-space (``bart phantom -k -s 8 -x 256``: 8 coils,
+256 x 256, no inverse crime), ESPIRiT maps from ``bart ecalib -m 1`` on the fully sampled data, and a
+seeded 2D variable-density mask (R ~ 4, fully sampled 16 x 16 centre). Every tool solves
+min_x 1/2 ||M F S x - y||^2 + lam ||W x||_1 with the same lam (BART's data scaling switched off with
+``-w 1``; ours with ``scale_data=false``) for 50 iterations from its own default start; they differ in
+the wavelet: BART Daubechies-2 with random shifts, recon Daubechies-2 (orthonormal, periodized) with
+seeded random shifts, sigpy Daubechies-4 (pywt, zero padding) without shifts. Accuracy: NRMSE against
+the fully sampled image combined with the same maps.
+
+Each tool runs in its own process with 2 threads (``OMP_WAIT_POLICY=passive``: BART's spinning OpenMP
+threads otherwise crawl on a shared machine). BART is timed as the wall time of ``pics`` minus the
+start-up time of a trivial BART command (``bart ones``); its time includes reading and writing a few MB.
+recon and sigpy are timed in memory after a warm-up call, including their step-size power iterations
+(recon 15, sigpy 30). Every tool is run several times in two interleaved passes; the best time is the
+headline (the machine may be shared), the median is shown too.
+
+Run: ``python benchmarks/bench_cs.py`` (needs ``bart``); writes the "cs" section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a script: make `benchmarks` and `recon_cli` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+THREADS = 2
+SIZE, COILS, ACCELERATION, ITERATIONS, SEED = 256, 8, 4.0, 50, 0
+LAM_RELATIVE = 0.002  # lam as a fraction of the zero-filled image's 99th-percentile magnitude (cs default)
+REPEATS = {"recon": 3, "recon-db4": 3, "bart": 3, "sigpy": 2}
+WORKERS = ("recon", "recon-db4", "sigpy")
+
+
+def _env() -> dict[str, str]:
+    n = str(THREADS)
+    threads = {"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n, "NUMBA_NUM_THREADS": n}
+    return {**os.environ, **threads, "OMP_WAIT_POLICY": "passive"}
+
+
+def read_cfl(base: Path) -> np.ndarray:
+    """BART .cfl/.hdr (column-major complex64) of dims (x, y, 1, coils) as (coils, y, x)."""
+    dims = [int(d) for d in base.with_suffix(".hdr").read_text().splitlines()[1].split()]
+    data = np.fromfile(base.with_suffix(".cfl"), dtype=np.complex64).reshape(dims, order="F")
+    return np.ascontiguousarray(data.reshape(dims[0], dims[1], -1).T)
+
+
+def write_cfl(base: Path, array: np.ndarray) -> None:
+    """(coils, y, x) as a BART (x, y, 1, coils) .cfl/.hdr pair."""
+    data = np.asarray(array, dtype=np.complex64).T[:, :, None, :]
+    dims = list(data.shape) + [1] * (16 - data.ndim)
+    base.with_suffix(".hdr").write_text("# Dimensions\n" + " ".join(map(str, dims)) + "\n")
+    data.ravel(order="F").tofile(base.with_suffix(".cfl"))
+
+
+def variable_density_mask(size: int, acceleration: float, seed: int) -> np.ndarray:
+    """Seeded 2D mask: Gaussian density around the centre, fully sampled 16 x 16 centre. (size, size)."""
+    y, x = np.meshgrid(np.arange(size) - size // 2, np.arange(size) - size // 2, indexing="ij")
+    density = np.exp(-((y / (size / 2)) ** 2 + (x / (size / 2)) ** 2) / 0.18)
+    density *= size * size / acceleration / density.sum()
+    mask = np.random.default_rng(seed).random((size, size)) < np.clip(density, 0, 1)
+    return mask | ((np.abs(y) < 8) & (np.abs(x) < 8))
+
+
+def make_data(folder: Path) -> dict[str, float]:
+    """Phantom, maps, mask, undersampled k-space (.cfl and .npy), truth and lam in ``folder``."""
+    for args in (
+        ["phantom", "-k", "-s", str(COILS), "-x", str(SIZE), "full"],
+        ["ecalib", "-m", "1", "full", "maps"],
+    ):
+        subprocess.run(["bart", *args], cwd=folder, env=_env(), check=True, capture_output=True)
+    full, maps = read_cfl(folder / "full"), read_cfl(folder / "maps")
+    mask = variable_density_mask(SIZE, ACCELERATION, SEED)
+    under = full * mask
+    write_cfl(folder / "under", under)
+    coil_images = np.fft.fftshift(
+        np.fft.ifft2(np.fft.ifftshift(full, axes=(-2, -1)), norm="ortho"), axes=(-2, -1)
+    )
+    truth = np.sum(np.conj(maps) * coil_images, axis=0)
+    zero_filled = np.sum(
+        np.conj(maps)
+        * np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(under, axes=(-2, -1)), norm="ortho"), axes=(-2, -1)),
+        axis=0,
+    )
+    np.savez(folder / "data.npz", under=under, maps=maps, mask=mask, truth=truth, zero_filled=zero_filled)
+    lam = LAM_RELATIVE * float(np.quantile(np.abs(zero_filled), 0.99))
+    return {"lam": lam, "acceleration": float(mask.size / mask.sum())}
+
+
+def _recon_runner(tool: str, data: dict[str, np.ndarray], lam: float):  # noqa: ANN202 - a closure
+    import torch
+
+    from recon_cli.ops.cartesian import CartesianSense
+    from recon_cli.registry import load_plugin, resolve_config
+
+    plugin = load_plugin("cs")
+    options: dict[str, object] = {
+        "lam_wavelet": lam,
+        "lam_tv": 0.0,
+        "iterations": ITERATIONS,
+        "scale_data": False,
+    }
+    if tool == "recon-db4":
+        options.update(wavelet="db4", cycle_spinning=False)
+    model = plugin.build(resolve_config(plugin, options))
+    maps = torch.from_numpy(data["maps"])
+    op = CartesianSense(tuple(data["under"].shape), mask=torch.from_numpy(data["mask"]), maps=maps)
+    kspace = torch.from_numpy(data["under"]).unsqueeze(0)
+
+    def run() -> np.ndarray:
+        with torch.inference_mode():
+            return model(kspace, op)[0].numpy()
+
+    return run
+
+
+def _sigpy_runner(data: dict[str, np.ndarray], lam: float):  # noqa: ANN202 - a closure
+    import sigpy.mri.app
+
+    def run() -> np.ndarray:
+        app = sigpy.mri.app.L1WaveletRecon(
+            data["under"], data["maps"], lam, weights=data["mask"].astype(np.float32),
+            max_iter=ITERATIONS, show_pbar=False,
+        )  # fmt: skip
+        return np.asarray(app.run())
+
+    return run
+
+
+def _worker(tool: str, folder: Path, repeats: int, lam: float) -> None:
+    """In a child process: a warm-up call, then ``repeats`` timed calls; saves the image, prints times."""
+    import torch
+
+    torch.set_num_threads(THREADS)
+    data = dict(np.load(folder / "data.npz"))
+    run = _sigpy_runner(data, lam) if tool == "sigpy" else _recon_runner(tool, data, lam)
+    image = run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        image = run()
+        times.append(time.perf_counter() - start)
+    np.save(folder / f"{tool}.npy", image)
+    print(json.dumps(times))
+
+
+def _time_child(tool: str, folder: Path, lam: float) -> list[float]:
+    cmd = [sys.executable, __file__, "--worker", tool, "--data", str(folder)]
+    cmd += ["--repeats", str(REPEATS[tool]), "--lam", repr(lam)]
+    out = subprocess.run(cmd, env=_env(), capture_output=True, text=True, check=True).stdout
+    return list(json.loads(out.strip().splitlines()[-1]))
+
+
+def _time_bart(args: list[str], folder: Path, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(["bart", *args], cwd=folder, env=_env(), capture_output=True, check=True)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def nrmse(image: np.ndarray, truth: np.ndarray) -> float:
+    """||image - truth|| / ||truth||."""
+    return float(np.linalg.norm(image - truth) / np.linalg.norm(truth))
+
+
+def measure(folder: Path) -> dict[str, object]:
+    """Make the data, time every tool in two interleaved passes, score the images."""
+    setup = make_data(folder)
+    lam = setup["lam"]
+    pics = ["pics", "-l1", "-r", repr(lam), "-w", "1", "-i", str(ITERATIONS), "under", "maps", "bart"]
+    times: dict[str, list[float]] = {tool: [] for tool in [*REPEATS, "startup"]}
+    load = [os.getloadavg()[0]]
+    for _ in range(2):
+        times["startup"] += _time_bart(["ones", "2", str(SIZE), str(SIZE), "one"], folder, 5)
+        times["bart"] += _time_bart(pics, folder, REPEATS["bart"])
+        for tool in WORKERS:
+            times[tool] += _time_child(tool, folder, lam)
+    load.append(os.getloadavg()[0])
+    data = np.load(folder / "data.npz")
+    images = {tool: np.load(folder / f"{tool}.npy") for tool in WORKERS}
+    images["bart"] = read_cfl(folder / "bart")[0]
+    images["zero-filled"] = data["zero_filled"]
+    errors = {tool: nrmse(image, data["truth"]) for tool, image in images.items()}
+    agreement = nrmse(images["recon"], images["bart"])
+    return {"times": times, "errors": errors, "agreement": agreement, "load": load, **setup}
+
+
+LABELS = {
+    "recon": "recon `cs` (torch; FISTA, db2, cycle spinning)",
+    "recon-db4": "recon `cs` with `wavelet=db4 cycle_spinning=false` (Daubechies-4 as sigpy, no shifts)",
+    "bart": "`bart pics -l1` v0.8 (C, OpenMP; FISTA, dau2, random shifts)",
+    "sigpy": "sigpy `L1WaveletRecon` 0.1.27 (numpy; FISTA, db4)",
+}
+
+
+def render(result: dict) -> str:
+    """The markdown section."""
+    import torch
+
+    from benchmarks.report import machine_line, markdown_table
+
+    torch.set_num_threads(THREADS)
+    times, errors = result["times"], result["errors"]
+    startup = float(np.min(times["startup"]))
+    best = {tool: float(np.min(times[tool])) for tool in LABELS}
+    median = {tool: float(np.median(times[tool])) for tool in LABELS}
+    best["bart"], median["bart"] = best["bart"] - startup, median["bart"] - startup
+    rows: list[list[object]] = [
+        [label, f"{best[t]:.3f}", f"{median[t]:.3f}", f"{best[t] / best['sigpy']:.2f}x",
+         f"{best[t] / best['bart']:.2f}x", f"{errors[t]:.4f}", f"{errors[t] / errors['bart']:.3f}"]
+        for t, label in LABELS.items()
+    ]  # fmt: skip
+    rows.append(
+        ["zero-filled (maps-combined inverse FFT)", "", "", "", "", f"{errors['zero-filled']:.4f}", ""]
+    )
+    header = ["tool", "best (s)", "median (s)", "time / sigpy", "time / bart", "NRMSE", "NRMSE / bart"]
+    accurate, fast = errors["recon"] <= errors["bart"], best["recon"] <= best["sigpy"]
+    setup = (
+        f"BART phantom k-space (`bart phantom -k -s {COILS} -x {SIZE}`), maps from `bart ecalib -m 1`, a "
+        f"seeded 2D variable-density mask (R = {result['acceleration']:.2f}, 16 x 16 centre), "
+        f"lam = {result['lam']:.3g} ({LAM_RELATIVE} x the zero-filled image's 99th-percentile magnitude) "
+        f"for every tool, {ITERATIONS} "
+        f"iterations, no data scaling (`-w 1`, `scale_data=false`). {THREADS} threads per tool, each in its "
+        f"own process. `bart` times are wall times of `pics` minus {startup * 1e3:.1f} ms start-up (`bart "
+        f"ones`) and include its file I/O; recon and sigpy are timed in memory after a warm-up call, "
+        f"step-size power iterations included. Load average {result['load'][0]:.1f} before and "
+        f"{result['load'][1]:.1f} after (a shared machine: the best times are the fairest comparison)."
+    )
+    goal = (
+        f"Goal (as accurate as `bart pics`, no slower than sigpy's L1WaveletRecon): accuracy "
+        f"**{'met' if accurate else 'not met'}** (NRMSE {errors['recon']:.4f} vs bart {errors['bart']:.4f}), "
+        f"speed **{'met' if fast else 'not met'}** ({best['recon']:.3f} s vs sigpy {best['sigpy']:.3f} s, "
+        f"bart {best['bart']:.3f} s). recon and bart images differ by {result['agreement']:.1%} (NRMSE of "
+        f"recon against bart): the same problem, different random shifts and starting points."
+    )
+    title = "## L1-wavelet compressed sensing: recon `cs` vs bart pics vs sigpy (`benchmarks/bench_cs.py`)"
+    return "\n\n".join([title, setup, markdown_table(header, rows), goal, machine_line()])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--repeats", type=int, default=3, help=argparse.SUPPRESS)
+    parser.add_argument("--lam", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--no-write", action="store_true", help="print the section, leave the docs alone")
+    args = parser.parse_args(argv)
+    if args.worker:
+        _worker(args.worker, args.data, args.repeats, args.lam)
+        return 0
+    if shutil.which("bart") is None:
+        sys.exit("bench_cs needs BART (`apt-get install bart`)")
+    with tempfile.TemporaryDirectory() as tmp:
+        result = measure(Path(tmp))
+    markdown = render(result)
+    print(markdown)
+    if not args.no_write:
+        from benchmarks.report import update_section
+
+        print(f"wrote {update_section('cs', markdown)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
