@@ -56,7 +56,7 @@ class EvaluateRequest:
     crop: tuple[int, int] | None = None
     overwrite: bool = False
     html: bool = True
-    profile: str = "center"
+    profile: str = "motion"
     error_scale: float = DEFAULT_ERROR_SCALE
 
 

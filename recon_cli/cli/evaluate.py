@@ -44,9 +44,9 @@ def command(
         str,
         typer.Option(
             "--profile",
-            help="Cine x-t profile line: center (image centre) or motion (most moving pixel: the heart).",
+            help="Cine x-t profile line: motion (most moving pixel: the heart in cardiac cine) or center.",
         ),
-    ] = "center",
+    ] = "motion",
     error_scale: Annotated[
         float, typer.Option("--error-scale", help="Error maps span 0 to this fraction of the data range.")
     ] = 0.2,
