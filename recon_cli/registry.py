@@ -17,6 +17,7 @@ from importlib import metadata
 from typing import Any
 
 from recon_cli.errors import ModelError
+from recon_cli.settings import coerce_setting
 
 ENTRY_POINT_GROUP = "recon.models"
 
@@ -105,27 +106,11 @@ def resolve_config(plugin: ModelPlugin, overrides: dict[str, Any] | None = None)
 
 def _coerce(model: str, key: str, value: Any, current: Any) -> Any:
     """Convert a config value (e.g. a string from the command line) to the type of its default."""
-    if current is None or isinstance(value, type(current)) and not isinstance(current, bool):
-        return value
-    kind = type(current)
     try:
-        if kind is bool:
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in ("1", "true", "yes", "on"):
-                return True
-            if text in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if kind in (tuple, list):
-            items = value if isinstance(value, list | tuple) else str(value).split(",")
-            inner = type(current[0]) if current else str
-            return kind(inner(v) for v in items)
-        return kind(value)
-    except (TypeError, ValueError):
+        return coerce_setting(value, current)
+    except ValueError:
         raise ModelError(
-            f"model '{model}': config key '{key}' expects {kind.__name__}, got {value!r}"
+            f"model '{model}': config key '{key}' expects {type(current).__name__}, got {value!r}"
         ) from None
 
 

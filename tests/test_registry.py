@@ -47,3 +47,31 @@ def test_config_precedence_and_checks() -> None:
         resolve_config(plugin, {"combined": "rss"})
     with pytest.raises(ModelError, match="combine must be one of"):
         resolve_config(plugin, {"combine": "median"})
+
+
+@pytest.mark.parametrize(
+    ("value", "default", "expected"),
+    [
+        ("yes", False, True),
+        ("off", True, False),
+        ("3", 1, 3),
+        ("1e3", 1, 1000),
+        ("0.5", 1.0, 0.5),
+        ("4,8", (1, 2), (4, 8)),
+        ("a", "b", "a"),
+        (None, None, None),
+    ],
+)
+def test_settings_take_their_defaults_type(value: object, default: object, expected: object) -> None:
+    from recon_cli.settings import coerce_setting
+
+    result = coerce_setting(value, default)
+    assert result == expected and type(result) is type(expected)
+
+
+@pytest.mark.parametrize(("value", "default"), [("maybe", True), ("2.5", 1), ("x", 1.0), ("a,b", (1, 2))])
+def test_unreadable_settings_are_refused(value: object, default: object) -> None:
+    from recon_cli.settings import coerce_setting
+
+    with pytest.raises(ValueError):
+        coerce_setting(value, default)

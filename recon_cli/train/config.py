@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from recon_cli.errors import UsageError
+from recon_cli.settings import coerce_setting
 
 SCHEDULES = ("cosine", "step", "constant")
 LOSSES = ("l1", "mse")
@@ -200,22 +201,10 @@ def build_config(cls: type, overrides: dict[str, Any], section: str) -> Any:
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
     """A setting (often text from the command line) converted to the type of its default."""
-    kind = type(default)
-    if isinstance(value, kind) and not (kind is float and isinstance(value, bool)):
-        return value
     try:
-        if kind is bool:
-            text = str(value).strip().lower()
-            if text in ("1", "true", "yes", "on"):
-                return True
-            if text in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if kind is int and isinstance(value, float) and not value.is_integer():
-            raise ValueError(value)
-        return kind(float(value)) if kind is int and isinstance(value, str) and "e" in value else kind(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{name} expects {kind.__name__}, got {value!r}") from None
+        return coerce_setting(value, default)
+    except ValueError:
+        raise UsageError(f"{name} expects {type(default).__name__}, got {value!r}") from None
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
