@@ -21,8 +21,8 @@ def machine_line() -> str:
     """One line naming the machine, threads and date of a run."""
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return (
-        f"Run {time.strftime('%Y-%m-%d')} on {platform.machine()} with {torch.get_num_threads()} CPU threads, "
-        f"{gpu}, torch {torch.__version__}."
+        f"Run {time.strftime('%Y-%m-%d')} on {platform.machine()} with {torch.get_num_threads()} "
+        f"CPU threads, {gpu}, torch {torch.__version__}."
     )
 
 
@@ -38,7 +38,10 @@ def update_section(name: str, markdown: str, doc: Path = DOC) -> Path:
     text = doc.read_text() if doc.exists() else _TITLE
     block = f"<!-- begin:{name} -->\n{markdown.strip()}\n<!-- end:{name} -->"
     pattern = re.compile(rf"<!-- begin:{re.escape(name)} -->.*?<!-- end:{re.escape(name)} -->", re.DOTALL)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(text)
     return doc
