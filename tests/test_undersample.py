@@ -302,9 +302,11 @@ def test_output_exists_is_checked_before_reading(ismrmrd_file: Path, tmp_path: P
 def test_two_d_patterns_read_back_as_the_scan_mask(
     fastmri_file: Path, ismrmrd_file: Path, tmp_path: Path, which: str
 ) -> None:
-    """A Poisson-disc copy reads back with its 2-D mask, so zeros inside sampled lines count as unsampled."""
+    """A Poisson-disc copy reads back with its 2-D mask: zeros inside sampled lines count as unsampled."""
     source = fastmri_file if which == "fastmri" else ismrmrd_file
-    out = undersample_file(source, tmp_path / "p.h5", PatternSpec(kind="poisson", acceleration=4, seed=3)).path
+    out = undersample_file(
+        source, tmp_path / "p.h5", PatternSpec(kind="poisson", acceleration=4, seed=3)
+    ).path
     scan = read_scan(out)
     assert scan.mask is not None and scan.mask.shape[-2:] == scan.kspace.shape[-2:]
     assert scan.acceleration_estimate() == pytest.approx(4, rel=0.1)

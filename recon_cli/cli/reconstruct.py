@@ -43,7 +43,7 @@ def command(
         Path | None, typer.Option("--coils", help="Coil maps from `recon estimate-coils`.")
     ] = None,
     coil_method: Annotated[
-        str, typer.Option("--coil-method", help="Coil estimation when maps are needed: espirit|walsh|inati|sos.")
+        str, typer.Option("--coil-method", help="Coil maps when needed: espirit, walsh, inati, sos.")
     ] = "espirit",
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda:N.")] = "auto",
     prewhiten: Annotated[
