@@ -265,12 +265,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit("bench_cs needs BART (`apt-get install bart`)")
     with tempfile.TemporaryDirectory() as tmp:
         result = measure(Path(tmp))
-    markdown = render(result)
-    print(markdown)
-    if not args.no_write:
-        from benchmarks.report import update_section
+    from benchmarks.report import publish
 
-        print(f"wrote {update_section('cs', markdown)}")
+    publish("cs", render(result), write=not args.no_write)
     return 0
 
 

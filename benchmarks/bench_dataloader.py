@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.report import machine_line, markdown_table, update_section  # noqa: E402
+from benchmarks.report import machine_line, markdown_table, publish  # noqa: E402
 from recon_cli.train.config import DataConfig, TrainConfig  # noqa: E402
 from recon_cli.train.datasets import FastMRISlices  # noqa: E402
 from recon_cli.train.examples import TrainingData, collate, operator_for, unbatch  # noqa: E402
@@ -158,8 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             markdown_table(header, rows),
         ]
     )
-    if not args.no_write:
-        print(f"wrote {update_section('dataloader', markdown)}")
+    publish("dataloader", markdown, write=not args.no_write)
     return 0
 
 

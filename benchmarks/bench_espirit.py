@@ -193,12 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit("bench_espirit needs BART (`apt-get install bart`)")
     with tempfile.TemporaryDirectory() as tmp:
         result = measure(Path(tmp))
-    markdown = render(result)
-    print(markdown)
-    if not args.no_write:
-        from benchmarks.report import update_section
+    from benchmarks.report import publish
 
-        print(f"wrote {update_section('espirit', markdown)}")
+    publish("espirit", render(result), write=not args.no_write)
     return 0
 
 

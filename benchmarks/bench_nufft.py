@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._nufft_worker import THREADS, TOOLS  # noqa: E402
-from benchmarks.report import machine_line, markdown_table, update_section  # noqa: E402
+from benchmarks.report import machine_line, markdown_table, publish  # noqa: E402
 
 FRAMES, COILS, N, SPOKES, SAMPLES = 20, 8, 128, 13, 256
 ROUNDS = 4
@@ -207,9 +207,7 @@ def main() -> None:
             scales[tool] = {k: v[1] for k, v in fits.items()}
     for tool in ("ours-finufft", "ours-finufft-sense", "ours-torchkbnufft"):
         print(tool, "fitted scales (1 expected):", {k: f"{abs(v):.5f}" for k, v in scales[tool].items()})
-    markdown = render(times, errors, loads)
-    print(markdown)
-    print(f"wrote {update_section('nufft', markdown)}")
+    publish("nufft", render(times, errors, loads))
 
 
 if __name__ == "__main__":

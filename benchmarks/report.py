@@ -45,3 +45,10 @@ def update_section(name: str, markdown: str, doc: Path = DOC) -> Path:
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(text)
     return doc
+
+
+def publish(name: str, markdown: str, *, write: bool = True) -> None:
+    """Print a benchmark's section and, unless ``write`` is False, store it in docs/benchmarks.md."""
+    print(markdown)
+    if write:
+        print(f"wrote {update_section(name, markdown)}")
