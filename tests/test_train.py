@@ -421,11 +421,10 @@ def test_two_process_ddp_resume_is_bit_identical(tmp_path: Path) -> None:
         "--set",
         "data.val_length=3",
     ]
-    runs = [
-        _torchrun([*common, "--out", "straight"], tmp_path),
-        _torchrun([*common, "--out", "killed", "--stop-after", "3"], tmp_path),
-    ]
-    outputs = [p.communicate(timeout=300)[0] for p in runs]
+    runs, outputs = [], []
+    for extra in (["--out", "straight"], ["--out", "killed", "--stop-after", "3"]):  # one at a time
+        runs.append(_torchrun([*common, *extra], tmp_path))
+        outputs.append(runs[-1].communicate(timeout=300)[0])
     assert runs[0].returncode == 0, outputs[0][-3000:]
     assert runs[1].returncode != 0 and "143" in outputs[1]  # the workers exit 143 after saving
     half = _load(tmp_path / "killed" / "last.pt")
