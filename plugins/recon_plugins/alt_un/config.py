@@ -1,0 +1,32 @@
+"""Configuration of the ``alt-un`` model (the only copy of its defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AltUNConfig:
+    """Options of ``alt-un``.
+
+    Attributes:
+        blocks: Number K of unrolled gradient-step blocks, all trained end to end.
+        shared: One CU-Net (and step) shared by all blocks (True) or a separate one per block.
+        step_init: Initial gradient step t (> 0), learned as softplus of a free parameter.
+        chans: Complex channels of the CU-Net's first level.
+        depth: Spatial down-sampling steps of the CU-Net.
+    """
+
+    blocks: int = 8
+    shared: bool = True
+    step_init: float = 0.5
+    chans: int = 16
+    depth: int = 3
+
+    def __post_init__(self) -> None:
+        from recon_cli.errors import ModelError
+
+        if self.blocks < 1 or self.step_init <= 0:
+            raise ModelError("alt-un: blocks must be >= 1 and step_init > 0")
+        if self.chans < 1 or not 1 <= self.depth <= 6:
+            raise ModelError("alt-un: chans must be >= 1 and depth in 1..6")

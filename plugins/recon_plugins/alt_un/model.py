@@ -1,0 +1,43 @@
+"""The ``alt-un`` model: K unrolled steps x_{k+1} = x_k - t (A^H D (A x_k - y) + R(x_k)), end to end."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from recon_cli.nn.cunet import CUNet
+from recon_cli.nn.unrolled import GradientStepBlock, sense_gridding
+from recon_cli.ops.base import LinearOperator
+from recon_plugins.alt_un.config import AltUNConfig
+
+
+class AltUN(nn.Module):
+    """Unrolled gradient descent with a CU-Net regulariser, backpropagated through all K blocks."""
+
+    def __init__(self, config: AltUNConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.coil_maps = "required"
+        count = 1 if config.shared else config.blocks
+        self.blocks = nn.ModuleList(
+            GradientStepBlock(CUNet(config.chans, config.depth), config.step_init) for _ in range(count)
+        )
+
+    def forward(
+        self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Reconstruct one slice.
+
+        Args:
+            kspace: (frames, coils, ny, nx) Cartesian or (frames, coils, samples) non-Cartesian, complex64.
+            op: The slice's forward model with coil maps; image domain (frames, ny, nx).
+            x0: (frames, ny, nx) complex starting image; default the coil-combined gridding A^H D y.
+
+        Returns:
+            (frames, ny, nx) complex64.
+        """
+        gridded = sense_gridding(kspace, op, "alt-un")
+        x = gridded if x0 is None else x0.to(torch.complex64)
+        for k in range(self.config.blocks):
+            x = self.blocks[0 if self.config.shared else k](x, op, gridded)
+        return x

@@ -1,0 +1,23 @@
+"""Complex (2+1)D U-Net on the gridded image series: a trainable baseline and the regulariser of
+``alt-un`` and ``imunne``."""
+
+from recon_cli.registry import ModelPlugin
+from recon_plugins.cunet.config import CUNetConfig
+
+
+def _build(config: CUNetConfig):  # noqa: ANN202 - returns torch.nn.Module, imported lazily
+    from recon_plugins.cunet.model import CUNetRecon
+
+    return CUNetRecon(config)
+
+
+plugin = ModelPlugin(
+    name="cunet",
+    description="Residual complex U-Net (2D spatial + 1D temporal convolutions) on the SENSE-combined "
+    "gridded image (train it with `recon train`)",
+    config_cls=CUNetConfig,
+    build=_build,
+    trainable=True,
+    needs_coil_maps=True,
+    tags=("learned", "image-domain"),
+)

@@ -1,0 +1,22 @@
+"""IMUNNE: an implicit network whose output is the fixed point of a learned gradient-step block."""
+
+from recon_cli.registry import ModelPlugin
+from recon_plugins.imunne.config import IMUNNEConfig
+
+
+def _build(config: IMUNNEConfig):  # noqa: ANN202 - returns torch.nn.Module, imported lazily
+    from recon_plugins.imunne.model import IMUNNE
+
+    return IMUNNE(config)
+
+
+plugin = ModelPlugin(
+    name="imunne",
+    description="Implicit network: fixed point of a gradient step with a CU-Net regulariser, trained "
+    "with Jacobian-free backpropagation (train it with `recon train`)",
+    config_cls=IMUNNEConfig,
+    build=_build,
+    trainable=True,
+    needs_coil_maps=True,
+    tags=("learned", "implicit"),
+)

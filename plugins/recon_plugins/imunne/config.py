@@ -1,0 +1,36 @@
+"""Configuration of the ``imunne`` model (the only copy of its defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class IMUNNEConfig:
+    """Options of ``imunne``.
+
+    Attributes:
+        iterations: Most fixed-point iterations (training and reconstruction).
+        tol: Stop when the relative change ||x_{k+1} - x_k|| / ||x_k|| falls below this (0: run all).
+        anderson: Anderson acceleration instead of plain Picard iteration.
+        anderson_memory: Past iterates mixed by Anderson acceleration.
+        step_init: Initial gradient step t (> 0), learned as softplus of a free parameter.
+        chans: Complex channels of the CU-Net's first level.
+        depth: Spatial down-sampling steps of the CU-Net.
+    """
+
+    iterations: int = 30
+    tol: float = 1e-3
+    anderson: bool = False
+    anderson_memory: int = 5
+    step_init: float = 0.5
+    chans: int = 16
+    depth: int = 3
+
+    def __post_init__(self) -> None:
+        from recon_cli.errors import ModelError
+
+        if self.iterations < 1 or self.tol < 0 or self.anderson_memory < 1:
+            raise ModelError("imunne: iterations and anderson_memory must be >= 1, tol >= 0")
+        if self.step_init <= 0 or self.chans < 1 or not 1 <= self.depth <= 6:
+            raise ModelError("imunne: step_init must be > 0, chans >= 1 and depth in 1..6")

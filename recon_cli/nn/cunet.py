@@ -1,0 +1,139 @@
+"""A complex-valued (2+1)D U-Net for cine images: spatial 3x3 then temporal 3 convolutions at every stage.
+
+Complex convolutions are real 3D convolutions on stacked ``[real, imaginary]`` channels whose weight obeys
+the complex multiplication rule: with W = Wr + i Wi, the real part of W * x is Wr * xr - Wi * xi and the
+imaginary part Wi * xr + Wr * xi, so one real convolution with the block weight [[Wr, -Wi], [Wi, Wr]]
+computes both. Inside the network a complex feature map of C channels is a real (N, 2C, T, Y, X) tensor,
+the first C channels real parts and the last C imaginary parts.
+
+Leaky ReLU acts on real and imaginary parts separately; pooling is 2 x 2 spatial averaging; the decoder
+upsamples by nearest-neighbour repetition and concatenates the skip connection. No layer has a bias or a
+normalisation, so the network is positively homogeneous: CUNet(c x) = c CUNet(x) for c > 0, and
+reconstructions do not depend on the data's absolute intensity.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from recon_cli.ops.functional import channels_to_complex, complex_to_channels
+
+
+class ComplexConv3d(nn.Module):
+    """Complex 3D convolution (no bias) on stacked real/imaginary channels, 'same' zero padding.
+
+    Args:
+        in_chans: Complex input channels.
+        out_chans: Complex output channels.
+        kernel_size: (kt, ky, kx), odd sizes.
+        init_scale: Factor on the default (Kaiming-uniform) initialisation, e.g. small for an output layer.
+    """
+
+    def __init__(
+        self, in_chans: int, out_chans: int, kernel_size: tuple[int, int, int], init_scale: float = 1.0
+    ) -> None:
+        super().__init__()
+        shape = (out_chans, in_chans, *kernel_size)
+        bound = init_scale / math.sqrt(2 * in_chans * math.prod(kernel_size))
+        self.weight_real = nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
+        self.weight_imag = nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
+        self.padding = tuple(k // 2 for k in kernel_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (N, 2 * in_chans, T, Y, X) float -> (N, 2 * out_chans, T, Y, X)."""
+        wr, wi = self.weight_real, self.weight_imag
+        weight = torch.cat([torch.cat([wr, -wi], dim=1), torch.cat([wi, wr], dim=1)], dim=0)
+        return F.conv3d(x, weight.to(x.dtype), padding=self.padding)
+
+
+class SpatioTemporalStage(nn.Sequential):
+    """Spatial 1x3x3 complex conv -> leaky ReLU -> temporal 3x1x1 complex conv -> leaky ReLU.
+
+    (N, 2 * in_chans, T, Y, X) -> (N, 2 * out_chans, T, Y, X).
+    """
+
+    def __init__(self, in_chans: int, out_chans: int) -> None:
+        super().__init__(
+            ComplexConv3d(in_chans, out_chans, (1, 3, 3)),
+            nn.LeakyReLU(0.1),
+            ComplexConv3d(out_chans, out_chans, (3, 1, 1)),
+            nn.LeakyReLU(0.1),
+        )
+
+
+def complex_cat(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Concatenate two stacked complex feature maps along channels, keeping real parts first.
+
+    a: (N, 2A, ...), b: (N, 2B, ...) -> (N, 2(A + B), ...).
+    """
+    ar, ai = a.chunk(2, dim=1)
+    br, bi = b.chunk(2, dim=1)
+    return torch.cat([ar, br, ai, bi], dim=1)
+
+
+class CUNet(nn.Module):
+    """Complex U-Net on an image series.
+
+    Args:
+        chans: Complex channels of the first level; level ``i`` has ``chans * 2**i``.
+        depth: Number of spatial down-sampling steps.
+        out_init_scale: Initial scale of the final 3x3x3 convolution (small: starts near zero output).
+    """
+
+    def __init__(self, chans: int = 16, depth: int = 3, out_init_scale: float = 0.1) -> None:
+        super().__init__()
+        if chans < 1 or depth < 1:
+            raise ValueError(f"CUNet needs chans >= 1 and depth >= 1, got {chans}, {depth}")
+        widths = [chans * 2**i for i in range(depth + 1)]
+        self.depth = depth
+        self.down = nn.ModuleList(
+            SpatioTemporalStage(c_in, c_out)
+            for c_in, c_out in zip([1, *widths[:-2]], widths[:-1], strict=True)
+        )
+        self.bottom = SpatioTemporalStage(widths[-2], widths[-1])
+        self.up = nn.ModuleList(
+            SpatioTemporalStage(widths[i] + widths[i + 1], widths[i]) for i in range(depth)
+        )
+        self.head = ComplexConv3d(chans, 1, (3, 3, 3), init_scale=out_init_scale)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """Apply the network to one image series.
+
+        Args:
+            image: (frames, ny, nx) complex64 (any frames, ny, nx), treated as a (1, 1, T, Y, X) volume.
+
+        Returns:
+            (frames, ny, nx) complex64.
+        """
+        frames, height, width = image.shape
+        x = complex_to_channels(image.to(torch.complex64).unsqueeze(0), dim=0).unsqueeze(0)
+        x = F.pad(x, _padding(height, width, self.depth))
+        skips = []
+        for stage in self.down:
+            x = stage(x)
+            skips.append(x)
+            x = F.avg_pool3d(x, kernel_size=(1, 2, 2))
+        x = self.bottom(x)
+        for level in reversed(range(self.depth)):
+            x = F.interpolate(x, scale_factor=(1, 2, 2), mode="nearest")
+            x = self.up[level](complex_cat(skips[level], x))
+        x = self.head(x)
+        top, left = (x.shape[-2] - height) // 2, (x.shape[-1] - width) // 2
+        x = x[0, :, :, top : top + height, left : left + width]
+        return channels_to_complex(x.float(), dim=0).squeeze(0)
+
+
+def _padding(height: int, width: int, depth: int) -> tuple[int, int, int, int]:
+    """F.pad widths (x left, x right, y top, y bottom) centring the image on a multiple of ``2**depth``."""
+    factor = 2**depth
+
+    def split(n: int) -> tuple[int, int]:
+        extra = -(-n // factor) * factor - n
+        return extra // 2, extra - extra // 2
+
+    (top, bottom), (left, right) = split(height), split(width)
+    return left, right, top, bottom

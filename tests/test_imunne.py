@@ -1,0 +1,139 @@
+"""``cunet``, ``alt-un`` and ``imunne``: CU-Net shapes, the JFB gradient, training memory, learning and
+reconstruction of Cartesian and radial scans."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from recon_cli.fixed_point import anderson, picard
+from recon_cli.nn.cunet import CUNet
+from recon_cli.ops.base import LinearOperator
+from recon_cli.phantoms import cardiac_cine_phantom, coil_maps, simulate_cartesian, simulate_radial_cine
+from recon_cli.reconstruct import build_operator, load_model, reconstruct_scan
+from recon_cli.registry import load_plugin, resolve_config
+from recon_cli.sampling import cartesian_mask, golden_angle_radial
+
+TINY = {"chans": 4, "depth": 2}
+MODELS = {"cunet": TINY, "alt-un": {**TINY, "blocks": 3}, "imunne": {**TINY, "iterations": 5, "tol": 0.0}}
+
+
+def _model(name: str, **overrides: object) -> torch.nn.Module:
+    plugin = load_plugin(name)
+    torch.manual_seed(0)
+    return plugin.build(resolve_config(plugin, {**MODELS[name], **overrides}))
+
+
+def _scan(kind: str, n: int = 32, frames: int = 4, coils: int = 4, seed: int = 5):
+    gen = torch.Generator().manual_seed(seed)
+    image = cardiac_cine_phantom(n, frames, generator=gen)
+    maps = coil_maps(coils, (n, n), generator=gen)
+    if kind == "cartesian":
+        mask = torch.from_numpy(cartesian_mask("random", (n, n), 3.0, 0.1, seed, frames)).unsqueeze(1)
+        return image, maps, simulate_cartesian(image, maps, snr=40.0, generator=gen, mask=mask)
+    traj = torch.from_numpy(golden_angle_radial(8, frames, 2 * n))
+    return image, maps, simulate_radial_cine(image, maps, traj, readout_length=2 * n, snr=40.0, generator=gen)
+
+
+def _slice(kind: str) -> tuple[torch.Tensor, torch.Tensor, LinearOperator]:
+    """(target image, k-space of slice 0, operator with the true maps)."""
+    image, maps, scan = _scan(kind)
+    return image, scan.kspace[0], build_operator(scan, 0, maps)
+
+
+@pytest.mark.parametrize("shape", [(3, 37, 45), (1, 8, 8), (5, 17, 9)])
+def test_cunet_keeps_any_size_and_frames(shape: tuple[int, ...]) -> None:
+    torch.manual_seed(0)
+    net = CUNet(chans=4, depth=3)
+    x = torch.randn(shape, dtype=torch.complex64)
+    out = net(x)
+    assert out.shape == shape and out.dtype == torch.complex64
+    torch.testing.assert_close(net(3.0 * x), 3.0 * out, rtol=1e-4, atol=1e-6)  # positively homogeneous
+
+
+def test_fixed_point_solvers_find_the_fixed_point_of_a_contraction() -> None:
+    gen = torch.Generator().manual_seed(0)
+    b = torch.randn(50, generator=gen, dtype=torch.complex128)
+    matrix = 0.9 * torch.linalg.qr(torch.randn(50, 50, generator=gen, dtype=torch.complex128))[0]
+    expected = torch.linalg.solve(torch.eye(50, dtype=torch.complex128) - matrix, b)
+    iterations = []
+    for solve in (picard, anderson):
+        x, info = solve(lambda v: matrix @ v + b, torch.zeros_like(b), 500, 1e-12)
+        torch.testing.assert_close(x, expected, rtol=1e-8, atol=1e-8)
+        iterations.append(info.iterations)
+    assert iterations[1] < iterations[0], iterations
+
+
+def test_jfb_gradient_is_the_gradient_of_the_last_block() -> None:
+    target, kspace, op = _slice("radial")
+    model = _model("imunne", iterations=4).train()
+    loss = (model(kspace, op) - target).abs().pow(2).mean()
+    jfb = torch.autograd.grad(loss, list(model.parameters()))
+
+    block = model.block
+    gridded = op.gridding(kspace).to(torch.complex64)
+    with torch.no_grad():
+        x = gridded
+        for _ in range(4):
+            x = block(x, op, gridded)
+    expected_loss = (block(x.detach(), op, gridded) - target).abs().pow(2).mean()
+    expected = torch.autograd.grad(expected_loss, list(model.parameters()))
+    torch.testing.assert_close(loss, expected_loss)
+    assert any(g.abs().sum() > 0 for g in expected)
+    for got, want in zip(jfb, expected, strict=True):
+        torch.testing.assert_close(got, want)
+
+
+def _saved_bytes(model: torch.nn.Module, kspace: torch.Tensor, op: LinearOperator) -> int:
+    """Bytes of the tensors autograd saves for the backward pass of one training forward."""
+    total = 0
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        nonlocal total
+        total += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(kspace, op).abs().mean().backward()
+    return total
+
+
+def test_training_memory_is_flat_in_iterations_for_imunne_only() -> None:
+    _, kspace, op = _slice("cartesian")
+    imunne = [_saved_bytes(_model("imunne", iterations=k).train(), kspace, op) for k in (1, 5, 10)]
+    alt_un = [_saved_bytes(_model("alt-un", blocks=k).train(), kspace, op) for k in (1, 5, 10)]
+    assert max(imunne) <= 1.1 * min(imunne), imunne
+    assert alt_un[1] > 3 * alt_un[0] and alt_un[2] > 1.7 * alt_un[1], alt_un
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_a_few_steps_reduce_the_loss_on_radial_data(name: str) -> None:
+    target, kspace, op = _slice("radial")
+    model = _model(name, chans=8).train()
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(20):
+        loss = (model(kspace, op) - target).abs().mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.9 * losses[0], losses  # 20 steps: 0.75-0.85 of the first loss
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("kind", ["cartesian", "radial"])
+def test_reconstruct_pipeline_runs_with_given_maps(name: str, kind: str) -> None:
+    _, maps, scan = _scan(kind)
+    model = load_model(name, config=MODELS[name], device="cpu")
+    assert model.module.coil_maps == "required"
+    images = reconstruct_scan(scan, model, maps=maps.unsqueeze(0))
+    assert images.shape == (1, scan.n_frames, *scan.header.recon_matrix)
+    assert images.dtype == torch.complex64 and torch.isfinite(images.real).all()
+
+
+def test_imunne_anderson_option_and_eval_mode_returns_the_fixed_point() -> None:
+    _, kspace, op = _slice("cartesian")
+    model = _model("imunne", anderson=True, iterations=20, tol=1e-4).eval()
+    out = model(kspace, op)
+    assert not out.requires_grad and model.last_info is not None and model.last_info.iterations <= 20
