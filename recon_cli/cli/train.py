@@ -25,7 +25,10 @@ def command(
     model: Annotated[str | None, Opt("--model", "-m", help="Model name (see `recon models`).")] = None,
     data: Annotated[
         str | None,
-        Opt("--data", help="Training data: a folder of files, synthetic:radial or synthetic:cartesian."),
+        Opt(
+            "--data",
+            help="Training data: a folder of files, synthetic:radial, synthetic:cartesian or synthetic:brain.",
+        ),
     ] = None,
     out: Annotated[Path | None, Opt("--out", "-o", help="Run folder for checkpoints and logs.")] = None,
     val: Annotated[str | None, Opt("--val", help="Validation data (folder or synthetic:...).")] = None,

@@ -21,7 +21,7 @@ LOSSES = ("l1", "mse")
 LOSS_DOMAINS = ("magnitude", "complex")
 AMP_CHOICES = ("auto", "on", "off")
 REFERENCE_CHOICES = ("auto", "file", "folder", "cs")
-SYNTHETIC_KINDS = ("radial", "cartesian")
+SYNTHETIC_KINDS = ("radial", "cartesian", "brain")
 
 # Settings that may change when a run is resumed: they do not alter what the optimiser computes.
 RESUMABLE_OVERRIDES = ("steps", "val_every", "ckpt_every", "log_every", "workers", "persistent_workers")
@@ -102,6 +102,8 @@ class DataConfig:
         spokes: Synthetic radial: golden-angle spokes per frame.
         samples: Synthetic radial: samples per spoke; 0 means ``2 * matrix``.
         snr: Synthetic: image SNR of the simulated noise (``recon_cli.phantoms.noise_sigma``).
+        phase: ``synthetic:brain``: give each slice a smooth random phase (complex images) instead of a
+            real-valued one.
         length: Synthetic: examples per epoch.
         fresh: Synthetic: new phantoms every epoch (an endless source) rather than the same ``length``.
         val_length: Synthetic validation: number of (fixed) examples.
@@ -122,6 +124,7 @@ class DataConfig:
     spokes: int = 13
     samples: int = 0
     snr: float = 30.0
+    phase: bool = False
     length: int = 64
     fresh: bool = True
     val_length: int = 8
@@ -144,20 +147,22 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class DataSpec:
-    """Where examples come from: ``synthetic:radial``, ``synthetic:cartesian`` or a folder of files."""
+    """Where examples come from: ``synthetic:radial``, ``synthetic:cartesian``, ``synthetic:brain`` (brain
+    template slices, Cartesian, static) or a folder of files."""
 
     text: str
-    synthetic: str | None = None  # "radial" | "cartesian" for the built-in source
+    synthetic: str | None = None  # "radial" | "cartesian" | "brain" for the built-in sources
     folder: Path | None = None
 
 
 def parse_data_spec(text: str, option: str = "--data") -> DataSpec:
-    """Parse ``--data``/``--val``: ``synthetic:radial``, ``synthetic:cartesian`` or an existing folder."""
+    """Parse ``--data``/``--val``: ``synthetic:radial|cartesian|brain`` or an existing folder."""
     if text.startswith("synthetic"):
         kind = text.partition(":")[2] or "radial"
         if kind not in SYNTHETIC_KINDS:
             raise UsageError(
-                f"{option}: unknown synthetic source '{text}'; use synthetic:radial or synthetic:cartesian"
+                f"{option}: unknown synthetic source '{text}'; use synthetic:radial, synthetic:cartesian "
+                "or synthetic:brain"
             )
         return DataSpec(text=f"synthetic:{kind}", synthetic=kind)
     folder = Path(text)

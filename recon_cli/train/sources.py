@@ -19,6 +19,14 @@ def build_dataset(
     from recon_cli.io import detect_format
     from recon_cli.train.datasets import FastMRISlices, IsmrmrdSlices, raw_files
 
+    if spec.synthetic == "brain":
+        from recon_cli.train.brain import BrainSlices
+
+        if validation:
+            return BrainSlices(
+                config, part="test", seed=derive_seed(seed, "validation"), fresh=False, needs_maps=needs_maps
+            )
+        return BrainSlices(config, part="train", seed=seed, rank=rank, needs_maps=needs_maps)
     if spec.synthetic is not None:
         if validation:
             return SyntheticCine(
