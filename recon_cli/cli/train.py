@@ -27,7 +27,7 @@ def command(
         str | None,
         Opt(
             "--data",
-            help="Training data: a folder of files, synthetic:radial, synthetic:cartesian or synthetic:brain.",
+            help="Training data: a folder of files, or synthetic:radial, :cartesian or :brain.",
         ),
     ] = None,
     out: Annotated[Path | None, Opt("--out", "-o", help="Run folder for checkpoints and logs.")] = None,
