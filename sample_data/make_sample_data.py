@@ -57,10 +57,22 @@ RADIAL_FILE = "radial_cine.h5"
 FASTMRI_FILE = "fastmri_brain_phantom_multicoil.h5"
 
 
-def make_radial_cine(out: Path, overwrite: bool = False) -> list[Path]:
-    """The ISMRMRD radial cine, its ground-truth magnitude inside as ``dataset/reference``."""
-    p = RADIAL
-    gen = torch.Generator().manual_seed(SEED)
+def make_radial_cine(
+    out: Path,
+    overwrite: bool = False,
+    *,
+    seed: int = SEED,
+    snr: float | None = None,
+    name: str = RADIAL_FILE,
+) -> list[Path]:
+    """The ISMRMRD radial cine, its ground-truth magnitude inside as ``dataset/reference``.
+
+    ``seed``, ``snr`` and ``name`` make other scans of the same kind (held-out test data in
+    ``benchmarks/``); the defaults make the bundled sample. The phantom, coils and trajectory depend only
+    on ``seed``, so scans of one seed at different ``snr`` differ only in their noise level.
+    """
+    p = {**RADIAL, **({"snr": snr} if snr is not None else {})}
+    gen = torch.Generator().manual_seed(seed)
     image = phantoms.cardiac_cine_phantom(p["n"], p["frames"], generator=gen)
     maps = phantoms.coil_maps(p["coils"], (p["n"], p["n"]), generator=gen)
     cov = phantoms.coil_noise_covariance(p["coils"], correlation=p["coil_correlation"], generator=gen)
@@ -80,7 +92,7 @@ def make_radial_cine(out: Path, overwrite: bool = False) -> list[Path]:
     )
     scan.header.series["description"] = "synthetic golden-angle radial real-time cine (numerical phantom)"
     # scan.reference (the ground-truth magnitude) is written to dataset/reference, where read_ismrmrd finds it
-    return [write_ismrmrd(out / RADIAL_FILE, scan, overwrite=overwrite)]
+    return [write_ismrmrd(out / name, scan, overwrite=overwrite)]
 
 
 def make_fastmri_phantom(out: Path, overwrite: bool = False) -> Path:

@@ -46,8 +46,14 @@ class ComplexConv3d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (N, 2 * in_chans, T, Y, X) float -> (N, 2 * out_chans, T, Y, X)."""
         wr, wi = self.weight_real, self.weight_imag
-        weight = torch.cat([torch.cat([wr, -wi], dim=1), torch.cat([wi, wr], dim=1)], dim=0)
-        return F.conv3d(x, weight.to(x.dtype), padding=self.padding)
+        weight = torch.cat([torch.cat([wr, -wi], dim=1), torch.cat([wi, wr], dim=1)], dim=0).to(x.dtype)
+        if weight.shape[-2:] == (1, 1):
+            # A purely temporal kernel: the same sums as conv3d, computed as a 2D convolution over
+            # (T, Y * X), which CPU backends run about 10x faster than the equivalent 3D one.
+            n, c, t, height, width = x.shape
+            out = F.conv2d(x.reshape(n, c, t, height * width), weight[..., 0], padding=(self.padding[0], 0))
+            return out.reshape(n, -1, t, height, width)
+        return F.conv3d(x, weight, padding=self.padding)
 
 
 class SpatioTemporalStage(nn.Sequential):

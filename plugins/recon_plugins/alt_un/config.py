@@ -17,10 +17,10 @@ class AltUNConfig:
         depth: Spatial down-sampling steps of the CU-Net.
     """
 
-    blocks: int = 8
+    blocks: int = 5
     shared: bool = True
     step_init: float = 0.5
-    chans: int = 16
+    chans: int = 8
     depth: int = 3
 
     def __post_init__(self) -> None:

@@ -14,7 +14,7 @@ class CUNetConfig:
         depth: Spatial down-sampling steps of the CU-Net.
     """
 
-    chans: int = 16
+    chans: int = 8
     depth: int = 3
 
     def __post_init__(self) -> None:

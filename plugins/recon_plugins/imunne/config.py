@@ -10,7 +10,10 @@ class IMUNNEConfig:
     """Options of ``imunne``.
 
     Attributes:
-        iterations: Most fixed-point iterations (training and reconstruction).
+        iterations: Most fixed-point iterations at reconstruction (and in training unless
+            ``train_iterations`` is set).
+        train_iterations: Most graph-free iterations per training step (0: ``iterations``); training is
+            cheaper with a few, and JFB's gradient does not depend on how the fixed point was reached.
         tol: Stop when the relative change ||x_{k+1} - x_k|| / ||x_k|| falls below this (0: run all).
         anderson: Anderson acceleration instead of plain Picard iteration.
         anderson_memory: Past iterates mixed by Anderson acceleration.
@@ -20,17 +23,20 @@ class IMUNNEConfig:
     """
 
     iterations: int = 30
+    train_iterations: int = 0
     tol: float = 1e-3
     anderson: bool = False
     anderson_memory: int = 5
     step_init: float = 0.5
-    chans: int = 16
+    chans: int = 8
     depth: int = 3
 
     def __post_init__(self) -> None:
         from recon_cli.errors import ModelError
 
-        if self.iterations < 1 or self.tol < 0 or self.anderson_memory < 1:
-            raise ModelError("imunne: iterations and anderson_memory must be >= 1, tol >= 0")
+        if self.iterations < 1 or self.tol < 0 or self.anderson_memory < 1 or self.train_iterations < 0:
+            raise ModelError(
+                "imunne: iterations and anderson_memory must be >= 1, train_iterations and tol >= 0"
+            )
         if self.step_init <= 0 or self.chans < 1 or not 1 <= self.depth <= 6:
             raise ModelError("imunne: step_init must be > 0, chans >= 1 and depth in 1..6")

@@ -46,13 +46,17 @@ class IMUNNE(nn.Module):
         """
         gridded = sense_gridding(kspace, op, "imunne")
         start = gridded if x0 is None else x0.to(torch.complex64)
+        training = self.training and torch.is_grad_enabled()
+        iterations = self.config.iterations
+        if training and self.config.train_iterations:
+            iterations = self.config.train_iterations
         x, self.last_info = jacobian_free_fixed_point(
             lambda x: self.block(x, op, gridded),
             start,
-            self.config.iterations,
+            iterations,
             self.config.tol,
             use_anderson=self.config.anderson,
             memory=self.config.anderson_memory,
-            with_gradient=self.training and torch.is_grad_enabled(),
+            with_gradient=training,
         )
         return x
