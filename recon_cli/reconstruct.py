@@ -213,6 +213,7 @@ def _reconstruct_one(path: Path, request: ReconstructRequest, model: LoadedModel
     t0 = time.perf_counter()
     scan = read_scan(path, prewhiten=request.prewhiten, **_reader_options(path, request))
     timings["read_s"] = time.perf_counter() - t0
+    check_supported(model.plugin, scan)  # before the (slow) coil-map estimation
     t0 = time.perf_counter()
     maps = _coil_maps(scan, request, model)
     timings["coils_s"] = time.perf_counter() - t0

@@ -44,6 +44,7 @@ from recon_cli.sampling.radial import (
     tiny_golden_angle_deg,
 )
 from recon_cli.sampling.spec import MASK_KINDS, PatternSpec, draw_pattern, pattern_statistics
+from recon_cli.sampling.spiral import spiral
 
 __all__ = [
     "CARTESIAN_KINDS",
@@ -72,6 +73,7 @@ __all__ = [
     "random_2d_mask",
     "random_mask",
     "simulate_pattern",
+    "spiral",
     "tiny_golden_angle_deg",
     "write_pattern",
     "write_pattern_png",

@@ -1,0 +1,22 @@
+"""Deep cascade of CNNs with data-consistency layers (Schlemper et al., IEEE TMI 2018)."""
+
+from recon_cli.registry import ModelPlugin
+from recon_plugins.cascade_net.config import CascadeNetConfig
+
+
+def _build(config: CascadeNetConfig):  # noqa: ANN202 - returns torch.nn.Module, imported lazily
+    from recon_plugins.cascade_net.model import CascadeNet
+
+    return CascadeNet(config)
+
+
+plugin = ModelPlugin(
+    name="cascade-net",
+    description="Deep cascade of residual CNNs and data-consistency layers with a learned weight "
+    "(train it with `recon train`)",
+    config_cls=CascadeNetConfig,
+    build=_build,
+    trainable=True,
+    needs_coil_maps=True,
+    tags=("learned", "unrolled"),
+)

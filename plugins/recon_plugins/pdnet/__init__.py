@@ -1,0 +1,22 @@
+"""PD-Net: the learned primal-dual network of Adler & Oektem (IEEE TMI 2018) for MRI."""
+
+from recon_cli.registry import ModelPlugin
+from recon_plugins.pdnet.config import PDNetConfig
+
+
+def _build(config: PDNetConfig):  # noqa: ANN202 - returns torch.nn.Module, imported lazily
+    from recon_plugins.pdnet.model import PDNet
+
+    return PDNet(config)
+
+
+plugin = ModelPlugin(
+    name="pdnet",
+    description="Learned primal-dual network: CNN updates in image and measurement space, unrolled "
+    "(train it with `recon train`)",
+    config_cls=PDNetConfig,
+    build=_build,
+    trainable=True,
+    needs_coil_maps=True,
+    tags=("learned", "unrolled", "primal-dual"),
+)

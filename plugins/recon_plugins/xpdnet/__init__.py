@@ -1,0 +1,22 @@
+"""XPDNet: cross-domain primal-dual network with wavelet CNNs and coil-map refinement (Ramzi et al.)."""
+
+from recon_cli.registry import ModelPlugin
+from recon_plugins.xpdnet.config import XPDNetConfig
+
+
+def _build(config: XPDNetConfig):  # noqa: ANN202 - returns torch.nn.Module, imported lazily
+    from recon_plugins.xpdnet.model import XPDNet
+
+    return XPDNet(config)
+
+
+plugin = ModelPlugin(
+    name="xpdnet",
+    description="Cross-domain primal-dual network: residual dual, MWCNN image updates, learned "
+    "coil-map refinement (train it with `recon train`)",
+    config_cls=XPDNetConfig,
+    build=_build,
+    trainable=True,
+    needs_coil_maps=True,
+    tags=("learned", "unrolled", "primal-dual"),
+)
