@@ -1,9 +1,10 @@
-"""Fixed-point iterations x = f(x) (Picard and Anderson) and Jacobian-free backpropagation (JFB).
+"""Fixed-point iterations x = f(x) (Picard, Anderson, Broyden) and Jacobian-free backpropagation (JFB).
 
 The solvers run without an autograd graph, so their memory does not depend on the number of iterations.
 ``jacobian_free_fixed_point`` then applies ``f`` once more, with gradients, to the detached fixed point:
 the gradient of that last application is the JFB gradient of Fung et al. (2022), which replaces the
-inverse (I - df/dx)^-1 of implicit differentiation by the identity.
+inverse (I - df/dx)^-1 of implicit differentiation by the identity. ``broyden`` also returns its low-rank
+estimate of that inverse, which ``recon_cli.implicit`` reuses for SHINE gradients.
 """
 
 from __future__ import annotations
@@ -144,3 +145,117 @@ def jacobian_free_fixed_point(
     if with_gradient if with_gradient is not None else torch.is_grad_enabled():
         x = f(x.detach())
     return x, info
+
+
+@dataclass(frozen=True)
+class LowRankInverse:
+    """A low-rank estimate of (I - J_f)^-1 at a fixed point of f: I - U V^T, on real flattened vectors.
+
+    Broyden's method on the residual g(x) = f(x) - x builds an estimate H = -I + U V^T of the inverse
+    Jacobian (J_f - I)^-1, so -H = I - U V^T estimates (I - J_f)^-1, the matrix implicit differentiation
+    needs. Complex tensors are viewed as real vectors (real and imaginary parts interleaved, as
+    ``torch.view_as_real`` lays them out), because f need not be complex-linear.
+
+    Attributes:
+        u: (n, m) real, the secant-update columns (m <= memory; m = 0 before any update).
+        v: (n, m) real, same dtype.
+    """
+
+    u: torch.Tensor
+    v: torch.Tensor
+
+    @property
+    def rank(self) -> int:
+        """Number of rank-one updates held."""
+        return int(self.u.shape[1])
+
+    def apply(self, x: torch.Tensor) -> torch.Tensor:
+        """(I - U V^T) x for x of the solved tensor's shape and dtype (real or complex); same out."""
+        flat = _as_real_flat(x)
+        return _from_real_flat(flat - self.u @ (self.v.T @ flat), x)
+
+    def apply_transpose(self, x: torch.Tensor) -> torch.Tensor:
+        """(I - U V^T)^T x = x - V (U^T x): a vector-inverse-Jacobian product x^T (I - J_f)^-1."""
+        flat = _as_real_flat(x)
+        return _from_real_flat(flat - self.v @ (self.u.T @ flat), x)
+
+
+def _as_real_flat(x: torch.Tensor) -> torch.Tensor:
+    """Any tensor as a 1-D real tensor (complex: real and imaginary parts interleaved); may share memory."""
+    return (torch.view_as_real(x) if x.is_complex() else x).reshape(-1)
+
+
+def _from_real_flat(flat: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Inverse of ``_as_real_flat``: a tensor of ``like``'s shape and dtype."""
+    if like.is_complex():
+        return torch.view_as_complex(flat.reshape(*like.shape, 2).contiguous())
+    return flat.reshape(like.shape)
+
+
+@torch.no_grad()
+def broyden(
+    f: FixedPointMap, x0: torch.Tensor, max_iter: int, tol: float, memory: int = 30
+) -> tuple[torch.Tensor, FixedPointInfo, LowRankInverse]:
+    """Solve x = f(x) by limited-memory Broyden's method on g(x) = f(x) - x (as in Bai et al.'s DEQ).
+
+    The inverse Jacobian of g is estimated as H = -I + U V^T (H_0 = -I: the first step is a Picard step);
+    each step is x+ = x - H g(x), followed by Broyden's "good" rank-one update making H satisfy the secant
+    condition H (g+ - g) = x+ - x. At most ``memory`` updates are kept (the oldest is dropped). Complex
+    tensors are treated as real vectors of twice the length, since f need not be complex-linear.
+
+    Args:
+        f: The map; same shape and dtype in and out.
+        x0: Starting point, any shape, real or complex.
+        max_iter: Most applications of ``f`` (>= 1).
+        tol: Stop when the relative residual ||f(x) - x|| / ||x|| is below this (0 runs all steps).
+        memory: Most rank-one updates held (>= 1).
+
+    Returns:
+        (the iterate with the smallest residual, detached; FixedPointInfo with the evaluations made and
+        that iterate's relative residual; LowRankInverse estimate of (I - J_f)^-1 from the last update).
+    """
+    x = _as_real_flat(x0.detach()).clone()
+    like = x0.detach()
+
+    def residual(flat: torch.Tensor) -> torch.Tensor:
+        return _as_real_flat(f(_from_real_flat(flat, like))) - flat
+
+    us: list[torch.Tensor] = []
+    vs: list[torch.Tensor] = []
+    g = residual(x)
+    best_x, best_rel, k = x, _relative(g, x), 1
+    while k < max_iter and best_rel >= tol:
+        u_mat, v_mat = _stack(us, x), _stack(vs, x)
+        dx = g - u_mat @ (v_mat.T @ g)  # -H g
+        x_new = x + dx
+        g_new = residual(x_new)
+        k += 1
+        dg = g_new - g
+        h_dg = -dg + u_mat @ (v_mat.T @ dg)
+        row = -dx + v_mat @ (u_mat.T @ dx)  # (dx^T H)^T
+        denominator = torch.dot(row, dg)
+        if torch.isfinite(denominator) and denominator.abs() > 1e-30 * dx.norm() * dg.norm():
+            us.append((dx - h_dg) / denominator)
+            vs.append(row)
+            us, vs = us[-memory:], vs[-memory:]
+        x, g = x_new, g_new
+        rel = _relative(g, x)
+        if rel < best_rel:
+            best_x, best_rel = x, rel
+        elif not torch.isfinite(g).all():
+            break
+    inverse = LowRankInverse(_stack(us, x), _stack(vs, x))
+    return _from_real_flat(best_x, like), FixedPointInfo(k, best_rel), inverse
+
+
+def _relative(g: torch.Tensor, x: torch.Tensor) -> float:
+    """||g|| / ||x|| with the norm of x floored at the smallest float32 (a nan residual gives inf)."""
+    rel = float(torch.linalg.vector_norm(g) / torch.linalg.vector_norm(x).clamp_min(1e-38))
+    return rel if rel == rel else float("inf")
+
+
+def _stack(columns: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    """Columns as an (n, m) matrix; (n, 0) when there are none."""
+    if not columns:
+        return like.new_zeros(like.shape[0], 0)
+    return torch.stack(columns, dim=1)

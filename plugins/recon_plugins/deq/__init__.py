@@ -1,0 +1,22 @@
+"""DEQ: a deep-equilibrium reconstruction, the fixed point of a learned proximal-gradient step."""
+
+from recon_cli.registry import ModelPlugin
+from recon_plugins.deq.config import DEQConfig
+
+
+def _build(config: DEQConfig):  # noqa: ANN202 - returns torch.nn.Module, imported lazily
+    from recon_plugins.deq.model import DEQ
+
+    return DEQ(config)
+
+
+plugin = ModelPlugin(
+    name="deq",
+    description="Deep equilibrium: fixed point of a CNN-denoised gradient step found by Broyden's method, "
+    "trained by implicit differentiation, SHINE or JFB (train it with `recon train`)",
+    config_cls=DEQConfig,
+    build=_build,
+    trainable=True,
+    needs_coil_maps=True,
+    tags=("learned", "implicit"),
+)
