@@ -95,7 +95,7 @@ def conjugate_gradient(
         active = active & (rs > threshold)
         iterations += 1
     residual = (rs.sqrt() / b_norm.clamp_min(torch.finfo(b_norm.dtype).tiny)).max()
-    return SolverResult(x, iterations, float(residual))
+    return SolverResult(x, iterations, float(residual.detach()))
 
 
 def power_iteration(normal: Operator, like: torch.Tensor, *, iterations: int = 20, seed: int = 0) -> float:

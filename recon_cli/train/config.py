@@ -17,7 +17,7 @@ from recon_cli.errors import UsageError
 from recon_cli.settings import coerce_setting
 
 SCHEDULES = ("cosine", "step", "constant")
-LOSSES = ("l1", "mse")
+LOSSES = ("l1", "mse", "nmse")
 LOSS_DOMAINS = ("magnitude", "complex")
 AMP_CHOICES = ("auto", "on", "off")
 REFERENCE_CHOICES = ("auto", "file", "folder", "cs")
@@ -42,7 +42,8 @@ class TrainConfig:
         warmup: Linear warm-up steps.
         step_size: "step" schedule period; 0 means a third of ``steps``.
         gamma: "step" schedule factor.
-        loss: "l1" or "mse", on images divided by the target's peak magnitude.
+        loss: "l1" or "mse", on images divided by the target's peak magnitude, or "nmse",
+            ||output - target||^2 / ||target||^2 (the loss of ADMM-Net and IFR-Net).
         loss_on: "magnitude" (|x|, works with any target) or "complex" (needs complex targets).
         amp: Automatic mixed precision: "auto" (fp16 with a gradient scaler on CUDA, off on CPU), "on"
             (bf16 on CPU), "off".

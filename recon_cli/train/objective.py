@@ -15,15 +15,16 @@ from recon_cli.train.config import TrainConfig
 
 
 def reconstruction_loss(output: torch.Tensor, target: torch.Tensor, config: TrainConfig) -> torch.Tensor:
-    """L1 or MSE between the model's image and the target, relative to the target's peak.
+    """L1 or MSE between the model's image and the target relative to the target's peak, or NMSE.
 
     Args:
         output: (frames, ny, nx) complex, centre-cropped here to the target's size.
         target: (frames, H, W) float magnitude or complex.
-        config: ``loss`` ("l1" | "mse") and ``loss_on`` ("magnitude" | "complex").
+        config: ``loss`` ("l1" | "mse" | "nmse") and ``loss_on`` ("magnitude" | "complex").
 
     Returns:
-        () float32. Dividing by the target's peak magnitude makes scans of any intensity weigh the same.
+        () float32. Dividing by the target's peak magnitude (l1, mse) or energy (nmse: ||a - b||^2 /
+        ||b||^2) makes scans of any intensity weigh the same.
     """
     output = center_crop(output, tuple(target.shape[-2:]))
     if config.loss_on == "complex":
@@ -32,7 +33,10 @@ def reconstruction_loss(output: torch.Tensor, target: torch.Tensor, config: Trai
         a, b = torch.view_as_real(output), torch.view_as_real(target)
     else:
         a, b = output.abs(), target.abs()
-    diff = (a.float() - b.float()) / target.abs().amax().clamp_min(torch.finfo(torch.float32).tiny)
+    tiny = torch.finfo(torch.float32).tiny
+    if config.loss == "nmse":
+        return (a.float() - b.float()).square().sum() / b.float().square().sum().clamp_min(tiny)
+    diff = (a.float() - b.float()) / target.abs().amax().clamp_min(tiny)
     return diff.abs().mean() if config.loss == "l1" else diff.square().mean()
 
 
