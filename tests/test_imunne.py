@@ -137,3 +137,32 @@ def test_imunne_anderson_option_and_eval_mode_returns_the_fixed_point() -> None:
     model = _model("imunne", anderson=True, iterations=20, tol=1e-4).eval()
     out = model(kspace, op)
     assert not out.requires_grad and model.last_info is not None and model.last_info.iterations <= 20
+
+
+@pytest.mark.parametrize("kind", ["radial", "cartesian"])
+def test_contractive_imunne_has_one_fixed_point_whatever_the_start(kind: str) -> None:
+    """With the contractive regulariser (the default) plain iteration converges, and to the same image
+    from the gridded start and from zero: a unique fixed point, as an implicit network needs. The plain
+    CU-Net regulariser leaves the null space of A undamped, so its iterates keep moving."""
+    _, kspace, op = _slice(kind)
+    model = _model("imunne", iterations=200, tol=1e-6).eval()
+    with torch.no_grad():
+        from_gridding = model(kspace, op)
+        info = model.last_info
+        from_zero = model(kspace, op, x0=torch.zeros_like(from_gridding))
+    assert info is not None and info.iterations < 200 and info.relative_change < 1e-6
+    assert float((from_gridding - from_zero).norm() / from_gridding.norm()) < 1e-4
+    plain = _model("imunne", iterations=200, tol=1e-6, contractive=False).eval()
+    with torch.no_grad():
+        plain(kspace, op)
+    assert plain.last_info is not None and plain.last_info.iterations > info.iterations
+
+
+def test_spectral_norm_bounds_each_convolution() -> None:
+    torch.manual_seed(0)
+    net = CUNet(chans=4, depth=2, spectral_norm=True).train()
+    for _ in range(30):  # power iterations converge over training calls
+        net(torch.randn(2, 16, 16, dtype=torch.complex64))
+    for conv in (m for m in net.modules() if hasattr(m, "block_weight")):
+        matrix = conv.block_weight().detach().reshape(conv.block_weight().shape[0], -1)
+        assert float(torch.linalg.matrix_norm(matrix, ord=2)) <= 1.0 + 1e-3

@@ -34,7 +34,12 @@ class ComplexConv3d(nn.Module):
     """
 
     def __init__(
-        self, in_chans: int, out_chans: int, kernel_size: tuple[int, int, int], init_scale: float = 1.0
+        self,
+        in_chans: int,
+        out_chans: int,
+        kernel_size: tuple[int, int, int],
+        init_scale: float = 1.0,
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         shape = (out_chans, in_chans, *kernel_size)
@@ -42,11 +47,29 @@ class ComplexConv3d(nn.Module):
         self.weight_real = nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
         self.weight_imag = nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
         self.padding = tuple(k // 2 for k in kernel_size)
+        self.spectral_norm = spectral_norm
+        if spectral_norm:
+            self.register_buffer("power_vector", F.normalize(torch.randn(2 * out_chans), dim=0))
+
+    def block_weight(self) -> torch.Tensor:
+        """The real (2 out, 2 in, kt, ky, kx) weight [[Wr, -Wi], [Wi, Wr]], divided by max(1, sigma) with
+        sigma its spectral norm as a (2 out, 2 in kt ky kx) matrix when ``spectral_norm`` is set."""
+        wr, wi = self.weight_real, self.weight_imag
+        weight = torch.cat([torch.cat([wr, -wi], dim=1), torch.cat([wi, wr], dim=1)], dim=0)
+        if not self.spectral_norm:
+            return weight
+        matrix = weight.reshape(weight.shape[0], -1)
+        with torch.no_grad():  # one power iteration per call (Miyato et al. 2018); in training it persists
+            v = F.normalize(matrix.t() @ self.power_vector, dim=0)
+            u = F.normalize(matrix @ v, dim=0)
+            if self.training:
+                self.power_vector.copy_(u)
+        sigma = torch.dot(u, matrix @ v)
+        return weight / sigma.clamp_min(1.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (N, 2 * in_chans, T, Y, X) float -> (N, 2 * out_chans, T, Y, X)."""
-        wr, wi = self.weight_real, self.weight_imag
-        weight = torch.cat([torch.cat([wr, -wi], dim=1), torch.cat([wi, wr], dim=1)], dim=0).to(x.dtype)
+        weight = self.block_weight().to(x.dtype)
         if weight.shape[-2:] == (1, 1):
             # A purely temporal kernel: the same sums as conv3d, computed as a 2D convolution over
             # (T, Y * X), which CPU backends run about 10x faster than the equivalent 3D one.
@@ -62,11 +85,11 @@ class SpatioTemporalStage(nn.Sequential):
     (N, 2 * in_chans, T, Y, X) -> (N, 2 * out_chans, T, Y, X).
     """
 
-    def __init__(self, in_chans: int, out_chans: int) -> None:
+    def __init__(self, in_chans: int, out_chans: int, spectral_norm: bool = False) -> None:
         super().__init__(
-            ComplexConv3d(in_chans, out_chans, (1, 3, 3)),
+            ComplexConv3d(in_chans, out_chans, (1, 3, 3), spectral_norm=spectral_norm),
             nn.LeakyReLU(0.1),
-            ComplexConv3d(out_chans, out_chans, (3, 1, 1)),
+            ComplexConv3d(out_chans, out_chans, (3, 1, 1), spectral_norm=spectral_norm),
             nn.LeakyReLU(0.1),
         )
 
@@ -88,23 +111,27 @@ class CUNet(nn.Module):
         chans: Complex channels of the first level; level ``i`` has ``chans * 2**i``.
         depth: Number of spatial down-sampling steps.
         out_init_scale: Initial scale of the final 3x3x3 convolution (small: starts near zero output).
+        spectral_norm: Divide every convolution's weight by its spectral norm (as a matrix) where that
+            exceeds one, which bounds (approximately) how much the network can amplify differences.
     """
 
-    def __init__(self, chans: int = 16, depth: int = 3, out_init_scale: float = 0.1) -> None:
+    def __init__(
+        self, chans: int = 16, depth: int = 3, out_init_scale: float = 0.1, spectral_norm: bool = False
+    ) -> None:
         super().__init__()
         if chans < 1 or depth < 1:
             raise ValueError(f"CUNet needs chans >= 1 and depth >= 1, got {chans}, {depth}")
         widths = [chans * 2**i for i in range(depth + 1)]
         self.depth = depth
         self.down = nn.ModuleList(
-            SpatioTemporalStage(c_in, c_out)
+            SpatioTemporalStage(c_in, c_out, spectral_norm)
             for c_in, c_out in zip([1, *widths[:-2]], widths[:-1], strict=True)
         )
-        self.bottom = SpatioTemporalStage(widths[-2], widths[-1])
+        self.bottom = SpatioTemporalStage(widths[-2], widths[-1], spectral_norm)
         self.up = nn.ModuleList(
-            SpatioTemporalStage(widths[i] + widths[i + 1], widths[i]) for i in range(depth)
+            SpatioTemporalStage(widths[i] + widths[i + 1], widths[i], spectral_norm) for i in range(depth)
         )
-        self.head = ComplexConv3d(chans, 1, (3, 3, 3), init_scale=out_init_scale)
+        self.head = ComplexConv3d(chans, 1, (3, 3, 3), init_scale=out_init_scale, spectral_norm=spectral_norm)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """Apply the network to one image series.

@@ -53,6 +53,46 @@ class GradientStepBlock(nn.Module):
         return x - self.step * (data_gradient + self.regulariser(x))
 
 
+class ContractiveRegulariser(nn.Module):
+    """R(x) = mu x - g C(x), a regulariser that keeps the gradient-step block a contraction.
+
+    With C (approximately) 1-Lipschitz (spectrally normalised convolutions), mu > 0 and the gain
+    g = lipschitz * mu * sigmoid(free parameter) < mu, the block x - t (A^H D (A x - y) + R(x)) has, on the
+    null space of A, a Jacobian of norm at most 1 - t (mu - g) < 1: plain iteration converges to a unique
+    fixed point, which is what an implicit network needs (the block R(x) = C(x) alone has eigenvalue 1
+    there, so its iterates drift once they run past the count used in training). At the fixed point,
+    x = (g / mu) C(x) wherever the data say nothing.
+
+    Args:
+        network: C, mapping (frames, ny, nx) complex64 to the same shape.
+        lipschitz: Upper bound of g / mu, in (0, 1).
+        shrink_init: Initial mu (> 0).
+    """
+
+    def __init__(self, network: nn.Module, lipschitz: float, shrink_init: float) -> None:
+        super().__init__()
+        if not 0 < lipschitz < 1 or shrink_init <= 0:
+            raise ValueError("lipschitz must be in (0, 1) and shrink_init > 0")
+        self.network = network
+        self.lipschitz = lipschitz
+        self.shrink_raw = nn.Parameter(torch.tensor(math.log(math.expm1(shrink_init))))
+        self.gain_raw = nn.Parameter(torch.tensor(2.0))  # g starts at 0.88 * lipschitz * mu
+
+    @property
+    def shrink(self) -> torch.Tensor:
+        """mu > 0, a () float32 tensor."""
+        return F.softplus(self.shrink_raw)
+
+    @property
+    def gain(self) -> torch.Tensor:
+        """g in (0, lipschitz * mu), a () float32 tensor."""
+        return self.lipschitz * self.shrink * torch.sigmoid(self.gain_raw)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (frames, ny, nx) complex64 -> R(x), same shape and dtype."""
+        return self.shrink * x - self.gain * self.network(x)
+
+
 def sense_gridding(kspace: torch.Tensor, op: LinearOperator, model: str) -> torch.Tensor:
     """A^H D y coil-combined by the operator's maps, in full precision even under autocast.
 

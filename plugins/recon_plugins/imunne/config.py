@@ -18,6 +18,11 @@ class IMUNNEConfig:
         anderson: Anderson acceleration instead of plain Picard iteration.
         anderson_memory: Past iterates mixed by Anderson acceleration.
         step_init: Initial gradient step t (> 0), learned as softplus of a free parameter.
+        contractive: Regulariser R(x) = mu x - g C(x) with a spectrally normalised CU-Net C and g < mu
+            (``recon_cli.nn.unrolled.ContractiveRegulariser``), so the iteration converges to a fixed
+            point; False: R = C, a plain CU-Net, as in the unrolled ``alt-un``.
+        lipschitz: Bound of g / mu in (0, 1) (contractive only).
+        shrink_init: Initial mu (contractive only).
         chans: Complex channels of the CU-Net's first level.
         depth: Spatial down-sampling steps of the CU-Net.
     """
@@ -28,6 +33,9 @@ class IMUNNEConfig:
     anderson: bool = False
     anderson_memory: int = 5
     step_init: float = 0.5
+    contractive: bool = True
+    lipschitz: float = 0.9
+    shrink_init: float = 1.0
     chans: int = 8
     depth: int = 3
 
@@ -38,5 +46,7 @@ class IMUNNEConfig:
             raise ModelError(
                 "imunne: iterations and anderson_memory must be >= 1, train_iterations and tol >= 0"
             )
+        if self.contractive and not (0 < self.lipschitz < 1 and self.shrink_init > 0):
+            raise ModelError("imunne: lipschitz must be in (0, 1) and shrink_init > 0")
         if self.step_init <= 0 or self.chans < 1 or not 1 <= self.depth <= 6:
             raise ModelError("imunne: step_init must be > 0, chans >= 1 and depth in 1..6")

@@ -7,7 +7,7 @@ from torch import nn
 
 from recon_cli.fixed_point import FixedPointInfo, jacobian_free_fixed_point
 from recon_cli.nn.cunet import CUNet
-from recon_cli.nn.unrolled import GradientStepBlock, sense_gridding
+from recon_cli.nn.unrolled import ContractiveRegulariser, GradientStepBlock, sense_gridding
 from recon_cli.ops.base import LinearOperator
 from recon_plugins.imunne.config import IMUNNEConfig
 
@@ -28,7 +28,12 @@ class IMUNNE(nn.Module):
         super().__init__()
         self.config = config
         self.coil_maps = "required"
-        self.block = GradientStepBlock(CUNet(config.chans, config.depth), config.step_init)
+        if config.contractive:
+            network = CUNet(config.chans, config.depth, spectral_norm=True)
+            regulariser: nn.Module = ContractiveRegulariser(network, config.lipschitz, config.shrink_init)
+        else:
+            regulariser = CUNet(config.chans, config.depth)
+        self.block = GradientStepBlock(regulariser, config.step_init)
         self.last_info: FixedPointInfo | None = None
 
     def forward(
