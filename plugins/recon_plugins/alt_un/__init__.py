@@ -17,6 +17,7 @@ plugin = ModelPlugin(
     config_cls=AltUNConfig,
     build=_build,
     trainable=True,
+    default_weights=("recon_plugins.alt_un", "weights.pt"),
     needs_coil_maps=True,
     tags=("learned", "unrolled"),
 )

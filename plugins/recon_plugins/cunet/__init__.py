@@ -18,6 +18,7 @@ plugin = ModelPlugin(
     config_cls=CUNetConfig,
     build=_build,
     trainable=True,
+    default_weights=("recon_plugins.cunet", "weights.pt"),
     needs_coil_maps=True,
     tags=("learned", "image-domain"),
 )
