@@ -49,22 +49,28 @@ class ComplexConv3d(nn.Module):
         self.padding = tuple(k // 2 for k in kernel_size)
         self.spectral_norm = spectral_norm
         if spectral_norm:
-            self.register_buffer("power_vector", F.normalize(torch.randn(2 * out_chans), dim=0))
+            vectors = F.normalize(torch.randn(kernel_size[0], 2 * out_chans), dim=1)
+            self.register_buffer("power_vectors", vectors)
 
     def block_weight(self) -> torch.Tensor:
-        """The real (2 out, 2 in, kt, ky, kx) weight [[Wr, -Wi], [Wi, Wr]], divided by max(1, sigma) with
-        sigma its spectral norm as a (2 out, 2 in kt ky kx) matrix when ``spectral_norm`` is set."""
+        """The real (2 out, 2 in, kt, ky, kx) weight [[Wr, -Wi], [Wi, Wr]]; with ``spectral_norm``, divided
+        by max(1, sum over temporal taps t of sigma_t), sigma_t the spectral norm of tap t's weight as a
+        (2 out, 2 in ky kx) matrix.
+
+        The sum bounds the convolution's gain along time whatever the number of frames (a network trained
+        on short series would otherwise amplify more on long ones); along space, sigma_t is the usual
+        spectral-normalisation estimate (one power iteration per call, Miyato et al. 2018)."""
         wr, wi = self.weight_real, self.weight_imag
         weight = torch.cat([torch.cat([wr, -wi], dim=1), torch.cat([wi, wr], dim=1)], dim=0)
         if not self.spectral_norm:
             return weight
-        matrix = weight.reshape(weight.shape[0], -1)
-        with torch.no_grad():  # one power iteration per call (Miyato et al. 2018); in training it persists
-            v = F.normalize(matrix.t() @ self.power_vector, dim=0)
-            u = F.normalize(matrix @ v, dim=0)
+        taps = weight.permute(2, 0, 1, 3, 4).reshape(weight.shape[2], weight.shape[0], -1)  # (kt, 2o, n)
+        with torch.no_grad():
+            v = F.normalize(taps.transpose(1, 2) @ self.power_vectors.unsqueeze(-1), dim=1)
+            u = F.normalize(taps @ v, dim=1)
             if self.training:
-                self.power_vector.copy_(u)
-        sigma = torch.dot(u, matrix @ v)
+                self.power_vectors.copy_(u.squeeze(-1))
+        sigma = (u.transpose(1, 2) @ taps @ v).sum()
         return weight / sigma.clamp_min(1.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
