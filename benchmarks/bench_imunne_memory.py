@@ -68,6 +68,13 @@ def _model(name: str, overrides: dict[str, object]) -> torch.nn.Module:
     return plugin.build(resolve_config(plugin, overrides))
 
 
+def _default(name: str, key: str) -> object:
+    """A plugin's default config value (for the report's text)."""
+    from recon_cli.registry import load_plugin
+
+    return getattr(load_plugin(name).config_cls(), key)
+
+
 def _maxrss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
 
@@ -160,7 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     inference: list[list[object]] = []
     for name in ("imunne", "alt-un", "cs"):
         r = _run(["--infer", name, *quick])
-        detail = {"imunne": f"{int(r['iterations'])} iterations run (max 30, tol 1e-3)", "alt-un": "8 blocks"}
+        detail = {
+            "imunne": f"{int(r['iterations'])} iterations run (max {_default('imunne', 'iterations')}, "
+            f"tol {_default('imunne', 'tol'):g})",
+            "alt-un": f"{_default('alt-un', 'blocks')} blocks",
+        }
         note = detail.get(name, "default config (50 FISTA iterations)")
         inference.append([name, f"{r['seconds']:.3f}", note])
         print(" | ".join(str(c) for c in inference[-1]), flush=True)
@@ -199,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
             machine_line().replace(f"with {torch.get_num_threads()} CPU", f"with {THREADS} CPU")
             + f" Load average at the start: {os.getloadavg()[0]:.1f} (a shared machine). CPU figures only.",
             f"One synthetic radial cine slice ({shape}; true coil maps in the operator), default networks "
-            "(CU-Net 16 channels, depth 3, untrained). Training step: forward + L1 loss against the "
+            f"(CU-Net {_default('imunne', 'chans')} channels, depth {_default('imunne', 'depth')}; IMUNNE's "
+            "contractive regulariser; untrained). Training step: forward + L1 loss against the "
             "ground truth + backward; `imunne` with at most K iterations and tolerance 0 (exactly K run, "
             "Jacobian-free backpropagation through one more block), `alt-un` with K blocks backpropagated "
             "end to end. Each row is its own process with 2 threads. Saved tensors: bytes autograd keeps "
