@@ -146,8 +146,17 @@ def build_operator(scan: Scan, slice_index: int, maps: torch.Tensor | None) -> L
     return NonCartesianSense(scan.n_coils, scan.image_shape, traj, maps=maps)
 
 
-def reconstruct_scan(scan: Scan, model: LoadedModel, maps: torch.Tensor | None = None) -> torch.Tensor:
-    """Images of every slice, cropped to the recon matrix. Returns (slices, frames, ny, nx) complex64, CPU."""
+def reconstruct_scan(
+    scan: Scan,
+    model: LoadedModel,
+    maps: torch.Tensor | None = None,
+    solver_log: list[dict[str, Any]] | None = None,
+) -> torch.Tensor:
+    """Images of every slice, cropped to the recon matrix. Returns (slices, frames, ny, nx) complex64, CPU.
+
+    For iterative models that report how their solve went (``last_info``: iterations and final relative
+    change, e.g. ``imunne``'s fixed point), one dict per slice is appended to ``solver_log``.
+    """
     check_supported(model.plugin, scan)
     mode = getattr(model.module, "coil_maps", "optional")
     if mode == "required" and maps is None:
@@ -160,6 +169,14 @@ def reconstruct_scan(scan: Scan, model: LoadedModel, maps: torch.Tensor | None =
         with torch.inference_mode():
             image = model.module(kspace, op)
         images.append(image.to("cpu", torch.complex64))
+        info = getattr(model.module, "last_info", None)
+        if solver_log is not None and info is not None:
+            tol = getattr(model.config, "tol", None)
+            converged = None if tol is None else bool(info.relative_change <= tol)
+            solver_log.append(
+                {"slice": s, "iterations": info.iterations, "relative_change": info.relative_change,
+                 "converged": converged}
+            )  # fmt: skip
     return center_crop(torch.stack(images), scan.header.recon_matrix)
 
 
@@ -218,10 +235,13 @@ def _reconstruct_one(path: Path, request: ReconstructRequest, model: LoadedModel
     maps = _coil_maps(scan, request, model)
     timings["coils_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    images = reconstruct_scan(scan, model, maps)
+    solver_log: list[dict[str, Any]] = []
+    images = reconstruct_scan(scan, model, maps, solver_log)
     timings["reconstruct_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     record = _run_record(path, scan, request, model)
+    if solver_log:
+        record["solver"] = solver_log
     written = write_outputs(
         request.out_dir,
         stem,
