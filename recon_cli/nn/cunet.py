@@ -22,6 +22,8 @@ from torch import nn
 
 from recon_cli.ops.functional import channels_to_complex, complex_to_channels
 
+SPECTRAL_MARGIN = 1.1
+
 
 class ComplexConv3d(nn.Module):
     """Complex 3D convolution (no bias) on stacked real/imaginary channels, 'same' zero padding.
@@ -49,28 +51,31 @@ class ComplexConv3d(nn.Module):
         self.padding = tuple(k // 2 for k in kernel_size)
         self.spectral_norm = spectral_norm
         if spectral_norm:
-            vectors = F.normalize(torch.randn(kernel_size[0], 2 * out_chans), dim=1)
-            self.register_buffer("power_vectors", vectors)
+            grid = tuple(n if k > 1 else 1 for n, k in zip((8, 16, 16), kernel_size, strict=True))
+            self.register_buffer("probe", torch.randn(1, 2 * in_chans, *grid))
 
     def block_weight(self) -> torch.Tensor:
         """The real (2 out, 2 in, kt, ky, kx) weight [[Wr, -Wi], [Wi, Wr]]; with ``spectral_norm``, divided
-        by max(1, sum over temporal taps t of sigma_t), sigma_t the spectral norm of tap t's weight as a
-        (2 out, 2 in ky kx) matrix.
+        by max(1, sigma), sigma the operator norm of the convolution itself.
 
-        The sum bounds the convolution's gain along time whatever the number of frames (a network trained
-        on short series would otherwise amplify more on long ones); along space, sigma_t is the usual
-        spectral-normalisation estimate (one power iteration per call, Miyato et al. 2018)."""
+        sigma comes from power iteration on W^T W applied to a persistent probe volume (8 frames x 16 x 16
+        pixels along the kernel's axes; one iteration per training call, as in spectral normalisation,
+        Miyato et al. 2018, but on the convolution rather than on its reshaped kernel, whose norm can
+        underestimate the convolution's by up to the square root of the kernel size). A network built
+        from such layers cannot amplify differences along space or time, whatever its input's size."""
         wr, wi = self.weight_real, self.weight_imag
         weight = torch.cat([torch.cat([wr, -wi], dim=1), torch.cat([wi, wr], dim=1)], dim=0)
         if not self.spectral_norm:
             return weight
-        taps = weight.permute(2, 0, 1, 3, 4).reshape(weight.shape[2], weight.shape[0], -1)  # (kt, 2o, n)
         with torch.no_grad():
-            v = F.normalize(taps.transpose(1, 2) @ self.power_vectors.unsqueeze(-1), dim=1)
-            u = F.normalize(taps @ v, dim=1)
+            probe = self.probe / self.probe.norm()
+            image = F.conv3d(probe, weight, padding=self.padding)
+            back = F.conv_transpose3d(image, weight, padding=self.padding)  # the adjoint convolution
             if self.training:
-                self.power_vectors.copy_(u.squeeze(-1))
-        sigma = (u.transpose(1, 2) @ taps @ v).sum()
+                self.probe.copy_(back / back.norm())
+            probe = back / back.norm()
+        # the probe's borders make its estimate a few per cent low: 10% margin
+        sigma = F.conv3d(probe, weight, padding=self.padding).norm() * SPECTRAL_MARGIN
         return weight / sigma.clamp_min(1.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -129,6 +134,10 @@ class CUNet(nn.Module):
             raise ValueError(f"CUNet needs chans >= 1 and depth >= 1, got {chans}, {depth}")
         widths = [chans * 2**i for i in range(depth + 1)]
         self.depth = depth
+        # Joining a skip connection stacks two paths, which can add their gains in quadrature; with
+        # spectral normalisation the join is scaled by 1 / sqrt(2) so every level stays 1-Lipschitz
+        # (2 x 2 average pooling and nearest upsampling have norms 1/2 and 2, which cancel).
+        self.skip_scale = 1 / math.sqrt(2) if spectral_norm else 1.0
         self.down = nn.ModuleList(
             SpatioTemporalStage(c_in, c_out, spectral_norm)
             for c_in, c_out in zip([1, *widths[:-2]], widths[:-1], strict=True)
@@ -159,7 +168,7 @@ class CUNet(nn.Module):
         x = self.bottom(x)
         for level in reversed(range(self.depth)):
             x = F.interpolate(x, scale_factor=(1, 2, 2), mode="nearest")
-            x = self.up[level](complex_cat(skips[level], x))
+            x = self.up[level](complex_cat(skips[level], x) * self.skip_scale)
         x = self.head(x)
         top, left = (x.shape[-2] - height) // 2, (x.shape[-1] - width) // 2
         x = x[0, :, :, top : top + height, left : left + width]
