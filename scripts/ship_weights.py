@@ -24,10 +24,20 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 
 
-def ship(run_dir: Path, checkpoint: str = "best.pt", note: str = "") -> Path:
-    """Write weights.pt and MODEL_CARD.md of ``run_dir`` into its model's plugin package."""
+def ship(
+    run_dir: Path, checkpoint: str = "best.pt", note: str = "", inference: dict[str, object] | None = None
+) -> Path:
+    """Write weights.pt and MODEL_CARD.md of ``run_dir`` into its model's plugin package.
+
+    ``inference`` replaces model settings that only affect reconstruction (e.g. an iteration count); the
+    card lists them.
+    """
     state = torch.load(run_dir / checkpoint, map_location="cpu", weights_only=True)
     config = state["config"]
+    if inference:
+        config = {**config, "model_config": {**config["model_config"], **inference}}
+        extra = ", ".join(f"`{k}={v}`" for k, v in inference.items())
+        note = (note + "\n\n" if note else "") + f"Reconstruction settings changed from the run's: {extra}."
     model = config["model"]
     package = REPO / "plugins" / "recon_plugins" / model.replace("-", "_")
     if not package.is_dir():
@@ -57,13 +67,30 @@ def ship(run_dir: Path, checkpoint: str = "best.pt", note: str = "") -> Path:
     return weights
 
 
+def _value(text: str) -> object:
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--checkpoint", default="best.pt")
     parser.add_argument("--note", default="")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a reconstruction setting to store with the weights (int, float or bool)",
+    )
     args = parser.parse_args(argv)
-    print(ship(args.run_dir, args.checkpoint, args.note))
+    inference = {k: _value(v) for k, _, v in (item.partition("=") for item in args.set)}
+    print(ship(args.run_dir, args.checkpoint, args.note, inference))
     return 0
 
 

@@ -17,6 +17,7 @@ plugin = ModelPlugin(
     config_cls=IMUNNEConfig,
     build=_build,
     trainable=True,
+    default_weights=("recon_plugins.imunne", "weights.pt"),
     needs_coil_maps=True,
     tags=("learned", "implicit"),
 )

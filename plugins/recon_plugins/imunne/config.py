@@ -20,7 +20,8 @@ class IMUNNEConfig:
         step_init: Initial gradient step t (> 0), learned as softplus of a free parameter.
         contractive: Regulariser R(x) = mu x - g C(x) with a spectrally normalised CU-Net C and g < mu
             (``recon_cli.nn.unrolled.ContractiveRegulariser``), so the iteration converges to a fixed
-            point; False: R = C, a plain CU-Net, as in the unrolled ``alt-un``.
+            point however long it runs, but at a cost in quality after short training (see the model
+            card); False: R = C, a plain CU-Net, as in the unrolled ``alt-un``.
         lipschitz: Bound of g / mu in (0, 1) (contractive only).
         shrink_init: Initial mu (contractive only).
         chans: Complex channels of the CU-Net's first level.
@@ -33,7 +34,7 @@ class IMUNNEConfig:
     anderson: bool = False
     anderson_memory: int = 5
     step_init: float = 0.5
-    contractive: bool = True
+    contractive: bool = False
     lipschitz: float = 0.9
     shrink_init: float = 1.0
     chans: int = 8
