@@ -18,7 +18,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from recon_cli.errors import ModelError
 from recon_cli.nn.cnn import apply_complex
 from recon_cli.ops.base import LinearOperator
 
@@ -129,9 +128,3 @@ def normalised_start(
         x0 = (op.gridding(kspace) if weighted else op.adjoint(kspace)).to(torch.complex64)
     scale = rms_scale(x0)
     return kspace / scale, x0 / scale, scale
-
-
-def require_maps(op: LinearOperator, model: str) -> None:
-    """Raise ModelError naming ``model`` unless ``op`` holds coil maps (image domain (frames, ny, nx))."""
-    if getattr(op, "maps", None) is None:
-        raise ModelError(f"{model}: needs coil maps (give --coils or let recon estimate them)")

@@ -93,6 +93,12 @@ class ContractiveRegulariser(nn.Module):
         return self.shrink * x - self.gain * self.network(x)
 
 
+def require_maps(op: LinearOperator, model: str) -> None:
+    """Raise ModelError naming ``model`` unless ``op`` holds coil maps (image domain (frames, ny, nx))."""
+    if getattr(op, "maps", None) is None:
+        raise ModelError(f"{model}: needs coil maps (give --coils or let recon estimate them)")
+
+
 def sense_gridding(kspace: torch.Tensor, op: LinearOperator, model: str) -> torch.Tensor:
     """A^H D y coil-combined by the operator's maps, in full precision even under autocast.
 
@@ -107,7 +113,6 @@ def sense_gridding(kspace: torch.Tensor, op: LinearOperator, model: str) -> torc
     Raises:
         ModelError: the operator has no coil maps.
     """
-    if getattr(op, "maps", None) is None:
-        raise ModelError(f"{model}: needs coil maps (give --coils or let recon estimate them)")
+    require_maps(op, model)
     with torch.autocast(device_type=kspace.device.type, enabled=False):
         return op.gridding(kspace).to(torch.complex64)

@@ -23,7 +23,8 @@ from torch import nn
 
 from recon_cli.nn import channels_to_image, image_to_channels
 from recon_cli.nn.cnn import ConvStack
-from recon_cli.nn.primal_dual import normalised_start, require_maps
+from recon_cli.nn.primal_dual import normalised_start
+from recon_cli.nn.unrolled import require_maps
 from recon_cli.ops.base import LinearOperator
 from recon_plugins.cascade_net.config import CascadeNetConfig
 

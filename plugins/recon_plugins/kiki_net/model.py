@@ -21,7 +21,8 @@ from torch import nn
 from recon_cli.errors import ModelError
 from recon_cli.nn import channels_to_image, image_to_channels
 from recon_cli.nn.cnn import ConvStack, apply_complex
-from recon_cli.nn.primal_dual import normalised_start, require_maps
+from recon_cli.nn.primal_dual import normalised_start
+from recon_cli.nn.unrolled import require_maps
 from recon_cli.ops.base import LinearOperator
 from recon_cli.ops.cartesian import CartesianSense
 from recon_cli.ops.functional import fft2c, ifft2c, sense_expand, sense_reduce

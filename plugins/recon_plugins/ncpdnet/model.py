@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from recon_cli.nn.cnn import ConvStack
-from recon_cli.nn.primal_dual import PrimalDualNet, normalised_start, require_maps
+from recon_cli.nn.primal_dual import PrimalDualNet, normalised_start
+from recon_cli.nn.unrolled import require_maps
 from recon_cli.ops.base import LinearOperator
 from recon_plugins.ncpdnet.config import NCPDNetConfig
 

@@ -17,8 +17,9 @@ import torch
 from torch import nn
 
 from recon_cli.nn.mwcnn import MWCNN
-from recon_cli.nn.primal_dual import PrimalDualNet, normalised_start, require_maps
+from recon_cli.nn.primal_dual import PrimalDualNet, normalised_start
 from recon_cli.nn.sensitivity import SensitivityRefinement, with_maps
+from recon_cli.nn.unrolled import require_maps
 from recon_cli.ops.base import LinearOperator
 from recon_plugins.xpdnet.config import XPDNetConfig
 
