@@ -74,7 +74,7 @@ def load_model(
     (config file and ``--set`` values) still overrides it.
     """
     plugin = load_plugin(name)
-    state, trained = _load_weights(plugin, weights)
+    state, trained = load_weights(plugin, weights)
     resolved = resolve_config(plugin, {**trained, **(config or {})})
     module = plugin.build(resolved)
     if state is not None:
@@ -88,7 +88,7 @@ def load_model(
     return LoadedModel(plugin, resolved, module.to(dev).eval(), dev)
 
 
-def _load_weights(
+def load_weights(
     plugin: ModelPlugin, weights: Path | None
 ) -> tuple[dict[str, torch.Tensor] | None, dict[str, Any]]:
     """(state dict, model config it was trained with) of the given or default weights."""

@@ -306,6 +306,34 @@ def test_new_run_refuses_an_old_run_folder_and_resume_refuses_changes(tmp_path: 
     assert more.step == 2
 
 
+def test_init_starts_a_new_run_from_given_or_shipped_weights(tmp_path: Path) -> None:
+    """--init: the new run's first validation is the given weights' (same model, same data), its config
+    records where it started, and 'default' takes the plugin's shipped weights with their architecture."""
+    first = train(_request(tmp_path / "first", train_config={"steps": 3, "val_every": 3, "workers": 0}))
+    once = {"steps": 1, "val_every": 1, "workers": 0}
+    tuned = train(_request(tmp_path / "tuned", init=tmp_path / "first" / "last.pt", train_config=once))
+    rows = [json.loads(r) for r in (tmp_path / "tuned" / "log.jsonl").read_text().splitlines()]
+    start = next(r for r in rows if r["kind"] == "val" and r["step"] == 0)
+    assert first.last_val is not None and start["nrmse"] == pytest.approx(first.last_val["nrmse"], rel=1e-5)
+    assert json.loads((tmp_path / "tuned" / "config.json").read_text())["init"] == str(
+        tmp_path / "first" / "last.pt"
+    )
+    assert tuned.step == 1
+    with pytest.raises(UsageError, match="--init starts a new run"):
+        train(TrainRequest(resume=tmp_path / "first", init=tmp_path / "first", device="cpu"))
+    with pytest.raises(UsageError, match="ships no default weights"):
+        train(_request(tmp_path / "none", init=Path("default")))
+    from recon_cli.train.plan import plan_run
+
+    plan = plan_run(
+        TrainRequest(
+            out_dir=tmp_path / "cunet", model="cunet", data="synthetic:radial", init=Path("default")
+        ),
+        None,  # type: ignore[arg-type] - a new run's plan does not look at the process group
+    )
+    assert plan.init_state is not None and plan.model_config.chans == 8
+
+
 def test_cli_trains_and_reconstruct_uses_the_run_folder(tmp_path: Path, radial_sample: Path) -> None:
     out = tmp_path / "run"
     sets = ["--set", "chans=4", "--set", "num_pools=2"]

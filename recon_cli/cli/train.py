@@ -79,6 +79,14 @@ def command(
     ] = None,
     device: Annotated[str, Opt("--device", help="auto, cpu or cuda:N.")] = "auto",
     resume: Annotated[Path | None, Opt("--resume", help="Continue the run in this folder.")] = None,
+    init: Annotated[
+        Path | None,
+        Opt(
+            "--init",
+            help="Start a new run from these weights (a .pt file, a run folder, or 'default' for the "
+            "model's shipped weights, whose architecture settings come with them): fine-tuning.",
+        ),
+    ] = None,
     tensorboard: Annotated[
         bool, Opt("--tensorboard", help="Also log to TensorBoard (if installed).")
     ] = False,
@@ -119,6 +127,7 @@ def command(
         train_config=train_cfg,
         device=device,
         resume=resume,
+        init=init,
         overwrite=overwrite,
         tensorboard=tensorboard,
         stop_after=stop_after,

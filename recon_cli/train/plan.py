@@ -39,6 +39,7 @@ class TrainRequest:
     train_config: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
     resume: Path | None = None
+    init: Path | None = None
     overwrite: bool = False
     tensorboard: bool = False
     stop_after: int | None = None
@@ -57,20 +58,34 @@ class RunPlan:
     data_spec: DataSpec
     val_spec: DataSpec | None
     checkpoint: dict[str, Any] | None = None
+    init: Path | None = None
+    init_state: dict[str, Any] | None = None
 
 
 def plan_run(request: TrainRequest, ctx: DistContext) -> RunPlan:
     """Resolve a new run's configuration, or a resumed run's from its checkpoint (checked against the
     request: only ``RESUMABLE_OVERRIDES`` may change)."""
     if request.resume is not None:
+        if request.init is not None:
+            raise UsageError("--init starts a new run; --resume continues one: give one of them")
         return _plan_resume(request, ctx)
     if request.model is None or request.data is None or request.out_dir is None:
         raise UsageError("recon train needs --model, --data and --out (or --resume RUN_DIR)")
     plugin = _trainable(request.model)
+    init_state, trained = None, {}
+    if request.init is not None:
+        from recon_cli.reconstruct import load_weights
+
+        # "default": the plugin's shipped weights; their architecture settings come with them
+        init_state, trained = load_weights(plugin, None if str(request.init) == "default" else request.init)
+        if init_state is None:
+            raise UsageError(f"--init default: model '{plugin.name}' ships no default weights")
     return RunPlan(
         run_dir=Path(request.out_dir),
         plugin=plugin,
-        model_config=resolve_config(plugin, request.model_config),
+        model_config=resolve_config(plugin, {**trained, **request.model_config}),
+        init=request.init,
+        init_state=init_state,
         train=build_config(TrainConfig, request.train_config, "train"),
         data=build_config(DataConfig, request.data_config, "data"),
         data_spec=parse_data_spec(request.data, "--data"),
@@ -109,7 +124,8 @@ def _plan_resume(request: TrainRequest, ctx: DistContext) -> RunPlan:
             raise UsageError(f"--resume: {option} must stay {stored[key]}")
         specs.append(spec)
     assert specs[0] is not None
-    return RunPlan(run_dir, plugin, model_config, train, data, specs[0], specs[1], state)
+    init = Path(stored["init"]) if stored.get("init") else None
+    return RunPlan(run_dir, plugin, model_config, train, data, specs[0], specs[1], state, init=init)
 
 
 def _resumed(cls: type, stored: dict, overrides: dict, section: str, allowed: tuple[str, ...]) -> Any:

@@ -139,7 +139,13 @@ def _build(plan: RunPlan, ctx: DistContext) -> tuple[Parts, LoopState]:
     """Model (same initialisation on every rank), data, optimiser; restored from the checkpoint if any."""
     cfg = plan.train
     seed_globals(cfg.seed)
-    model = plan.plugin.build(plan.model_config).to(ctx.device)
+    model = plan.plugin.build(plan.model_config)
+    if plan.init_state is not None:
+        try:
+            model.load_state_dict(plan.init_state)
+        except RuntimeError as exc:
+            raise ModelError(f"{plan.init}: --init weights do not fit: {str(exc).splitlines()[0]}") from None
+    model = model.to(ctx.device)
     needs_maps = getattr(model, "coil_maps", "optional") == "required"
     train_set = _dataset(plan, plan.data_spec, ctx, needs_maps, validation=False)
     sampler = BucketBatchSampler(
@@ -252,6 +258,7 @@ def _record(
         "val_spec": None if plan.val_spec is None else plan.val_spec.text,
         "data_summary": train_set.describe(),
         "val_summary": None if val_set is None else val_set.describe(),
+        "init": None if plan.init is None else str(plan.init),
         "world_size": ctx.world_size,
         "device": str(ctx.device),
         "versions": versions(),
