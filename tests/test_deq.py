@@ -9,10 +9,9 @@ import torch
 from recon_cli.errors import ModelError
 from recon_cli.fixed_point import broyden
 from recon_cli.implicit import BackwardInfo, BackwardOptions, differentiable_fixed_point
-from recon_cli.phantoms import cardiac_cine_phantom, coil_maps, simulate_cartesian, simulate_radial_cine
 from recon_cli.reconstruct import build_operator, load_model, reconstruct_scan
 from recon_cli.registry import load_plugin, resolve_config
-from recon_cli.sampling import cartesian_mask, golden_angle_radial
+from tests.helpers import small_cine
 
 TINY = {"chans": 8, "layers": 3, "iterations": 20, "eval_iterations": 20}
 
@@ -32,15 +31,9 @@ def _model(**overrides: object) -> torch.nn.Module:
     return plugin.build(resolve_config(plugin, {**TINY, **overrides}))
 
 
-def _scan(kind: str, n: int = 32, frames: int = 2, coils: int = 4, seed: int = 5):
-    gen = torch.Generator().manual_seed(seed)
-    image = cardiac_cine_phantom(n, frames, generator=gen)
-    maps = coil_maps(coils, (n, n), generator=gen)
-    if kind == "cartesian":
-        mask = torch.from_numpy(cartesian_mask("random", (n, n), 3.0, 0.1, seed, frames)).unsqueeze(1)
-        return image, maps, simulate_cartesian(image, maps, snr=40.0, generator=gen, mask=mask)
-    traj = torch.from_numpy(golden_angle_radial(8, frames, 2 * n))
-    return image, maps, simulate_radial_cine(image, maps, traj, readout_length=2 * n, snr=40.0, generator=gen)
+def _scan(kind: str, **sizes: object):
+    """This file's test scan (``tests.helpers.small_cine`` with its defaults, overridable)."""
+    return small_cine(kind, **{"frames": 2, **sizes})
 
 
 def _affine_problem(n: int = 24, seed: int = 0):

@@ -12,10 +12,9 @@ from recon_cli.errors import ModelError
 from recon_cli.nn.primal_dual import images_to_measurements, measurements_to_images
 from recon_cli.nn.sensitivity import SensitivityRefinement, with_maps
 from recon_cli.ops.base import LinearOperator
-from recon_cli.phantoms import cardiac_cine_phantom, coil_maps, simulate_cartesian, simulate_radial_cine
 from recon_cli.reconstruct import build_operator, load_model, reconstruct_scan
 from recon_cli.registry import load_plugin, resolve_config
-from recon_cli.sampling import cartesian_mask, golden_angle_radial
+from tests.helpers import small_cine
 
 MODELS = {
     "cascade-net": {"cascades": 3, "layers": 3, "features": 8},
@@ -33,15 +32,11 @@ def _model(name: str, **overrides: object) -> torch.nn.Module:
     return plugin.build(resolve_config(plugin, {**MODELS[name], **overrides}))
 
 
-def _scan(kind: str, n: int = 32, frames: int = 1, coils: int = 3, seed: int = 11):
-    gen = torch.Generator().manual_seed(seed)
-    image = cardiac_cine_phantom(n, frames, generator=gen)
-    maps = coil_maps(coils, (n, n), generator=gen)
-    if kind == "cartesian":
-        mask = torch.from_numpy(cartesian_mask("random", (n, n), 4.0, 0.08, seed, frames)).unsqueeze(1)
-        return image, maps, simulate_cartesian(image, maps, snr=40.0, generator=gen, mask=mask)
-    traj = torch.from_numpy(golden_angle_radial(10, frames, 2 * n))
-    return image, maps, simulate_radial_cine(image, maps, traj, readout_length=2 * n, snr=40.0, generator=gen)
+def _scan(kind: str, **sizes: object):
+    """This file's test scan (``tests.helpers.small_cine`` with its defaults, overridable)."""
+    defaults = {"frames": 1, "coils": 3, "seed": 11, "acceleration": 4.0, "center_fraction": 0.08}
+    defaults["spokes"] = 10
+    return small_cine(kind, **{**defaults, **sizes})
 
 
 def _slice(kind: str) -> tuple[torch.Tensor, torch.Tensor, LinearOperator]:
