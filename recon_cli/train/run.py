@@ -102,6 +102,9 @@ def train(request: TrainRequest, *, on_event: Callable[[dict[str, Any]], None] |
                 _stop_workers(loader)
         if ctx.is_main:
             _finish_folder(plan, parts.record, state)
+        # no rank leaves before rank 0 has written the run's files: torchrun tears the group down (and
+        # aborts ranks still inside gloo) as soon as the first rank exits, e.g. with 143 after SIGTERM
+        barrier(ctx)
         return TrainResult(
             plan.run_dir,
             state.step,
