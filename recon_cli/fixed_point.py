@@ -1,8 +1,9 @@
 """Fixed-point iterations x = f(x) (Picard, Anderson, Broyden) and Jacobian-free backpropagation (JFB).
 
 The solvers run without an autograd graph, so their memory does not depend on the number of iterations.
-``jacobian_free_fixed_point`` then applies ``f`` once more, with gradients, to the detached fixed point:
-the gradient of that last application is the JFB gradient of Fung et al. (2022), which replaces the
+For training, ``jacobian_free_fixed_point`` makes the last of its iterations with gradients, on the
+detached previous iterate: the gradient of that last application is the JFB gradient of Fung et al.
+(2022), which replaces the
 inverse (I - df/dx)^-1 of implicit differentiation by the identity. ``broyden`` also returns its low-rank
 estimate of that inverse, which ``recon_cli.implicit`` reuses for SHINE gradients.
 """
@@ -124,26 +125,35 @@ def jacobian_free_fixed_point(
     memory: int = 5,
     with_gradient: bool | None = None,
 ) -> tuple[torch.Tensor, FixedPointInfo]:
-    """Solve x = f(x) without a graph, then (for training) apply ``f`` once with gradients.
+    """Solve x = f(x) without a graph; for training, make the last application of ``f`` with gradients.
+
+    ``max_iter`` counts every application of ``f``, the differentiable one included, so a training
+    forward with ``max_iter = K`` applies the map exactly as often as inference does (and as an unrolled
+    network of K blocks), and only the last application is kept for the backward pass.
 
     Args:
         f: The map, whose parameters are trained.
         x0: Starting point.
-        max_iter, tol: as in ``picard``.
+        max_iter, tol: as in ``picard`` (``max_iter`` >= 1).
         use_anderson: Anderson acceleration instead of plain Picard iteration.
         memory: Past iterates mixed by Anderson acceleration.
-        with_gradient: Add the final differentiable application; default: when grad mode is enabled.
+        with_gradient: End with the differentiable application; default: when grad mode is enabled.
 
     Returns:
         (the fixed point, with the JFB graph of one application of ``f`` when ``with_gradient``;
-        FixedPointInfo of the graph-free solve).
+        FixedPointInfo of the whole solve).
     """
-    if use_anderson:
-        x, info = anderson(f, x0, max_iter, tol, memory=memory)
+    differentiable = with_gradient if with_gradient is not None else torch.is_grad_enabled()
+    solve = (lambda *a: anderson(*a, memory=memory)) if use_anderson else picard
+    budget = max_iter - 1 if differentiable else max_iter
+    if budget > 0:
+        x, info = solve(f, x0, budget, tol)
     else:
-        x, info = picard(f, x0, max_iter, tol)
-    if with_gradient if with_gradient is not None else torch.is_grad_enabled():
-        x = f(x.detach())
+        x, info = x0.detach(), FixedPointInfo(0, float("inf"))
+    if differentiable:
+        x_new = f(x.detach())
+        info = FixedPointInfo(info.iterations + 1, relative_change(x_new.detach(), x))
+        x = x_new
     return x, info
 
 

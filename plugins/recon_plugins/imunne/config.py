@@ -12,8 +12,9 @@ class IMUNNEConfig:
     Attributes:
         iterations: Most fixed-point iterations at reconstruction (and in training unless
             ``train_iterations`` is set).
-        train_iterations: Most graph-free iterations per training step (0: ``iterations``); training is
-            cheaper with a few, and JFB's gradient does not depend on how the fixed point was reached.
+        train_iterations: Most iterations per training step (0: ``iterations``), the last of which is
+            differentiated (JFB); training is cheaper with a few, and JFB's gradient does not depend on
+            how the fixed point was reached.
         tol: Stop when the relative change ||x_{k+1} - x_k|| / ||x_k|| falls below this (0: run all).
         anderson: Anderson acceleration instead of plain Picard iteration.
         anderson_memory: Past iterates mixed by Anderson acceleration.
