@@ -1,7 +1,8 @@
 """Training memory and time of IMUNNE (implicit, JFB) against Alt-UN (unrolled) as the iterations grow.
 
 On one synthetic radial cine slice (phantom, birdcage coil maps given to the operator, golden-angle
-spokes), for ``imunne`` with at most K fixed-point iterations and tolerance 0 (so exactly K run) and for
+spokes), for ``imunne`` with at most K fixed-point iterations and tolerance 0 (so exactly K run, the last
+one differentiated) and for
 ``alt-un`` with K blocks, K = 1, 5, 10, 20, this measures one training step: forward + L1 loss against
 the ground-truth image + backward. Each (model, K) runs in its own subprocess with 2 threads, reporting
 
@@ -9,7 +10,7 @@ the ground-truth image + backward. Each (model, K) runs in its own subprocess wi
 * the peak resident-memory increase of the step over the process's level just before it
   (``resource.getrusage`` maxrss after the step minus before; the baseline is taken after building the
   data and the model and one warm-up forward under ``no_grad``, since maxrss never decreases);
-* the step time, median of 3 steps after the measured (warm-up) step.
+* the step time, median of ``STEP_REPEATS`` steps after the measured (warm-up) step.
 
 It also times inference of one cine slice (eval mode, default configs: ``imunne``, ``alt-un``, ``cs``).
 Results go to the "imunne-memory" section of docs/benchmarks.md.
@@ -39,6 +40,7 @@ from benchmarks.report import machine_line, markdown_table, publish  # noqa: E40
 
 ITERATIONS = (1, 5, 10, 20)
 THREADS = 2
+STEP_REPEATS = 7
 MIB = 2**20
 # matrix, frames, coils, spokes per frame (readout 2 x matrix)
 FULL = {"matrix": 64, "frames": 10, "coils": 8, "spokes": 13}
@@ -105,7 +107,7 @@ def train_worker(name: str, k: int, sizes: dict[str, int]) -> dict[str, float]:
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         step()
     after = _maxrss_bytes()
-    times = [step() for _ in range(3)]
+    times = [step() for _ in range(STEP_REPEATS)]
     return {"saved": saved, "rss": after - before, "step": statistics.median(times)}
 
 
@@ -210,14 +212,15 @@ def main(argv: list[str] | None = None) -> int:
             machine_line().replace(f"with {torch.get_num_threads()} CPU", f"with {THREADS} CPU")
             + f" Load average at the start: {os.getloadavg()[0]:.1f} (a shared machine). CPU figures only.",
             f"One synthetic radial cine slice ({shape}; true coil maps in the operator), default networks "
-            f"(CU-Net {_default('imunne', 'chans')} channels, depth {_default('imunne', 'depth')}; IMUNNE's "
-            "contractive regulariser; untrained). Training step: forward + L1 loss against the "
-            "ground truth + backward; `imunne` with at most K iterations and tolerance 0 (exactly K run, "
-            "Jacobian-free backpropagation through one more block), `alt-un` with K blocks backpropagated "
-            "end to end. Each row is its own process with 2 threads. Saved tensors: bytes autograd keeps "
-            "for backward (exact, from `saved_tensors_hooks`). Peak RSS increase: maxrss after the step "
-            "minus maxrss after building data and model and one `no_grad` warm-up forward. Step: median "
-            "of 3 steps after the measured one.",
+            f"(CU-Net {_default('imunne', 'chans')} channels, depth {_default('imunne', 'depth')}; IMUNNE "
+            f"{'with' if _default('imunne', 'contractive') else 'without'} the contractive regulariser; "
+            "untrained). Training step: forward + L1 loss against the ground truth + backward; `imunne` "
+            "with at most K iterations and tolerance 0 (exactly K run, the first K - 1 without a graph and "
+            "the last one backpropagated: Jacobian-free backpropagation), `alt-un` with K blocks "
+            "backpropagated end to end. Each row is its own process with 2 threads. Saved tensors: bytes "
+            "autograd keeps for backward (exact, from `saved_tensors_hooks`). Peak RSS increase: maxrss "
+            "after the step minus maxrss after building data and model and one `no_grad` warm-up forward. "
+            f"Step: median of {STEP_REPEATS} steps after the measured one.",
             markdown_table(["model", "K", "saved-tensor MiB", "peak RSS increase MiB", "step s"], rows),
             "Goals (from the issue):",
             "\n".join(goals),

@@ -52,6 +52,7 @@ class ComplexConv3d(nn.Module):
         self.weight_imag = nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
         self.padding = tuple(k // 2 for k in kernel_size)
         self.spectral_norm = spectral_norm
+        self._cache: tuple[tuple[object, ...], torch.Tensor] | None = None
         if spectral_norm:
             grid = tuple(n if k > 1 else 1 for n, k in zip((8, 16, 16), kernel_size, strict=True))
             self.register_buffer("probe", torch.randn(1, 2 * in_chans, *grid))
@@ -66,6 +67,18 @@ class ComplexConv3d(nn.Module):
         underestimate the convolution's by up to the square root of the kernel size). A network built
         from such layers cannot amplify differences along space or time, whatever its input's size."""
         wr, wi = self.weight_real, self.weight_imag
+        # without gradients (inference, graph-free fixed-point iterations) the weight is reused while the
+        # parameters (and, with spectral normalisation in training, the probe) are unchanged
+        frozen = not torch.is_grad_enabled() and not (self.spectral_norm and self.training)
+        key = (wr.data_ptr(), wr._version, wi.data_ptr(), wi._version, self.training, wr.dtype)
+        if frozen and self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        weight = self._block_weight(wr, wi)
+        if frozen:
+            self._cache = (key, weight)
+        return weight
+
+    def _block_weight(self, wr: torch.Tensor, wi: torch.Tensor) -> torch.Tensor:
         weight = torch.cat([torch.cat([wr, -wi], dim=1), torch.cat([wi, wr], dim=1)], dim=0)
         if not self.spectral_norm:
             return weight

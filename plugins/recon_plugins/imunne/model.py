@@ -16,8 +16,8 @@ class IMUNNE(nn.Module):
     """Implicit (fixed-point) network with one shared gradient-step block and a CU-Net regulariser.
 
     The fixed point is found without an autograd graph (Picard or Anderson iteration from the gridded
-    image). In training mode with gradients enabled, one more application of the block to the detached
-    fixed point carries the gradient (Jacobian-free backpropagation), so training memory does not grow
+    image). In training mode with gradients enabled, the last iteration applies the block with gradients
+    to the detached previous iterate (Jacobian-free backpropagation), so training memory does not grow
     with the number of iterations. In evaluation mode the fixed point itself is returned.
 
     Attributes:
