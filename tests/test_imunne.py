@@ -147,6 +147,29 @@ def test_imunne_anderson_option_and_eval_mode_returns_the_fixed_point() -> None:
     assert not out.requires_grad and model.last_info is not None and model.last_info.iterations <= 20
 
 
+def test_training_depth_is_drawn_from_the_range_and_inference_runs_the_full_count() -> None:
+    """train_iterations_min: each training forward runs a seeded count in [min, train_iterations] (the
+    last one differentiated); evaluation runs ``iterations``."""
+    _, kspace, op = _slice("cartesian")
+    model = _model("imunne", iterations=9, train_iterations=6, train_iterations_min=2).train()
+    torch.manual_seed(0)
+    counts = []
+    for _ in range(12):
+        model(kspace, op)
+        assert model.last_info is not None
+        counts.append(model.last_info.iterations)
+    assert set(counts) <= set(range(2, 7)) and len(set(counts)) >= 3, counts
+    torch.manual_seed(0)
+    again = []
+    for _ in range(12):
+        model(kspace, op)
+        again.append(model.last_info.iterations)
+    assert again == counts
+    with torch.no_grad():
+        model.eval()(kspace, op)
+    assert model.last_info.iterations == 9
+
+
 @pytest.mark.parametrize("kind", ["radial", "cartesian"])
 def test_contractive_imunne_has_one_fixed_point_whatever_the_start(kind: str) -> None:
     """With the contractive regulariser (``contractive=True``) plain iteration converges, and to one image

@@ -15,6 +15,10 @@ class IMUNNEConfig:
         train_iterations: Most iterations per training step (0: ``iterations``), the last of which is
             differentiated (JFB); training is cheaper with a few, and JFB's gradient does not depend on
             how the fixed point was reached.
+        train_iterations_min: With 1 <= this < the training count, every training forward draws its
+            iteration count uniformly from [train_iterations_min, train_iterations] (0: fixed), so the
+            loss sees the iterates at many depths and rewards a block whose iterates settle rather than
+            one tuned to a single depth.
         tol: Stop when the relative change ||x_{k+1} - x_k|| / ||x_k|| falls below this (0: run all).
         anderson: Anderson acceleration instead of plain Picard iteration.
         anderson_memory: Past iterates mixed by Anderson acceleration.
@@ -31,6 +35,7 @@ class IMUNNEConfig:
 
     iterations: int = 30
     train_iterations: int = 0
+    train_iterations_min: int = 0
     tol: float = 1e-3
     anderson: bool = False
     anderson_memory: int = 5
@@ -48,6 +53,8 @@ class IMUNNEConfig:
             raise ModelError(
                 "imunne: iterations and anderson_memory must be >= 1, train_iterations and tol >= 0"
             )
+        if self.train_iterations_min < 0:
+            raise ModelError("imunne: train_iterations_min must be >= 0")
         if self.contractive and not (0 < self.lipschitz < 1 and self.shrink_init > 0):
             raise ModelError("imunne: lipschitz must be in (0, 1) and shrink_init > 0")
         if self.step_init <= 0 or self.chans < 1 or not 1 <= self.depth <= 6:

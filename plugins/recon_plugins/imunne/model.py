@@ -55,6 +55,9 @@ class IMUNNE(nn.Module):
         iterations = self.config.iterations
         if training and self.config.train_iterations:
             iterations = self.config.train_iterations
+        if training and 0 < self.config.train_iterations_min < iterations:
+            low = self.config.train_iterations_min  # the training loop seeds and checkpoints this RNG
+            iterations = int(torch.randint(low, iterations + 1, ()).item())
         x, self.last_info = jacobian_free_fixed_point(
             lambda x: self.block(x, op, gridded),
             start,
