@@ -3,9 +3,9 @@
 The solvers run without an autograd graph, so their memory does not depend on the number of iterations.
 For training, ``jacobian_free_fixed_point`` makes the last of its iterations with gradients, on the
 detached previous iterate: the gradient of that last application is the JFB gradient of Fung et al.
-(2022), which replaces the
-inverse (I - df/dx)^-1 of implicit differentiation by the identity. ``broyden`` also returns its low-rank
-estimate of that inverse, which ``recon_cli.implicit`` reuses for SHINE gradients.
+(2022), which replaces the inverse (I - df/dx)^-1 of implicit differentiation by the identity.
+``broyden`` also returns its low-rank estimate of that inverse, which ``recon_cli.implicit`` reuses for
+SHINE gradients.
 """
 
 from __future__ import annotations

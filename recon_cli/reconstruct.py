@@ -78,14 +78,17 @@ def load_model(
     resolved = resolve_config(plugin, {**trained, **(config or {})})
     module = plugin.build(resolved)
     if state is not None:
-        try:
-            module.load_state_dict(state)
-        except RuntimeError as exc:
-            raise ModelError(
-                f"{weights}: weights do not fit model '{name}': {str(exc).splitlines()[0]}"
-            ) from None
+        apply_weights(module, state, weights, name)
     dev = resolve_device(device)
     return LoadedModel(plugin, resolved, module.to(dev).eval(), dev)
+
+
+def apply_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], source: object, name: str) -> None:
+    """Load ``state`` into ``module``; a mismatch is a ModelError naming ``source`` and model ``name``."""
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ModelError(f"{source}: weights do not fit model '{name}': {str(exc).splitlines()[0]}") from None
 
 
 def load_weights(

@@ -208,20 +208,13 @@ class CUNet(nn.Module):
             x = F.avg_pool2d(x, kernel_size=2)
         x = self.bottom(x)
         for level in reversed(range(self.depth)):
-            x = _upsample(x)
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
             joined = complex_cat(skips[level], x)
             x = self.up[level](joined * self.skip_scale if self.skip_scale != 1.0 else joined)
         x = self.head(x)
         top, left = (x.shape[-2] - height) // 2, (x.shape[-1] - width) // 2
         x = x[:, :, top : top + height, left : left + width]
         return channels_to_complex(x.float(), dim=1).squeeze(1)
-
-
-def _upsample(x: torch.Tensor) -> torch.Tensor:
-    """Nearest-neighbour 2x upsampling of (T, C, Y, X) (one copy; ``F.interpolate`` is slower on CPU)."""
-    frames, chans, height, width = x.shape
-    wide = x[:, :, :, None, :, None].expand(frames, chans, height, 2, width, 2)
-    return wide.reshape(frames, chans, 2 * height, 2 * width)
 
 
 def _padding(height: int, width: int, depth: int) -> tuple[int, int, int, int]:

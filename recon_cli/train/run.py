@@ -144,10 +144,9 @@ def _build(plan: RunPlan, ctx: DistContext) -> tuple[Parts, LoopState]:
     seed_globals(cfg.seed)
     model = plan.plugin.build(plan.model_config)
     if plan.init_state is not None:
-        try:
-            model.load_state_dict(plan.init_state)
-        except RuntimeError as exc:
-            raise ModelError(f"{plan.init}: --init weights do not fit: {str(exc).splitlines()[0]}") from None
+        from recon_cli.reconstruct import apply_weights
+
+        apply_weights(model, plan.init_state, f"--init {plan.init}", plan.plugin.name)
     model = model.to(ctx.device)
     needs_maps = getattr(model, "coil_maps", "optional") == "required"
     train_set = _dataset(plan, plan.data_spec, ctx, needs_maps, validation=False)
