@@ -43,11 +43,20 @@ SNRS = (30.0, 15.0, 7.5)
 DEPTHS = (5, 10, 20, 40)  # fixed iteration counts of the shipped imunne on the sample
 
 
-def make_data(folder: Path, seeds: tuple[int, ...], snrs: tuple[float, ...]) -> dict[float, list[Path]]:
-    """Held-out scans per SNR: {snr: [paths]} (same phantoms at every SNR, noise scaled)."""
+def make_data(folder: Path, seeds: tuple[int, ...], snrs: tuple[float, ...]) -> dict[float | str, list[Path]]:
+    """Held-out scans per SNR: {snr: [paths]} (same phantoms at every SNR, noise scaled), and under
+    "textured" the same seeds at the first SNR with the phantom's anatomical detail at full strength."""
     from sample_data.make_sample_data import make_radial_cine
 
-    files: dict[float, list[Path]] = {}
+    files: dict[float | str, list[Path]] = {}
+    out = folder / "textured"
+    out.mkdir(parents=True, exist_ok=True)
+    files["textured"] = [
+        make_radial_cine(out, overwrite=True, seed=seed, snr=snrs[0], detail=1.0, name=f"textured_{seed}.h5")[
+            0
+        ]
+        for seed in seeds
+    ]
     for snr in snrs:
         out = folder / f"snr{snr:g}"
         out.mkdir(parents=True, exist_ok=True)
@@ -118,20 +127,27 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, dict[str, list[dict[str, float]]]] = {}
         for model in models:
             cached = args.cache / f"{model}.json" if args.cache else None
-            if cached is not None and cached.exists():
-                results[model] = json.loads(cached.read_text())
-                print(model, "from", cached, flush=True)
-                continue
-            results[model] = {
-                "sample": score(model, [SAMPLE], work / model / "sample", args.device, args.threads)
+            results[model] = json.loads(cached.read_text()) if cached is not None and cached.exists() else {}
+            parts = {
+                "sample": [SAMPLE],
+                **{f"snr{snr:g}": data[snr] for snr in snrs},
+                "textured": data["textured"],
             }
-            for snr in snrs:
-                out = work / model / f"snr{snr:g}"
-                results[model][f"snr{snr:g}"] = score(model, data[snr], out, args.device, args.threads)
-            if cached is not None:
+            missing = [part for part in parts if part not in results[model]]
+            for part in missing:
+                results[model][part] = score(
+                    model, parts[part], work / model / part, args.device, args.threads
+                )
+            if cached is not None and missing:
                 cached.parent.mkdir(parents=True, exist_ok=True)
                 cached.write_text(json.dumps(results[model]))
-            print(model, {k: round(mean(v, "ssim"), 4) for k, v in results[model].items()}, flush=True)
+            print(
+                model,
+                "ran",
+                missing or "nothing (cached)",
+                {k: round(mean(v, "ssim"), 4) for k, v in results[model].items()},
+                flush=True,
+            )
 
         depths: dict[int, dict[str, float]] = {}
         if "imunne" in models:  # does the shipped block settle? iterate it a fixed number of times

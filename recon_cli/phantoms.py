@@ -93,6 +93,7 @@ def cardiac_cine_phantom(
     heart_cycles: float | None = None,
     respiration: bool = True,
     supersample: int = 2,
+    detail: float = 0.0,
 ) -> torch.Tensor:
     """A moving numerical chest in a short-axis-like view for real-time cine.
 
@@ -109,11 +110,16 @@ def cardiac_cine_phantom(
         heart_cycles: Cardiac cycles over all frames; None draws one.
         respiration: Add a slow vertical drift of heart and lungs (up to 3% of the field of view).
         supersample: Draw on a grid this many times finer, then average, to soften edges.
+        detail: Strength (0-1) of what makes real anatomy not piecewise constant (``_add_detail``): tissue
+            texture at fine and coarse scales that moves with the heart, papillary muscles, and blood
+            signal that varies over the cardiac cycle (in-flow). 0 gives flat compartments. The detail's
+            random draws come after all others, so a seed gives the same anatomy and motion at any level.
 
     Returns:
         (frames, n, n) complex64; magnitudes in [0, 1].
     """
-    u = _sampler(as_generator(generator))
+    gen = as_generator(generator)
+    u = _sampler(gen)
     m = n * supersample
     y, x = _grid(m)
     cycles = u(0.85, 1.2) if heart_cycles is None else float(heart_cycles)
@@ -121,11 +127,63 @@ def cardiac_cine_phantom(
     t = torch.arange(frames, dtype=torch.float64).reshape(frames, 1, 1) / frames
     drift = u(0.0, 0.03) * torch.sin(2 * math.pi * (u(0.15, 0.4) * t + u(0, 1))) if respiration else 0 * t
     img, (by, bx) = _paint_thorax(torch.zeros(frames, m, m, dtype=torch.float64), y, x, s, drift, u)
-    img = _paint_heart(img, y, x, s, drift, (by + u(-0.14, -0.06), bx + u(0.02, 0.1)), u)
-    mag = torch.nn.functional.avg_pool2d(img.unsqueeze(1), supersample).squeeze(1)
+    img, heart = _paint_heart(img, y, x, s, drift, (by + u(-0.14, -0.06), bx + u(0.02, 0.1)), u)
     yy, xx = _grid(n)
     phase = u(-math.pi, math.pi) + u(-1, 1) * xx + u(-1, 1) * yy + u(-0.5, 0.5) * (xx**2 + yy**2)
+    if detail > 0:
+        img = _add_detail(img, y, x, s, heart, float(detail), cycles, supersample, _sampler(_child(gen)))
+    mag = torch.nn.functional.avg_pool2d(img.unsqueeze(1), supersample).squeeze(1).clamp(0.0, 1.0)
     return torch.polar(mag, phase.expand_as(mag)).to(torch.complex64)
+
+
+def _child(gen: torch.Generator) -> torch.Generator:
+    """A new generator seeded from one draw of ``gen``."""
+    return torch.Generator().manual_seed(int(torch.randint(0, 2**62, (), generator=gen)))
+
+
+def _smooth_field(shape: tuple[int, int], width: float, gen: torch.Generator) -> torch.Tensor:
+    """Gaussian random field with unit standard deviation and correlation length ``width`` pixels."""
+    noise = torch.randn(shape, generator=gen, dtype=torch.float64)
+    ky = torch.fft.fftfreq(shape[0], dtype=torch.float64).reshape(-1, 1)
+    kx = torch.fft.fftfreq(shape[1], dtype=torch.float64).reshape(1, -1)
+    kernel = torch.exp(-2 * (math.pi * width) ** 2 * (ky**2 + kx**2))
+    field = torch.fft.ifft2(torch.fft.fft2(noise) * kernel).real
+    return (field - field.mean()) / field.std()
+
+
+def _add_detail(img, y, x, s, heart, detail, cycles, supersample, u) -> torch.Tensor:
+    """Papillary muscles, in-flow blood signal and tissue texture (see ``cardiac_cine_phantom``)."""
+    frames, m = img.shape[0], img.shape[-1]
+    cy, cx, r, r_ed, muscle = (heart[k] for k in ("cy", "cx", "r", "r_ed", "muscle"))
+    # blood brightens and darkens over the cycle (in-flow of unsaturated spins), pools only
+    t = torch.arange(frames, dtype=torch.float64).reshape(frames, 1, 1) / frames
+    flow = 1 + detail * u(0.05, 0.12) * torch.sin(2 * math.pi * (cycles * t + u(0.0, 1.0)))
+    img = torch.where(heart["pools"], img * flow, img)
+    # two papillary muscles inside the left-ventricular pool, thickening in systole
+    for angle in (u(200.0, 235.0), u(300.0, 335.0)):
+        a = math.radians(angle)
+        dist, rad = 0.55 * r, u(0.16, 0.22) * r_ed * (1 + 0.3 * s)
+        inside = _ellipse(y, x, cy + dist * math.sin(a), cx + dist * math.cos(a), rad, rad)
+        img = torch.where(inside, torch.as_tensor(muscle * u(1.0, 1.3), dtype=img.dtype), img)
+    # texture: fine and coarse random fields, the heart's following its radial contraction
+    shape = (m, m)
+    gen = torch.Generator().manual_seed(int(u(0.0, 2.0**31)))
+    fine, coarse = 1.2 * supersample, 8.0 * supersample
+
+    def field() -> torch.Tensor:
+        return u(0.06, 0.12) * _smooth_field(shape, fine, gen) + u(0.06, 0.12) * _smooth_field(
+            shape, coarse, gen
+        )
+
+    still, moving = field(), field()
+    scale = (r / r_ed).reshape(frames, 1, 1)  # material point at rho (end-diastole) sits at rho * scale
+    grid = torch.stack((cx + (x - cx) / scale, cy + (y - cy) / scale), dim=-1)  # (frames, m, m, 2): x, y
+    warped = torch.nn.functional.grid_sample(
+        moving.expand(frames, 1, m, m), grid, mode="bilinear", padding_mode="reflection", align_corners=False
+    ).squeeze(1)
+    in_heart = _ellipse(y, x, cy, cx, heart["outer"] + 0.02, heart["outer"] + 0.02) | heart["rv"]
+    texture = torch.where(in_heart, warped, still)
+    return img * (1 + detail * texture).clamp_min(0.0)
 
 
 def _sampler(gen: torch.Generator) -> Callable[[float, float], float]:
@@ -161,8 +219,9 @@ def _paint_thorax(img, y, x, s, drift, u) -> tuple[torch.Tensor, tuple[float, fl
     return img, (by, bx)
 
 
-def _paint_heart(img, y, x, s, drift, centre, u) -> torch.Tensor:
-    """Right ventricle, left-ventricular myocardium and blood pool for every frame."""
+def _paint_heart(img, y, x, s, drift, centre, u) -> tuple[torch.Tensor, dict]:
+    """Right ventricle, left-ventricular myocardium and blood pool for every frame. Returns the image and
+    the heart's geometry (centre, radii per frame, intensities, right-ventricle mask) for ``_add_detail``."""
     cy, cx = centre[0] + drift, centre[1]
     r_ed, wall, shrink = u(0.13, 0.17), u(0.05, 0.065), u(0.2, 0.33)
     blood, muscle = u(0.8, 1.0), u(0.15, 0.25)
@@ -171,9 +230,15 @@ def _paint_heart(img, y, x, s, drift, centre, u) -> torch.Tensor:
     rv_ry, rv_rx = (u(0.18, 0.23) * (1 - 0.5 * shrink * s), u(0.1, 0.14) * (1 - 0.6 * shrink * s))
     rv_cx, rv_cy = cx - outer - 0.5 * rv_rx, cy - 0.03
     img = _paint(img, _ellipse(y, x, rv_cy, rv_cx, rv_ry + 0.012, rv_rx + 0.012, -25), muscle)
-    img = _paint(img, _ellipse(y, x, rv_cy, rv_cx, rv_ry, rv_rx, -25), 0.95 * blood)
+    rv_pool = _ellipse(y, x, rv_cy, rv_cx, rv_ry, rv_rx, -25)
+    img = _paint(img, rv_pool, 0.95 * blood)
     img = _paint(img, _ellipse(y, x, cy, cx, outer, outer), muscle)
-    return _paint(img, _ellipse(y, x, cy, cx, r, r), blood)
+    lv_pool = _ellipse(y, x, cy, cx, r, r)
+    img = _paint(img, lv_pool, blood)
+    rv = _ellipse(y, x, rv_cy, rv_cx, rv_ry + 0.012, rv_rx + 0.012, -25)
+    geometry = dict(cy=cy, cx=cx, r=r, r_ed=r_ed, outer=outer, blood=blood, muscle=muscle, rv=rv)
+    geometry["pools"] = lv_pool | rv_pool
+    return img, geometry
 
 
 def coil_maps(

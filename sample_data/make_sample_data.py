@@ -36,6 +36,7 @@ RADIAL = {
     "samples": 256,
     "coils": 8,
     "snr": 30.0,
+    "detail": 0.0,
     "noise_samples": 2048,
     "fov_mm": 300.0,
     "slice_mm": 8.0,
@@ -64,16 +65,22 @@ def make_radial_cine(
     seed: int = SEED,
     snr: float | None = None,
     name: str = RADIAL_FILE,
+    detail: float | None = None,
 ) -> list[Path]:
     """The ISMRMRD radial cine, its ground-truth magnitude inside as ``dataset/reference``.
 
     ``seed``, ``snr`` and ``name`` make other scans of the same kind (held-out test data in
     ``benchmarks/``); the defaults make the bundled sample. The phantom, coils and trajectory depend only
-    on ``seed``, so scans of one seed at different ``snr`` differ only in their noise level.
+    on ``seed``, so scans of one seed at different ``snr`` differ only in their noise level. ``detail``
+    sets the phantom's anatomical detail (``cardiac_cine_phantom``; the sample has none).
     """
-    p = {**RADIAL, **({"snr": snr} if snr is not None else {})}
+    p = {
+        **RADIAL,
+        **({"snr": snr} if snr is not None else {}),
+        **({"detail": detail} if detail is not None else {}),
+    }
     gen = torch.Generator().manual_seed(seed)
-    image = phantoms.cardiac_cine_phantom(p["n"], p["frames"], generator=gen)
+    image = phantoms.cardiac_cine_phantom(p["n"], p["frames"], generator=gen, detail=p["detail"])
     maps = phantoms.coil_maps(p["coils"], (p["n"], p["n"]), generator=gen)
     cov = phantoms.coil_noise_covariance(p["coils"], correlation=p["coil_correlation"], generator=gen)
     traj = torch.as_tensor(golden_angle_radial(p["spokes"], p["frames"], p["samples"]))

@@ -57,6 +57,29 @@ def test_cine_phantom_heart_moves_periodically() -> None:
     assert not torch.allclose(breathing, x)
 
 
+
+def test_cine_phantom_detail_adds_texture_not_new_anatomy() -> None:
+    frames = 6
+    kw = dict(generator=5, heart_cycles=2.0, respiration=False)
+    flat = phantoms.cardiac_cine_phantom(64, 2 * frames, **kw).abs()
+    assert torch.equal(flat, phantoms.cardiac_cine_phantom(64, 2 * frames, detail=0.0, **kw).abs())
+    rich = phantoms.cardiac_cine_phantom(64, 2 * frames, detail=1.0, **kw).abs()
+    assert torch.equal(rich, phantoms.cardiac_cine_phantom(64, 2 * frames, detail=1.0, **kw).abs())
+    assert float(rich.max()) <= 1.0
+    # the same body: the object's support is unchanged, intensities change by texture-sized amounts
+    assert float(((flat > 0.12) != (rich > 0.12)).float().mean()) < 0.01  # above lungs and bone
+    # inside compartments that are flat without detail, the texture varies from pixel to pixel
+    pad = torch.nn.functional.pad(flat[:1], (1, 1, 1, 1), mode="replicate")[0]
+    local = pad.unfold(0, 3, 1).unfold(1, 3, 1).reshape(64, 64, 9)
+    interior = (local.amax(-1) - local.amin(-1) < 1e-6) & (flat[0] > 0.2)
+    assert int(interior.sum()) > 300
+    relative = rich[0][interior] / flat[0][interior]
+    assert 0.05 < float(relative.std()) < 0.4
+    # still periodic over the heart cycle, and only the heart (with its texture) moves
+    torch.testing.assert_close(rich[:frames], rich[frames:], atol=1e-4, rtol=0)
+    moving = ((rich[1:frames] - rich[:1]).abs() > 0.05).any(dim=0).float().mean()
+    assert 0.005 < float(moving) < 0.2, float(moving)
+
 def test_coil_maps() -> None:
     maps = phantoms.coil_maps(8, (40, 32))
     assert maps.shape == (8, 40, 32) and maps.dtype == torch.complex64
