@@ -77,6 +77,32 @@ def test_jfb_gradient_is_the_gradient_of_the_last_block() -> None:
         torch.testing.assert_close(got, want)
 
 
+def test_residual_penalty_is_the_weighted_relative_change_of_the_last_block() -> None:
+    target, kspace, op = _slice("radial")
+    model = _model("imunne", iterations=4, residual_weight=0.5).train()
+    output = model(kspace, op)
+    penalty = model.auxiliary_loss()
+    assert model.auxiliary_loss() is None  # handed over once
+
+    block, gridded = model.block, op.gridding(kspace).to(torch.complex64)
+    with torch.no_grad():
+        x = gridded
+        for _ in range(3):
+            x = block(x, op, gridded)
+    last = block(x, op, gridded)
+    torch.testing.assert_close(output, last)
+    expected = 0.5 * torch.linalg.vector_norm(last - x) / torch.linalg.vector_norm(x)
+    torch.testing.assert_close(penalty, expected)
+    grads = torch.autograd.grad(penalty, list(model.parameters()), allow_unused=True)
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)  # it trains the block
+    with torch.no_grad():
+        model(kspace, op)
+    assert model.auxiliary_loss() is None  # only training forwards keep it
+    plain = _model("imunne", iterations=4).train()
+    plain(kspace, op)
+    assert plain.auxiliary_loss() is None
+
+
 def _saved_bytes(model: torch.nn.Module, kspace: torch.Tensor, op: LinearOperator) -> int:
     """Bytes of the tensors autograd saves for the backward pass of one training forward."""
     total = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -267,6 +268,21 @@ def test_killed_and_resumed_run_ends_bit_identical(tmp_path: Path) -> None:
     assert a["data"] == b["data"] and a["best"] == b["best"]
     rows = [json.loads(r) for r in (tmp_path / "killed" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if r["kind"] == "train"] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_models_auxiliary_loss_is_added_to_the_training_loss(tmp_path: Path) -> None:
+    """imunne's fixed-point residual penalty reaches the logged loss: the same seeded first step, with and
+    without it, differs by the penalty (about weight x a relative change of order 0.1-1 here)."""
+    imunne = {"chans": 4, "depth": 2, "iterations": 3}
+    first = []
+    for weight in (0.0, 1.0):
+        out = tmp_path / f"w{weight:g}"
+        config = {"steps": 1, "accumulate": 1, "val_every": 1, "warmup": 0, "clip": 0.0}
+        request = _request(out, model="imunne", model_config={**imunne, "residual_weight": weight})
+        train(dataclasses.replace(request, train_config={**request.train_config, **config}))
+        rows = [json.loads(r) for r in (out / "log.jsonl").read_text().splitlines()]
+        first.append(next(r["loss"] for r in rows if r["kind"] == "train"))
+    assert first[1] > first[0] + 0.01, first
 
 
 def test_checkpoints_and_run_folder(tmp_path: Path) -> None:

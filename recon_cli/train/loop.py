@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 from recon_cli.train import checkpoint as ckpt
 from recon_cli.train.distributed import DistContext, all_reduce_sum, any_rank, gather_to_all
 from recon_cli.train.examples import batch_size, operator_for, unbatch
-from recon_cli.train.objective import autocast, image_metrics, reconstruction_loss
+from recon_cli.train.objective import autocast, image_metrics, reconstruction_loss, with_auxiliary_loss
 from recon_cli.train.seeding import rng_state, set_rng_state
 
 VAL_KEYS = ("nrmse", "ssim", "psnr", "nmse", "hfen")
@@ -218,7 +218,9 @@ class Trainer:
         op = operator_for(example).to(self.ctx.device)
         with autocast(self.p.amp, self.ctx.device):
             output = self.p.wrapped(example["kspace"], op)
-        return reconstruction_loss(output, example["target"], self.p.config)
+        return with_auxiliary_loss(
+            reconstruction_loss(output, example["target"], self.p.config), self.p.model
+        )
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:

@@ -40,6 +40,17 @@ def reconstruction_loss(output: torch.Tensor, target: torch.Tensor, config: Trai
     return diff.abs().mean() if config.loss == "l1" else diff.square().mean()
 
 
+def with_auxiliary_loss(loss: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
+    """``loss`` plus the model's own training term from its latest forward, when it has one.
+
+    A model may define ``auxiliary_loss() -> Tensor | None`` (e.g. ``imunne``'s fixed-point residual
+    penalty); it is called once per forward and its value, with its graph, is added.
+    """
+    auxiliary = getattr(model, "auxiliary_loss", None)
+    extra = auxiliary() if callable(auxiliary) else None
+    return loss if extra is None else loss + extra.float()
+
+
 def lr_factor(step: int, config: TrainConfig) -> float:
     """Multiplier of the peak learning rate for the update after ``step`` completed steps."""
     if step < config.warmup:

@@ -19,6 +19,8 @@ class IMUNNEConfig:
             iteration count uniformly from [train_iterations_min, train_iterations] (0: fixed), so the
             loss sees the iterates at many depths and rewards a block whose iterates settle rather than
             one tuned to a single depth.
+        residual_weight: Weight of the fixed-point residual penalty added to the training loss (see
+            ``IMUNNE``; 0: none).
         tol: Stop when the relative change ||x_{k+1} - x_k|| / ||x_k|| falls below this (0: run all).
         anderson: Anderson acceleration instead of plain Picard iteration.
         anderson_memory: Past iterates mixed by Anderson acceleration.
@@ -36,6 +38,7 @@ class IMUNNEConfig:
     iterations: int = 30
     train_iterations: int = 0
     train_iterations_min: int = 0
+    residual_weight: float = 0.0
     tol: float = 1e-3
     anderson: bool = False
     anderson_memory: int = 5
@@ -53,8 +56,8 @@ class IMUNNEConfig:
             raise ModelError(
                 "imunne: iterations and anderson_memory must be >= 1, train_iterations and tol >= 0"
             )
-        if self.train_iterations_min < 0:
-            raise ModelError("imunne: train_iterations_min must be >= 0")
+        if self.train_iterations_min < 0 or self.residual_weight < 0:
+            raise ModelError("imunne: train_iterations_min and residual_weight must be >= 0")
         if self.contractive and not (0 < self.lipschitz < 1 and self.shrink_init > 0):
             raise ModelError("imunne: lipschitz must be in (0, 1) and shrink_init > 0")
         if self.step_init <= 0 or self.chans < 1 or not 1 <= self.depth <= 6:

@@ -20,6 +20,12 @@ class IMUNNE(nn.Module):
     to the detached previous iterate (Jacobian-free backpropagation), so training memory does not grow
     with the number of iterations. In evaluation mode the fixed point itself is returned.
 
+    With ``residual_weight`` > 0, a training forward also keeps ``residual_weight`` times the relative
+    fixed-point residual of its last, differentiated application, ||f(x) - x|| / ||x|| at the detached
+    previous iterate x; the training loop adds it to the loss (``auxiliary_loss``). It costs no extra
+    block application and rewards a block whose iterates settle where the loss is low, so that inference
+    can iterate to a tolerance instead of stopping at a tuned count.
+
     Attributes:
         last_info: FixedPointInfo of the latest forward call (iterations run, final relative change).
     """
@@ -35,6 +41,12 @@ class IMUNNE(nn.Module):
             regulariser = CUNet(config.chans, config.depth)
         self.block = GradientStepBlock(regulariser, config.step_init)
         self.last_info: FixedPointInfo | None = None
+        self._residual: torch.Tensor | None = None
+
+    def auxiliary_loss(self) -> torch.Tensor | None:
+        """The weighted fixed-point residual of the latest training forward (None when not kept)."""
+        residual, self._residual = self._residual, None
+        return residual
 
     def forward(
         self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None = None
@@ -58,8 +70,14 @@ class IMUNNE(nn.Module):
         if training and 0 < self.config.train_iterations_min < iterations:
             low = self.config.train_iterations_min  # the training loop seeds and checkpoints this RNG
             iterations = int(torch.randint(low, iterations + 1, ()).item())
+        last_input: list[torch.Tensor] = []
+
+        def step(x: torch.Tensor) -> torch.Tensor:
+            last_input[:] = [x]
+            return self.block(x, op, gridded)
+
         x, self.last_info = jacobian_free_fixed_point(
-            lambda x: self.block(x, op, gridded),
+            step,
             start,
             iterations,
             self.config.tol,
@@ -67,4 +85,9 @@ class IMUNNE(nn.Module):
             memory=self.config.anderson_memory,
             with_gradient=training,
         )
+        self._residual = None
+        if training and self.config.residual_weight > 0:
+            before = last_input[0].detach()
+            change = torch.linalg.vector_norm(x - before) / torch.linalg.vector_norm(before).clamp_min(1e-12)
+            self._residual = self.config.residual_weight * change
         return x
