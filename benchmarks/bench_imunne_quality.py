@@ -40,7 +40,7 @@ SAMPLE = REPO / "sample_data" / "radial_cine.h5"
 MODELS = ("zero-filled", "cs", "cunet", "alt-un", "imunne")
 HELD_OUT_SEEDS = (7001, 7002, 7003)
 SNRS = (30.0, 15.0, 7.5)
-DEPTHS = (5, 10, 20, 40)  # fixed iteration counts of the shipped imunne on the sample
+DEPTHS = (10, 20, 30, 40, 80)  # fixed iteration counts of the shipped imunne on the sample
 
 
 def make_data(folder: Path, seeds: tuple[int, ...], snrs: tuple[float, ...]) -> dict[float | str, list[Path]]:
@@ -163,18 +163,18 @@ def main(argv: list[str] | None = None) -> int:
 
 TRAINING_NOTE = (
     "Training of the shipped weights (model cards in `plugins/recon_plugins/*/MODEL_CARD.md`): "
-    "`recon train` on `synthetic:radial` (128 x 128, 13 spokes, 8 coils, image SNR 30, true coil maps; "
-    "phantoms from the training seeds, never the held-out ones) on a shared 2-core CPU, batch 1, L1 "
-    "loss, Adam with a cosine learning rate from 1e-3, in three cycles, each started from the previous "
-    "weights (`--init`): 250-500 steps on 4 frames per example, then 1500 and 1200 steps on 6 frames, "
-    "the same for all three networks; `imunne` then had a fourth cycle the others did not, 600 steps on "
-    "12 frames at learning rate 3e-4. `alt-un` has 5 blocks. `imunne` ran 5, then 10, then 8 to 20, "
-    "then 8 to 14 iterations per training step (drawn per step with `train_iterations_min=8`, so the "
-    "loss sees its iterates at many depths), backpropagating through the last one only (JFB), and "
-    "reconstructs with at most 10 iterations (chosen on a validation scan, see its model card). "
-    "`cs` (L1-wavelet + temporal TV over all 20 frames) suits these piecewise-constant phantoms almost "
-    "perfectly; the networks see 6 frames at a time in training and a tiny fraction of the updates "
-    "published models get."
+    "`recon train` on `synthetic:radial` (128 x 128, 13 spokes, 8 coils, image SNR 30, true coil maps, "
+    "flat compartments; phantoms from the training seeds, never the held-out ones) on a shared 2-core "
+    "CPU, batch 1, L1 loss, Adam with a cosine learning rate, in five cycles, each started from the "
+    "previous weights (`--init`), the same for all three networks: 250-500 steps on 4 frames per "
+    "example, 1500 and 1200 steps on 6 frames (learning rate 1e-3), then 600 and 600 steps on 12 frames "
+    "(3e-4). `alt-un` has 5 blocks. `imunne` ran 5, 10, 8 to 20, 8 to 14 and 8 to 24 iterations per "
+    "training step (drawn per step with `train_iterations_min=8`, so the loss sees its iterates at many "
+    "depths), backpropagating through the last one only (JFB); its last cycle added the fixed-point "
+    "residual penalty (`residual_weight=0.1`). It reconstructs with at most 30 iterations (chosen on a "
+    "validation scan, see its model card). `cs` (L1-wavelet + temporal TV over all 20 frames) suits "
+    "these phantoms almost perfectly; the networks see 4 to 12 frames at a time in training and a tiny "
+    "fraction of the updates published models get."
 )
 
 
