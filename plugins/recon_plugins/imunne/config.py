@@ -21,7 +21,7 @@ class IMUNNEConfig:
             one tuned to a single depth.
         residual_weight: Weight of the fixed-point residual penalty added to the training loss (see
             ``IMUNNE``; 0: none). The shipped weights used 0.1 (relative change per iteration 3-5 % ->
-            about 0.8 %); fine-tuning them at 1.0 made the training loss diverge within 100 steps.
+            about 0.8 %); fine-tuning them at 1.0 raised validation NRMSE from 0.12 to 0.31 in 100 steps.
         tol: Stop when the relative change ||x_{k+1} - x_k|| / ||x_k|| falls below this (0: run all).
         anderson: Anderson acceleration instead of plain Picard iteration.
         anderson_memory: Past iterates mixed by Anderson acceleration.
