@@ -215,6 +215,27 @@ def test_contractive_imunne_has_one_fixed_point_whatever_the_start(kind: str) ->
     assert plain.last_info is not None and plain.last_info.iterations > info.iterations
 
 
+def test_relaxation_averages_each_step_and_keeps_the_fixed_point() -> None:
+    """relaxation=a iterates x + a (f(x) - x): checked step by step against the block, and on the
+    contractive variant it converges to the same image as plain iteration."""
+    _, kspace, op = _slice("radial")
+    model = _model("imunne", iterations=3, tol=0.0, relaxation=0.4).eval()
+    block, gridded = model.block, op.gridding(kspace).to(torch.complex64)
+    with torch.no_grad():
+        out = model(kspace, op)
+        x = gridded
+        for _ in range(3):
+            x = x + 0.4 * (block(x, op, gridded) - x)
+    torch.testing.assert_close(out, x)
+    images = []
+    for relaxation in (1.0, 0.5):
+        contractive = _model("imunne", iterations=400, tol=1e-7, contractive=True, relaxation=relaxation)
+        with torch.no_grad():
+            images.append(contractive.eval()(kspace, op))
+        assert contractive.last_info is not None and contractive.last_info.iterations < 400
+    assert float((images[0] - images[1]).norm() / images[0].norm()) < 1e-4
+
+
 def test_spectral_norm_bounds_each_convolution_and_the_network() -> None:
     """Each normalised convolution has operator norm <= 1 (checked by an independent power iteration on
     a larger volume with autograd's adjoint), and so the whole CU-Net cannot amplify a perturbation,

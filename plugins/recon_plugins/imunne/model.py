@@ -26,6 +26,10 @@ class IMUNNE(nn.Module):
     block application and rewards a block whose iterates settle where the loss is low, so that inference
     can iterate to a tolerance instead of stopping at a tuned count.
 
+    With ``relaxation`` a < 1, every iteration is the averaged step x + a (f(x) - x) (Krasnosel'skii-Mann
+    iteration): the same fixed points, but a block whose iterates oscillate (a Jacobian eigenvalue near
+    -1) is damped into a monotone sequence.
+
     Attributes:
         last_info: FixedPointInfo of the latest forward call (iterations run, final relative change).
     """
@@ -72,9 +76,12 @@ class IMUNNE(nn.Module):
             iterations = int(torch.randint(low, iterations + 1, ()).item())
         last_input: list[torch.Tensor] = []
 
+        relaxation = self.config.relaxation
+
         def step(x: torch.Tensor) -> torch.Tensor:
             last_input[:] = [x]
-            return self.block(x, op, gridded)
+            y = self.block(x, op, gridded)
+            return y if relaxation == 1.0 else x + relaxation * (y - x)
 
         x, self.last_info = jacobian_free_fixed_point(
             step,
