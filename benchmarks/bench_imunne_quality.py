@@ -51,12 +51,12 @@ def make_data(folder: Path, seeds: tuple[int, ...], snrs: tuple[float, ...]) -> 
     files: dict[float | str, list[Path]] = {}
     out = folder / "textured"
     out.mkdir(parents=True, exist_ok=True)
-    files["textured"] = [
-        make_radial_cine(out, overwrite=True, seed=seed, snr=snrs[0], detail=1.0, name=f"textured_{seed}.h5")[
-            0
-        ]
-        for seed in seeds
-    ]
+    files["textured"] = []
+    for seed in seeds:
+        name = f"textured_{seed}.h5"
+        files["textured"] += make_radial_cine(
+            out, overwrite=True, seed=seed, snr=snrs[0], detail=1.0, name=name
+        )
     for snr in snrs:
         out = folder / f"snr{snr:g}"
         out.mkdir(parents=True, exist_ok=True)

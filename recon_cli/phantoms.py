@@ -221,7 +221,8 @@ def _paint_thorax(img, y, x, s, drift, u) -> tuple[torch.Tensor, tuple[float, fl
 
 def _paint_heart(img, y, x, s, drift, centre, u) -> tuple[torch.Tensor, dict]:
     """Right ventricle, left-ventricular myocardium and blood pool for every frame. Returns the image and
-    the heart's geometry (centre, radii per frame, intensities, right-ventricle mask) for ``_add_detail``."""
+    the heart's geometry (centre, radii per frame, muscle intensity, right-ventricle and blood-pool masks)
+    for ``_add_detail``."""
     cy, cx = centre[0] + drift, centre[1]
     r_ed, wall, shrink = u(0.13, 0.17), u(0.05, 0.065), u(0.2, 0.33)
     blood, muscle = u(0.8, 1.0), u(0.15, 0.25)
@@ -229,16 +230,14 @@ def _paint_heart(img, y, x, s, drift, centre, u) -> tuple[torch.Tensor, dict]:
     outer = torch.sqrt(r**2 + (r_ed + wall) ** 2 - r_ed**2)  # constant myocardial area
     rv_ry, rv_rx = (u(0.18, 0.23) * (1 - 0.5 * shrink * s), u(0.1, 0.14) * (1 - 0.6 * shrink * s))
     rv_cx, rv_cy = cx - outer - 0.5 * rv_rx, cy - 0.03
-    img = _paint(img, _ellipse(y, x, rv_cy, rv_cx, rv_ry + 0.012, rv_rx + 0.012, -25), muscle)
+    rv = _ellipse(y, x, rv_cy, rv_cx, rv_ry + 0.012, rv_rx + 0.012, -25)  # wall and pool
+    img = _paint(img, rv, muscle)
     rv_pool = _ellipse(y, x, rv_cy, rv_cx, rv_ry, rv_rx, -25)
     img = _paint(img, rv_pool, 0.95 * blood)
     img = _paint(img, _ellipse(y, x, cy, cx, outer, outer), muscle)
     lv_pool = _ellipse(y, x, cy, cx, r, r)
     img = _paint(img, lv_pool, blood)
-    rv = _ellipse(y, x, rv_cy, rv_cx, rv_ry + 0.012, rv_rx + 0.012, -25)
-    geometry = dict(cy=cy, cx=cx, r=r, r_ed=r_ed, outer=outer, blood=blood, muscle=muscle, rv=rv)
-    geometry["pools"] = lv_pool | rv_pool
-    return img, geometry
+    return img, dict(cy=cy, cx=cx, r=r, r_ed=r_ed, outer=outer, muscle=muscle, rv=rv, pools=lv_pool | rv_pool)
 
 
 def coil_maps(

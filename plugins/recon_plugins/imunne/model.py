@@ -75,7 +75,6 @@ class IMUNNE(nn.Module):
             low = self.config.train_iterations_min  # the training loop seeds and checkpoints this RNG
             iterations = int(torch.randint(low, iterations + 1, ()).item())
         last_input: list[torch.Tensor] = []
-
         relaxation = self.config.relaxation
 
         def step(x: torch.Tensor) -> torch.Tensor:
