@@ -79,6 +79,10 @@ class Scan:
     prewhitened: bool = False
     readout_length: int | None = None  # non-Cartesian: samples in one readout (spoke, interleaf)
     extra: dict[str, Any] = field(default_factory=dict)
+    # Every assumption the reader made where the file was silent or contradictory (assumed geometry,
+    # units, orientation, a resolved mismatch), one short sentence each without the file name: the
+    # pipeline prints each on stderr as "FILE: guess", lists them in run.json, and --strict refuses them.
+    guesses: list[str] = field(default_factory=list)
 
     @property
     def is_cartesian(self) -> bool:
