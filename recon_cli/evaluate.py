@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from recon_cli.errors import InputDataError, ReconError, UsageError
-from recon_cli.io.atomic import atomic_path, check_writable
+from recon_cli.io.atomic import atomic_path, check_writable, refuse_inputs
 from recon_cli.metrics import as_volume, compute_metrics
 from recon_cli.reports.documents import report_csv, report_json
 from recon_cli.reports.views import PROFILE_CHOICES, View, choose_view
@@ -101,7 +101,8 @@ def read_magnitudes(path: Path | str, *, reference: bool = False) -> np.ndarray:
         (slices, frames, ny, nx) float64 magnitudes.
 
     Raises:
-        InputDataError: missing, unreadable, or holding no images.
+        InputDataError: missing, unreadable, holding no images, or holding NaN/Inf values (no metric
+            of such an image means anything).
     """
     path = Path(path)
     if not path.is_file():
@@ -137,9 +138,19 @@ def read_magnitudes(path: Path | str, *, reference: bool = False) -> np.ndarray:
 
 def _volume(path: Path, data: np.ndarray) -> np.ndarray:
     try:
-        return as_volume(data)
+        return _finite(path, as_volume(data))
     except ValueError as exc:
         raise InputDataError(path, str(exc)) from None
+
+
+def _finite(path: Path, images: np.ndarray) -> np.ndarray:
+    """``images`` unchanged, or ``InputDataError`` naming ``path`` when any value is NaN or infinite."""
+    if not np.isfinite(images).all():
+        bad = int(images.size - np.isfinite(images).sum())
+        raise InputDataError(
+            path, f"contains NaN/Inf values ({bad} of {images.size}); cannot compute metrics"
+        )
+    return images
 
 
 def _read_nifti(path: Path) -> np.ndarray:
@@ -153,11 +164,11 @@ def _read_nifti(path: Path) -> np.ndarray:
     except Exception as exc:  # nibabel raises several types for broken files
         raise InputDataError(path, f"unreadable NIfTI file: {str(exc).splitlines()[0][:160]}") from None
     if data.ndim == 2:
-        return data.T[None, None]
+        return _finite(path, data.T[None, None])
     if data.ndim == 3:
-        return data.transpose(2, 1, 0)[:, None]
+        return _finite(path, data.transpose(2, 1, 0)[:, None])
     if data.ndim == 4:
-        return data.transpose(2, 3, 1, 0)
+        return _finite(path, data.transpose(2, 3, 1, 0))
     raise InputDataError(path, f"expected (x, y, slice[, frame]) NIfTI data, got shape {data.shape}")
 
 
@@ -249,6 +260,7 @@ def evaluate_files(
     _check_request(request)
     names = [*REPORT_FILES, HTML_FILE] if request.html else list(REPORT_FILES)
     targets = [Path(request.out_dir) / name for name in names]
+    refuse_inputs(targets, [*recons, request.reference])
     for target in targets:
         check_writable(target, request.overwrite)
     full = read_magnitudes(request.reference, reference=True)

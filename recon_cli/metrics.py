@@ -24,7 +24,7 @@ METRIC_DEFINITIONS: dict[str, str] = {
     "defaults (7x7 uniform window, K1=0.01, K2=0.03), as fastMRI's evaluate.ssim; higher is better",
     "psnr": "skimage.metrics.peak_signal_noise_ratio(ref, recon, data_range) = "
     "10 log10(data_range^2 / mean((ref - recon)^2)) in dB, as fastMRI's evaluate.psnr; "
-    "null in JSON when the images are identical (infinite)",
+    'the string "inf" in JSON (inf in CSV and HTML) when the images are identical',
     "nmse": "||ref - recon||^2 / ||ref||^2 over all pixels, as fastMRI's evaluate.nmse; lower is better",
     "nrmse": "sqrt(nmse) = ||ref - recon|| / ||ref||",
     "hfen": "||LoG(recon) - LoG(ref)|| / ||LoG(ref)||, LoG = scipy.ndimage.gaussian_laplace per 2-D image "

@@ -159,7 +159,7 @@ def test_evaluate_writes_report(tmp_path: Path, files: dict) -> None:
     assert good["volume"]["ssim"] == pytest.approx(
         compute_metrics(scale * 2.5 * recon, ref)["ssim"], abs=1e-5
     )
-    assert exact["volume"]["psnr"] is None and exact["volume"]["nmse"] == pytest.approx(0, abs=1e-12)
+    assert exact["volume"]["psnr"] == "inf" and exact["volume"]["nmse"] == pytest.approx(0, abs=1e-12)
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert len(rows) == 2 * (1 + 2 + 6) and rows[0]["level"] == "volume"
 

@@ -150,7 +150,7 @@ def test_best_per_metric_direction_ties_and_missing() -> None:
     ]
     best = best_per_metric(volumes)
     assert best == {"ssim": {1}, "psnr": {1}, "nmse": {0, 1}, "nrmse": {0}, "hfen": {1}}
-    assert format_metric("psnr", math.inf) == "∞" and format_metric("nmse", None) == "n/a"
+    assert format_metric("psnr", math.inf) == "inf" and format_metric("nmse", None) == "n/a"
     assert format_metric("nmse", 0.0123456) == "1.235e-02" and format_metric("ssim", 0.91234) == "0.9123"
     assert short_labels(["out/zf/scan.h5", "out/net/scan.h5"]) == ["zf/scan.h5", "net/scan.h5"]
     assert short_labels(["/data/a.h5"]) == ["a.h5"]

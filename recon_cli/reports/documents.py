@@ -3,7 +3,12 @@
 The JSON document says enough to recompute every number: the reference and its shape before and after
 cropping, the crop rule, the normalisation and each file's scale, the data range, each metric's
 definition and formula, package versions, and where known the model, config and seeds that made each
-reconstruction (from its run record). Non-finite values (the PSNR of identical images) are ``null``.
+reconstruction (from its run record).
+
+Non-finite metrics: JSON has no number for them, so an infinite value (the PSNR of identical images) is
+written as the string ``"inf"`` (``"-inf"`` below zero), which ``float()`` in Python and ``Number()`` in
+JavaScript read back as infinity; a NaN (undefined, e.g. NMSE against an all-zero reference) is
+``null``. Everything else stays a JSON number. ``metrics.csv`` writes ``inf``, ``-inf`` and ``nan``.
 """
 
 from __future__ import annotations
@@ -34,9 +39,9 @@ _VERSIONED = ("numpy", "scipy", "scikit-image", "h5py", "nibabel", "matplotlib")
 
 
 def report_json(report: EvaluationReport) -> dict[str, Any]:
-    """The JSON document: settings, definitions, versions and every file's metrics (non-finite -> null)."""
+    """The JSON document: settings, definitions, versions and every file's metrics (see ``json_safe``)."""
     req = report.request
-    return finite(
+    return json_safe(
         {
             "reference": str(req.reference),
             "reference_shape": list(report.reference_shape),
@@ -106,14 +111,14 @@ def report_csv(report: EvaluationReport) -> str:
     return buffer.getvalue()
 
 
-def finite(value: Any) -> Any:
-    """JSON-safe copy: non-finite floats become None (JSON has no inf/nan)."""
+def json_safe(value: Any) -> Any:
+    """JSON-safe copy: infinite floats become the strings "inf" / "-inf", NaN becomes None."""
     if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [finite(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
-        return None
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
     return value
 
 

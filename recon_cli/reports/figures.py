@@ -114,12 +114,7 @@ def distribution_figure(
     axes = fig.subplots(1, len(METRIC_NAMES))
     ticks = [f"#{i + 1}" for i in range(len(labels))]
     for ax, name in zip(axes, METRIC_NAMES, strict=True):
-        data = [_finite_values(rows, name) for rows in per_image]
-        positions = [i + 1 for i, values in enumerate(data) if values.size]
-        ax.boxplot([v for v in data if v.size], positions=positions, widths=0.5, showfliers=False)
-        for pos, values in zip(positions, [v for v in data if v.size], strict=True):
-            offsets = np.linspace(-0.18, 0.18, values.size) if values.size > 1 else np.zeros(1)
-            ax.plot(pos + offsets, values, "o", ms=3, alpha=0.6, color="tab:blue")
+        _distribution_panel(ax, [_metric_values(rows, name) for rows in per_image])
         ax.set_xticks(range(1, len(labels) + 1), ticks)
         ax.set_xlim(0.4, len(labels) + 0.6)
         ax.set_title(METRIC_LABELS[name], fontsize=10)
@@ -131,8 +126,8 @@ def distribution_figure(
         "metric distributions over images",
         f"Each metric over the {n_images} 2-D images (slice x frame) of every reconstruction: box from the "
         "first to the third quartile with the median line, whiskers to the furthest value within 1.5 "
-        "box lengths, and every image as a dot. Numbers # as in the table; identical images (infinite "
-        "PSNR) are left out.",
+        "box lengths, and every image as a dot. Numbers # as in the table; infinite values (the PSNR of "
+        "identical images) cannot be drawn: they are counted in an 'inf' label above their column.",
     )
 
 
@@ -149,7 +144,8 @@ def frame_curve_figure(
         for index, rows in enumerate(per_image):
             picked = [r for r in rows if r.get("slice") == slice_index]
             frames = [r["frame"] for r in picked]
-            values = [np.nan if r[name] is None else float(r[name]) for r in picked]
+            values = _metric_values(picked, name)
+            values[~np.isfinite(values)] = np.nan
             ax.plot(frames, values, marker=".", label=f"#{index + 1}")
         ax.set_title(METRIC_LABELS[name], fontsize=10)
         ax.set_xlabel("frame", fontsize=9)
@@ -160,7 +156,8 @@ def frame_curve_figure(
         fig,
         "frames",
         f"metrics per frame, slice {slice_index}",
-        f"SSIM, PSNR and NRMSE of every frame of slice {slice_index}; numbers # as in the table.",
+        f"SSIM, PSNR and NRMSE of every frame of slice {slice_index}; numbers # as in the table; "
+        "infinite values (identical images) leave a gap.",
     )
 
 
@@ -218,9 +215,26 @@ def _show(
     return handle
 
 
-def _finite_values(rows: Sequence[dict[str, Any]], name: str) -> np.ndarray:
-    values = np.array([np.nan if r.get(name) is None else float(r[name]) for r in rows], dtype=np.float64)
-    return values[np.isfinite(values)]
+def _metric_values(rows: Sequence[dict[str, Any]], name: str) -> np.ndarray:
+    """(rows,) float64 values of metric ``name``: None is NaN, JSON's "inf" strings are infinities."""
+    return np.array([np.nan if r.get(name) is None else float(r[name]) for r in rows], dtype=np.float64)
+
+
+def _distribution_panel(ax: Axes, data: Sequence[np.ndarray]) -> None:
+    """One metric's box and strip plot per reconstruction; infinite values counted in an "inf" label."""
+    finite = [values[np.isfinite(values)] for values in data]
+    positions = [i + 1 for i, values in enumerate(finite) if values.size]
+    if positions:
+        ax.boxplot([v for v in finite if v.size], positions=positions, widths=0.5, showfliers=False)
+    for pos, values in zip(positions, [v for v in finite if v.size], strict=True):
+        offsets = np.linspace(-0.18, 0.18, values.size) if values.size > 1 else np.zeros(1)
+        ax.plot(pos + offsets, values, "o", ms=3, alpha=0.6, color="tab:blue")
+    for pos, values in enumerate(data, start=1):
+        n_inf = int(np.isinf(values).sum())
+        if n_inf:
+            sign = "" if values[np.isinf(values)][0] > 0 else "-"
+            label = f"{sign}inf" + (f" x{n_inf}" if n_inf > 1 else "")
+            ax.text(pos, 0.97, label, transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=8)
 
 
 def _render(fig: Figure, kind: str, alt: str, caption: str) -> RenderedFigure:

@@ -1,8 +1,9 @@
 """Number formats, the best reconstruction per metric, and the report's HTML tables.
 
-Every metric cell carries its exact value in ``data-value`` as JSON writes it (``null`` for a value
-JSON cannot hold, such as the infinite PSNR of identical images), so the page can be checked against
-``metrics.json`` digit for digit while the visible text is rounded.
+Every metric cell carries its exact value in ``data-value`` as ``metrics.json`` writes it (``inf`` or
+``-inf`` for an infinite value such as the PSNR of identical images, ``null`` for NaN), so the page can
+be checked against ``metrics.json`` digit for digit while the visible text is rounded; the visible text
+of an infinite value is ``inf``. Values may be floats or the JSON document's "inf"/"-inf" strings.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 from collections.abc import Sequence
 from html import escape
 from pathlib import PurePath
+from typing import Any
 
 from recon_cli.metrics import HIGHER_IS_BETTER, METRIC_NAMES
 
@@ -20,23 +22,35 @@ METRIC_LABELS = {"ssim": "SSIM", "psnr": "PSNR (dB)", "nmse": "NMSE", "nrmse": "
 _FORMATS = {"ssim": "{:.4f}", "psnr": "{:.2f}", "nmse": "{:.3e}", "nrmse": "{:.4f}", "hfen": "{:.4f}"}
 
 
-def format_metric(name: str, value: float | None) -> str:
-    """Rounded text of a metric: SSIM/NRMSE/HFEN 4 decimals, PSNR 2, NMSE 3 significant digits."""
-    if value is None or math.isnan(value):
+def metric_value(value: float | str | None) -> float | None:
+    """A metric as a float: JSON's "inf"/"-inf" strings become infinities; None and NaN stay None."""
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def format_metric(name: str, value: float | str | None) -> str:
+    """Rounded text of a metric: SSIM/NRMSE/HFEN 4 decimals, PSNR 2, NMSE 3 significant digits; inf."""
+    number = metric_value(value)
+    if number is None:
         return "n/a"
-    if math.isinf(value):
-        return "∞" if value > 0 else "-∞"
-    return _FORMATS.get(name, "{:.6g}").format(value)
+    if math.isinf(number):
+        return "inf" if number > 0 else "-inf"
+    return _FORMATS.get(name, "{:.6g}").format(number)
 
 
-def json_number(value: float | None) -> str:
-    """A number as ``metrics.json`` writes it (``null`` for None, NaN and infinities)."""
-    if value is None or not math.isfinite(value):
+def json_number(value: float | str | None) -> str:
+    """A number as ``metrics.json`` writes it: ``null`` for None and NaN, ``inf``/``-inf`` for infinities."""
+    number = metric_value(value)
+    if number is None:
         return "null"
-    return json.dumps(float(value))
+    if math.isinf(number):
+        return "inf" if number > 0 else "-inf"
+    return json.dumps(number)
 
 
-def best_per_metric(volumes: Sequence[dict[str, float]]) -> dict[str, set[int]]:
+def best_per_metric(volumes: Sequence[dict[str, Any]]) -> dict[str, set[int]]:
     """Indices of the best value of each metric (all of them on a tie; NaN never wins).
 
     Args:
@@ -47,8 +61,8 @@ def best_per_metric(volumes: Sequence[dict[str, float]]) -> dict[str, set[int]]:
     """
     best: dict[str, set[int]] = {}
     for name in METRIC_NAMES:
-        values = [(i, v.get(name)) for i, v in enumerate(volumes)]
-        usable = [(i, float(v)) for i, v in values if v is not None and not math.isnan(v)]
+        values = [(i, metric_value(v.get(name))) for i, v in enumerate(volumes)]
+        usable = [(i, v) for i, v in values if v is not None]
         if not usable:
             best[name] = set()
             continue
@@ -60,7 +74,7 @@ def best_per_metric(volumes: Sequence[dict[str, float]]) -> dict[str, set[int]]:
 
 def comparison_table(
     files: Sequence[str],
-    volumes: Sequence[dict[str, float]],
+    volumes: Sequence[dict[str, Any]],
     notes: Sequence[str],
     labels: Sequence[str] | None = None,
 ) -> str:
