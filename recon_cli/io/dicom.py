@@ -1,13 +1,26 @@
-"""DICOM output: one MR Image Storage instance per (slice, frame), written as a whole series at once.
+"""DICOM output: one MR Image Storage instance (classic MR Image IOD) per (slice, frame), written as a whole
+series at once. docs/formats.md describes every attribute written.
 
 Conventions:
 
-* Pixels are 16-bit unsigned, ``magnitude ~= pixel * RescaleSlope + RescaleIntercept`` with one slope for
-  the whole series (intercept 0), so intensities compare across slices and frames.
+* Pixels are 16-bit unsigned integers ``round(magnitude / slope)`` with one slope for the whole series
+  (the largest magnitude maps to 65535), so intensities compare across slices and frames. The MR Image
+  IOD has no Modality LUT (RescaleSlope/RescaleIntercept are not part of it), so the slope is stored in
+  a Real World Value Mapping item (``magnitude = pixel * RealWorldValueSlope + 0``, no units); the VOI
+  window is given in stored pixel values (99.5th percentile).
+* Timing of a dynamic series (frames > 1): TemporalPositionIdentifier (1-based frame) and
+  NumberOfTemporalPositions; TemporalResolution (0020,0110) and RepetitionTime (0018,0080) hold the time
+  from one frame to the next, as vendors write cine series and as dcm2niix and BIDS read the volume time;
+  the sequence's own TR between readouts goes into ImageComments. TriggerTime is not written: a
+  real-time acquisition is not cardiac-gated (its condition, gating in ScanOptions, does not hold).
+  Static series keep the sequence TR in RepetitionTime.
+* Laterality is written empty (Type 2C, "unknown"): raw data does not say which body part was scanned.
 * UIDs are deterministic (``pydicom.uid.generate_uid`` with entropy sources): Study and FrameOfReference
   UIDs from the scan's identity (header XML, patient/study fields, geometry; or ``uid_seed``), the Series
   UID additionally from the series number, description and pixel data, each SOPInstanceUID from the
-  Series UID and the instance index. Reruns give the same UIDs; anonymised series get different ones.
+  Series UID and the instance index. Reruns give the same UIDs. Anonymised series (``anonymize=True``,
+  ``recon_cli.io.deidentify``: PS3.15 Annex E basic profile) derive them from a fresh random seed
+  instead: consistent within the series, unrelated to the identified series and to other runs.
 * The series is written into a hidden temporary folder beside the target and renamed into place, so a
   reader never sees a half-written series and an existing non-empty folder is only replaced with
   ``overwrite=True``.
@@ -31,6 +44,7 @@ import numpy as np
 
 from recon_cli import __version__
 from recon_cli.errors import OutputExistsError
+from recon_cli.io.deidentify import deidentify
 from recon_cli.io.geometry import VolumeGeometry, magnitude, volume_geometry
 
 if TYPE_CHECKING:
@@ -40,7 +54,6 @@ if TYPE_CHECKING:
 
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 _MAX_PIXEL = 65535
-_DEIDENTIFICATION = "recon: patient name, ID, birth date, sex, weight, institution and dates removed"
 
 
 def write_dicom_series(
@@ -61,7 +74,7 @@ def write_dicom_series(
         images: ``(slices, frames, ny, nx)`` complex64 or real tensor/array.
         header: Geometry, timing, patient/study/series and sequence fields of the scan.
         overwrite: Replace an existing folder.
-        anonymize: Drop patient identity, institution and dates (PatientIdentityRemoved = YES).
+        anonymize: De-identify (PS3.15 Annex E basic profile, ``recon_cli.io.deidentify``).
         series_description: SeriesDescription; default the header's series description or "recon".
         series_number: SeriesNumber.
         uid_seed: Text the Study/FrameOfReference UIDs are derived from (default: the header's content).
@@ -82,14 +95,16 @@ def write_dicom_series(
     pixels = np.clip(np.rint(mag.astype(np.float64) / slope), 0, _MAX_PIXEL).astype("<u2")
     description = series_description or header.series.get("description") or "recon"
     uids = _series_uids(header, pixels, anonymize, series_number, description, uid_seed)
-    base = _series_dataset(header, geom, uids, anonymize, description, series_number)
+    base = _series_dataset(header, geom, uids, description, series_number, n_frames)
     _set_pixel_module(base, mag, slope, (ny, nx))
+    if anonymize:
+        deidentify(base, uids["anonymous_id"])
     names = []
     with _atomic_folder(folder, overwrite) as tmp:
         for s in range(n_slices):
             for f in range(n_frames):
                 index = s * n_frames + f
-                ds = _instance(base, geom, header, uids["series"], index, s, f, n_frames)
+                ds = _instance(base, geom, uids["series"], index, s, f, n_frames)
                 ds.PixelData = pixels[s, f].tobytes()
                 name = f"IM_{index + 1:04d}_s{s:03d}_f{f:03d}.dcm"
                 ds.save_as(tmp / name, enforce_file_format=True, overwrite=False)
@@ -105,20 +120,26 @@ def _series_uids(
     description: str,
     uid_seed: str | None,
 ) -> dict[str, str]:
-    """Deterministic Study, FrameOfReference and Series UIDs plus an anonymous patient ID."""
+    """Study, FrameOfReference and Series UIDs plus a dummy patient ID for anonymised series.
+
+    Identified series: deterministic, from the scan's identity (or ``uid_seed``). Anonymised series: from
+    a random seed, so no UID or ID can be traced back to (or recomputed from) the patient's identity.
+    """
     from pydicom.uid import generate_uid
 
     digest = hashlib.sha256(pixels.tobytes() + repr(pixels.shape).encode()).hexdigest()
     seed = uid_seed if uid_seed is not None else _header_identity(header)
     if uid_seed is None and not (header.xml or header.patient or header.study):
         seed += digest  # nothing identifies the scan: tell scans apart by their images
+    if anonymize:
+        seed, digest = secrets.token_hex(16), secrets.token_hex(16)
     scope = "anonymous" if anonymize else "identified"
     study = generate_uid(entropy_srcs=["study", scope, seed])
     return {
         "study": study,
         "frame_of_reference": generate_uid(entropy_srcs=["frame-of-reference", scope, seed]),
         "series": generate_uid(entropy_srcs=["series", study, str(series_number), description, digest]),
-        "anonymous_id": "ANON" + hashlib.sha256(("patient" + seed).encode()).hexdigest()[:12].upper(),
+        "anonymous_id": "ANON" + secrets.token_hex(6).upper(),
     }
 
 
@@ -139,9 +160,9 @@ def _series_dataset(
     header: ScanHeader,
     geom: VolumeGeometry,
     uids: Mapping[str, str],
-    anonymize: bool,
     description: str,
     series_number: int,
+    n_frames: int,
 ) -> Dataset:
     """Attributes shared by every instance: SOP common, patient, study, series, equipment, MR image."""
     from pydicom.dataset import Dataset
@@ -149,7 +170,7 @@ def _series_dataset(
     ds = Dataset()
     ds.SpecificCharacterSet = "ISO_IR 192"
     ds.SOPClassUID = MR_IMAGE_STORAGE
-    ds.ImageType = ["DERIVED", "PRIMARY", "M", "RECON"]
+    ds.ImageType = ["DERIVED", "PRIMARY", "OTHER"]  # value 3: a defined term of the MR Image module
     ds.Modality = "MR"
     ds.Manufacturer = "recon"
     ds.SoftwareVersions = f"recon {__version__}"
@@ -158,35 +179,24 @@ def _series_dataset(
     ds.FrameOfReferenceUID = uids["frame_of_reference"]
     ds.PositionReferenceIndicator = ""
     ds.SeriesNumber = int(series_number)
+    ds.Laterality = ""  # Type 2C: empty = unknown (raw data does not name the body part)
     ds.SeriesDescription = _lo(description)
     ds.ProtocolName = _lo(header.series.get("protocol_name", description))
     ds.PatientPosition = _cs(_lookup(header, "patient_position"))
     ds.DerivationDescription = "Reconstructed from raw k-space by recon"
     ds.BurnedInAnnotation = "NO"
     ds.LossyImageCompression = "00"
-    _set_patient_study(ds, header, uids, anonymize)
-    _set_mr_module(ds, header, geom)
+    _set_patient_study(ds, header)
+    _set_mr_module(ds, header, geom, n_frames)
     return ds
 
 
-def _set_patient_study(ds: Dataset, header: ScanHeader, uids: Mapping[str, str], anonymize: bool) -> None:
+def _set_patient_study(ds: Dataset, header: ScanHeader) -> None:
     """Patient and General Study modules (type-2 attributes present, possibly empty)."""
     patient, study, series = header.patient, header.study, header.series
     ds.StudyID = _sh(study.get("id", ""))
     ds.AccessionNumber = ""
     ds.ReferringPhysicianName = ""
-    if anonymize:
-        ds.PatientName = "ANONYMOUS"
-        ds.PatientID = uids["anonymous_id"]
-        ds.PatientBirthDate = ""
-        ds.PatientSex = ""
-        ds.StudyDate = ""
-        ds.StudyTime = ""
-        ds.StudyDescription = ""
-        ds.PatientIdentityRemoved = "YES"
-        ds.DeidentificationMethod = _lo(_DEIDENTIFICATION)
-        ds.LongitudinalTemporalInformationModified = "REMOVED"
-        return
     ds.PatientName = _lo(patient.get("name", ""))
     ds.PatientID = _lo(patient.get("id", ""))
     ds.PatientBirthDate = _da(patient.get("birth_date", ""))
@@ -208,15 +218,15 @@ def _set_patient_study(ds: Dataset, header: ScanHeader, uids: Mapping[str, str],
             setattr(ds, keyword.replace("Series", "Content"), value)
 
 
-def _set_mr_module(ds: Dataset, header: ScanHeader, geom: VolumeGeometry) -> None:
+def _set_mr_module(ds: Dataset, header: ScanHeader, geom: VolumeGeometry, n_frames: int) -> None:
     """MR Image and Image Plane attributes that are the same for every slice."""
     seq = header.sequence
     ds.ScanningSequence = _cs(seq.get("scanning_sequence", "RM")) or "RM"
     ds.SequenceVariant = _cs(seq.get("sequence_variant", "NONE")) or "NONE"
-    ds.ScanOptions = ""
+    ds.ScanOptions = ""  # no cardiac gating, so no TriggerTime (MR Image module condition)
     ds.MRAcquisitionType = "2D"
     ds.EchoTrainLength = ""
-    ds.RepetitionTime = _optional_ds(seq.get("TR_ms"))
+    _set_timing(ds, seq.get("TR_ms"), header.frame_time_ms if n_frames > 1 else None)
     ds.EchoTime = _optional_ds(seq.get("TE_ms"))
     for keyword, key in (
         ("FlipAngle", "flip_deg"),
@@ -233,8 +243,28 @@ def _set_mr_module(ds: Dataset, header: ScanHeader, geom: VolumeGeometry) -> Non
     ds.SpacingBetweenSlices = _ds(geom.slice_spacing)
 
 
+def _set_timing(ds: Dataset, tr_ms: object, frame_time_ms: float | None) -> None:
+    """RepetitionTime, TemporalResolution and ImageComments (see the module docstring).
+
+    Args:
+        ds: The series' shared dataset.
+        tr_ms: The sequence's TR between readouts (ms), as the header gives it, or None.
+        frame_time_ms: Time from one frame to the next (ms) for a dynamic series, else None.
+    """
+    tr = _number(tr_ms)
+    if frame_time_ms is None or not frame_time_ms > 0:
+        ds.RepetitionTime = _ds(tr) if tr is not None else ""
+        return
+    ds.RepetitionTime = _ds(frame_time_ms)
+    ds.TemporalResolution = _ds(frame_time_ms)
+    readout = f"; sequence TR between readouts {_ds(tr)} ms" if tr is not None else ""
+    ds.ImageComments = f"frame time {_ds(frame_time_ms)} ms (RepetitionTime){readout}"
+
+
 def _set_pixel_module(ds: Dataset, mag: np.ndarray, slope: float, shape: tuple[int, int]) -> None:
-    """Image Pixel, rescale and VOI LUT attributes (window from the 99.5th percentile)."""
+    """Image Pixel, Real World Value Mapping and VOI LUT attributes (window from the 99.5th percentile)."""
+    from pydicom.dataset import Dataset
+
     ds.Rows, ds.Columns = shape
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
@@ -242,10 +272,18 @@ def _set_pixel_module(ds: Dataset, mag: np.ndarray, slope: float, shape: tuple[i
     ds.BitsStored = 16
     ds.HighBit = 15
     ds.PixelRepresentation = 0
-    ds.RescaleSlope = _ds(slope)
-    ds.RescaleIntercept = "0"
-    ds.RescaleType = "US"
-    width = float(np.percentile(mag, 99.5)) or float(mag.max()) or 1.0
+    mapping = Dataset()
+    mapping.LUTExplanation = "reconstructed magnitude, arbitrary units"
+    mapping.LUTLabel = "MAGNITUDE"
+    mapping.RealWorldValueFirstValueMapped = 0
+    mapping.RealWorldValueLastValueMapped = _MAX_PIXEL
+    mapping.RealWorldValueIntercept = 0.0
+    mapping.RealWorldValueSlope = float(slope)
+    units = Dataset()
+    units.CodeValue, units.CodingSchemeDesignator, units.CodeMeaning = "1", "UCUM", "no units"
+    mapping.MeasurementUnitsCodeSequence = [units]
+    ds.RealWorldValueMappingSequence = [mapping]
+    width = (float(np.percentile(mag, 99.5)) or float(mag.max()) or slope) / slope  # in stored values
     ds.WindowCenter = _ds(width / 2)
     ds.WindowWidth = _ds(width)
     if width < 1.0:  # LINEAR requires a width >= 1; LINEAR_EXACT allows any positive width
@@ -255,7 +293,6 @@ def _set_pixel_module(ds: Dataset, mag: np.ndarray, slope: float, shape: tuple[i
 def _instance(
     base: Dataset,
     geom: VolumeGeometry,
-    header: ScanHeader,
     series_uid: str,
     index: int,
     s: int,
@@ -275,9 +312,6 @@ def _instance(
     if n_frames > 1:
         ds.TemporalPositionIdentifier = f + 1
         ds.NumberOfTemporalPositions = n_frames
-        ds.CardiacNumberOfImages = n_frames
-        if header.frame_time_ms is not None:
-            ds.TriggerTime = _ds(round(f * float(header.frame_time_ms), 6))
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = ds.SOPClassUID
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
