@@ -1,32 +1,219 @@
-"""What a raw-data file holds, as plain data for ``recon info`` and run records."""
+"""What a raw-data file holds, as plain data for ``recon info``: read from headers with h5py and numpy.
+
+``recon info`` is a metadata look, so nothing here imports torch: the ISMRMRD XML header and the
+acquisition headers (flags, counters, sample counts) are read, not the samples; for fastMRI files the
+dataset's shape, dtype, mask, XML and attributes are read, and the k-space is scanned slice by slice with
+numpy for NaN/Inf and for the columns that hold data. The conventions are the readers' (``io/ismrmrd.py``,
+``io/fastmri.py``): fastMRI matrices and FOVs are in array order (rows = readout), ISMRMRD ones are (y, x).
+``noise_scans`` counts noise-measurement readouts (ISMRMRD flag 19); ``noise_samples`` their samples.
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
-from recon_cli.io import read_scan
+import numpy as np
+
+from recon_cli.errors import InputDataError
+from recon_cli.io.detect import detect_format
+
+# ISMRMRD acquisition flags (1-based bits, as ismrmrd.ACQ_*): noise, calibration, and the kinds no
+# reader images (navigators, phase correction, feedback, dummy scans, phase stabilisation)
+_NOISE, _CAL, _CAL_AND_IMAGING = 19, 20, 21
+_NOT_IMAGING = (19, 22, 23, 24, 26, 27, 28, 30, 31)
 
 
 def describe_file(path: Path) -> dict[str, Any]:
-    """Read ``path`` and summarise it. Raises InputDataError for files recon cannot use."""
-    scan = read_scan(path)
-    header = scan.header
+    """Summarise the raw-data file ``path``.
+
+    Returns:
+        file, format, trajectory, matrix, encoded_matrix, fov_mm, coils, frames, slices,
+        samples_per_frame, readout_length, acceleration, noise_scans, noise_samples, acs, reference,
+        frame_time_ms and guesses (the readers' assumptions, one sentence each).
+
+    Raises:
+        InputDataError: the file is not raw data recon can use (naming the file and the problem).
+    """
+    import h5py
+
+    path = Path(path)
+    fmt = detect_format(path)
+    try:
+        with h5py.File(path, "r") as f:
+            return _describe_fastmri(path, f) if fmt == "fastmri" else _describe_ismrmrd(path, f)
+    except InputDataError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
+        line = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise InputDataError(path, f"unreadable {fmt} file: {line}") from None
+
+
+def _row(path: Path, fmt: str, header: Any, **fields: Any) -> dict[str, Any]:
     return {
         "file": str(path),
-        "format": scan.format,
+        "format": fmt,
         "trajectory": header.trajectory,
         "matrix": list(header.recon_matrix),
         "encoded_matrix": list(header.encoded_matrix),
         "fov_mm": [round(v, 3) for v in header.fov_mm],
-        "coils": scan.n_coils,
-        "frames": scan.n_frames,
-        "slices": scan.n_slices,
-        "samples_per_frame": int(scan.kspace.shape[-1]) if not scan.is_cartesian else None,
-        "readout_length": scan.readout_length,
-        "acceleration": round(scan.acceleration_estimate(), 2),
-        "noise_scans": scan.noise_samples if scan.noise is not None else 0,
-        "acs": scan.acs is not None,
-        "reference": scan.reference is not None,
+        **fields,
         "frame_time_ms": header.frame_time_ms,
     }
+
+
+def _flag(flags: np.ndarray, bit: int) -> np.ndarray:
+    return (flags.astype(np.uint64) & np.uint64(1 << (bit - 1))) != 0
+
+
+def _describe_ismrmrd(path: Path, f: Any) -> dict[str, Any]:
+    from recon_cli.io.ismrmrd_header import check_encoding, fill_timing_geometry, parse_xml, scan_header
+
+    group = f.get("dataset")
+    if group is None:
+        raise InputDataError(path, "no ISMRMRD dataset group 'dataset' in the file")
+    hdr, text = parse_xml(path, group)
+    if not hdr.encoding:
+        raise InputDataError(path, "XML header has no <encoding> section")
+    check_encoding(path, hdr.encoding[0])
+    header, _ = scan_header(hdr, text)
+    table = group.get("data")
+    if table is None or not hasattr(table, "fields") or table.shape[0] == 0:
+        raise InputDataError(path, "ISMRMRD dataset holds no acquisitions")
+    heads = table.fields("head")[:]
+    flags = heads["flags"]
+    noise = _flag(flags, _NOISE)
+    ignored = np.any([_flag(flags, b) for b in _NOT_IMAGING], axis=0)
+    cal_only = _flag(flags, _CAL) & ~_flag(flags, _CAL_AND_IMAGING)
+    imaging = ~ignored & ~cal_only & (heads["encoding_space_ref"] == 0)
+    if not imaging.any():
+        raise InputDataError(path, "no imaging acquisitions (only noise, calibration or navigator data)")
+    img = heads[imaging]
+    counter = "phase" if np.unique(img["idx"]["phase"]).size > 1 else "repetition"
+    guesses: list[str] = []
+    fill_timing_geometry(header, hdr, img, counter, guesses)
+    keys = np.unique(np.stack([img["idx"]["slice"], img["idx"][counter]]), axis=1, return_counts=True)
+    n_slices, n_frames = np.unique(keys[0][0]).size, np.unique(keys[0][1]).size
+    samples = int(img["number_of_samples"].max())
+    fields: dict[str, Any] = {
+        "coils": int(img["active_channels"].max()),
+        "frames": n_frames,
+        "slices": n_slices,
+        "samples_per_frame": None,
+        "readout_length": None,
+    }
+    if header.trajectory == "cartesian":
+        lines = np.unique(
+            np.stack([img["idx"]["slice"], img["idx"][counter], img["idx"]["kspace_encode_step_1"]]), axis=1
+        )
+        acquired = lines.shape[1] / (n_slices * n_frames)
+        fields["acceleration"] = round(header.encoded_matrix[0] / max(acquired, 1), 2)
+    else:
+        if (img["trajectory_dimensions"] == 0).any():
+            raise InputDataError(path, "radial/spiral data without trajectories (trajectory_dimensions=0)")
+        per_frame = int(keys[1].min())
+        fields.update(samples_per_frame=per_frame * samples, readout_length=samples)
+        fields["acceleration"] = round(math.pi / 2 * max(header.recon_matrix) / per_frame, 2)
+    fields.update(
+        noise_scans=int(noise.sum()),
+        noise_samples=int(heads["number_of_samples"][noise].sum()),
+        acs=bool((_flag(flags, _CAL) & ~ignored).any()),
+        reference="reference" in group,
+        guesses=guesses,
+    )
+    return _row(path, "ismrmrd", header, **fields)
+
+
+def _describe_fastmri(path: Path, f: Any) -> dict[str, Any]:
+    from recon_cli.io.scan import ScanHeader
+
+    ds = f["kspace"]
+    if ds.ndim not in (3, 4):
+        raise InputDataError(path, f"kspace has rank {ds.ndim} {tuple(ds.shape)}; expected 3 or 4")
+    if ds.size == 0:
+        raise InputDataError(path, f"kspace is empty (shape {tuple(ds.shape)})")
+    rows, cols = int(ds.shape[-2]), int(ds.shape[-1])
+    sampled = _scan_kspace(path, ds)
+    guesses: list[str] = []
+    enc, recon, enc_fov, recon_fov = _fastmri_geometry(path, f, (rows, cols), guesses)
+    n_out = round(rows * recon_fov[0] / enc_fov[0])
+    header = ScanHeader(recon_matrix=recon, encoded_matrix=(min(n_out, rows), cols), fov_mm=recon_fov)
+    mask = np.asarray(f["mask"][()]).reshape(-1) != 0 if "mask" in f else sampled
+    if "sampling_mask" in f:
+        mask = np.asarray(f["sampling_mask"][()]) != 0
+    fraction = float(mask.mean()) if mask.size else 1.0
+    reference = any(name in f for name in ("reconstruction_rss", "reconstruction_esc"))
+    return _row(
+        path,
+        "fastmri",
+        header,
+        coils=int(ds.shape[1]) if ds.ndim == 4 else 1,
+        frames=1,
+        slices=int(ds.shape[0]),
+        samples_per_frame=None,
+        readout_length=None,
+        acceleration=round(1.0 / fraction, 2) if fraction > 0 else None,
+        noise_scans=0,
+        noise_samples=0,
+        acs=False,
+        reference=reference,
+        guesses=guesses,
+    )
+
+
+def _scan_kspace(path: Path, ds: Any) -> np.ndarray:
+    """Check k-space slice by slice (complex, finite); return which columns hold data, (cols,) bool."""
+    names = ds.dtype.names or ()
+    parts = next(((r, i) for r, i in (("r", "i"), ("real", "imag")) if r in names and i in names), None)
+    if not np.issubdtype(ds.dtype, np.complexfloating) and parts is None:
+        raise InputDataError(
+            path, f"kspace is real-valued (dtype {ds.dtype}); fastMRI k-space must be complex"
+        )
+    sampled = np.zeros(int(ds.shape[-1]), bool)
+    for s in range(int(ds.shape[0])):
+        block = ds[s]
+        values = np.stack([block[parts[0]], block[parts[1]]]) if parts else block
+        if not np.isfinite(values).all():
+            raise InputDataError(path, "kspace contains NaN or Inf values")
+        sampled |= (values != 0).reshape(-1, values.shape[-1]).any(axis=0)
+    return sampled
+
+
+def _fastmri_geometry(path: Path, f: Any, shape: tuple[int, int], guesses: list[str]) -> tuple:
+    """(encoded matrix, recon matrix, encoded FOV, recon FOV) in array order from the ISMRMRD XML."""
+    from recon_cli.io.ismrmrd_lib import xsd
+
+    node = f.get("ismrmrd_header")
+    value = node[()] if node is not None else f.attrs.get("ismrmrd_header")
+    if value is None:
+        guesses.append("no ismrmrd_header: recon matrix = array shape, FOV = 1 mm per pixel assumed")
+        fov = (float(shape[0]), float(shape[1]), 1.0)
+        return shape, shape, fov, fov
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes | np.bytes_) else str(value)
+    try:
+        hdr = xsd.CreateFromDocument(text)
+    except Exception:  # noqa: BLE001 - xsdata raises many types
+        from xsdata.formats.dataclass.parsers import XmlParser
+        from xsdata.formats.dataclass.parsers.config import ParserConfig
+
+        try:
+            hdr = XmlParser(config=ParserConfig(fail_on_unknown_properties=False)).from_string(
+                text, xsd.ismrmrdHeader
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise InputDataError(path, f"ismrmrd_header XML could not be parsed: {exc}") from None
+        guesses.append("ismrmrd_header does not follow the ISMRMRD schema; read leniently")
+    try:
+        spaces = [
+            (s.matrixSize, s.fieldOfView_mm)
+            for s in (hdr.encoding[0].encodedSpace, hdr.encoding[0].reconSpace)
+        ]
+        (em, ef), (rm, rf) = (((int(m.x), int(m.y)), (float(v.x), float(v.y), float(v.z))) for m, v in spaces)
+    except (IndexError, AttributeError, TypeError, ValueError):
+        raise InputDataError(
+            path, "ismrmrd_header lacks encodedSpace/reconSpace matrix sizes and FOVs"
+        ) from None
+    if min(em + rm) <= 0 or min(ef[:2] + rf[:2]) <= 0:
+        raise InputDataError(path, "ismrmrd_header has a non-positive matrix size or field of view")
+    return em, rm, ef, rf
