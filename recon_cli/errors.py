@@ -46,3 +46,36 @@ class OutOfMemoryError(ReconError):
     """Ran out of host or device memory."""
 
     exit_code = 5
+
+
+class OutputWriteError(ReconError):
+    """An output could not be written: no space left, no permission, a file where a folder must go."""
+
+    exit_code = 6
+
+    def __init__(self, path: object, error: OSError) -> None:
+        self.path = str(path)
+        reason = error.strerror or type(error).__name__
+        where = f" ({error.filename})" if error.filename and str(error.filename) != self.path else ""
+        super().__init__(f"{self.path}: cannot write output: {reason}{where}; nothing was written")
+
+
+def memory_error(exc: BaseException, prefix: str) -> OutOfMemoryError | None:
+    """The OutOfMemoryError for an allocation failure (numpy, torch on CPU or CUDA), else None.
+
+    The message names the size that was asked for where the library says it, and the knobs to turn.
+    """
+    import re
+
+    text = str(exc)
+    is_oom = isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"
+    if not is_oom and not (isinstance(exc, RuntimeError) and "can't allocate memory" in text):
+        return None
+    size = ""
+    match = re.search(r"allocate (\d+) bytes", text) or re.search(r"allocate ([\d.]+ ?[KMGT]i?B)", text)
+    if match:
+        amount = match.group(1)
+        size = f" (needed {int(amount) / 2**30:.2f} GiB more)" if amount.isdigit() else f" (needed {amount})"
+    return OutOfMemoryError(
+        f"{prefix}{size}; try --device cpu, a smaller model config, or fewer frames/coils (coil compression)"
+    )

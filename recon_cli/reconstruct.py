@@ -1,11 +1,14 @@
 """The reconstruction pipeline: read -> preprocess -> coils -> operator -> model -> crop -> write.
 
-Batches stream one scan at a time; each scan's outputs are named after its input and come with a run
-record (``{stem}.run.json``: input, model, resolved config, versions, timings, peak memory).
+Batches stream one scan at a time. Each scan's outputs are named after its input and live in one folder,
+``OUT/{stem}/``, with a run record (``{stem}.run.json``: input, model, resolved config, weights and
+their sha256, the reader's guesses, versions, timings, peak memory). The folder is written under a hidden
+temporary name and swapped in whole (``io.atomic.atomic_folder``), so a set is complete or absent.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -15,8 +18,16 @@ from typing import Any
 
 import torch
 
-from recon_cli.errors import InputDataError, ModelError, OutOfMemoryError, ReconError, UsageError
-from recon_cli.io.atomic import atomic_path, check_writable
+from recon_cli.errors import (
+    InputDataError,
+    ModelError,
+    OutOfMemoryError,
+    OutputWriteError,
+    ReconError,
+    UsageError,
+    memory_error,
+)
+from recon_cli.io.atomic import atomic_folder, check_writable, refuse_inputs
 from recon_cli.io.scan import Scan
 from recon_cli.ops.base import LinearOperator
 from recon_cli.ops.cartesian import CartesianSense
@@ -42,6 +53,8 @@ class ReconstructRequest:
     anonymize: bool = False
     prewhiten: bool = False
     traj_units: str = "auto"
+    strict: bool = False
+    allow_untrained: bool = False
 
 
 @dataclass
@@ -54,6 +67,7 @@ class ScanResult:
     error: str | None = None
     exit_code: int = 0
     seconds: float = 0.0
+    guesses: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -62,25 +76,45 @@ class LoadedModel:
     config: Any
     module: torch.nn.Module
     device: torch.device
+    weights: dict[str, Any] | None = None  # provenance: source, path, sha256 (None: no weights)
 
 
 def load_model(
-    name: str, *, config: dict[str, Any] | None = None, weights: Path | None = None, device: str = "auto"
+    name: str,
+    *,
+    config: dict[str, Any] | None = None,
+    weights: Path | None = None,
+    device: str = "auto",
+    allow_untrained: bool = False,
 ) -> LoadedModel:
     """Resolve a plugin by name, build it with its config, load weights, move it to the device.
 
     A checkpoint's own model config (saved by ``recon train``) takes the place of the dataclass
     defaults, so weights trained with non-default settings load as they were trained; ``config``
     (config file and ``--set`` values) still overrides it.
+
+    Raises:
+        ModelError: a learned model with neither ``weights`` nor shipped default weights, unless
+            ``allow_untrained`` (then it runs from its random initialisation, e.g. for tests).
     """
     plugin = load_plugin(name)
-    state, trained = load_weights(plugin, weights)
+    source = weights_source(plugin, weights)
+    if source is None and plugin.trainable and not allow_untrained:
+        raise ModelError(
+            f"model '{name}' has no trained weights: train them with `recon train --model {name} --data DIR "
+            f"--out RUN` and pass --weights RUN (a run folder or a .pt file)"
+        )
+    state, trained = (None, {}) if source is None else read_weights(plugin, source["path"])
     resolved = resolve_config(plugin, {**trained, **(config or {})})
     module = plugin.build(resolved)
     if state is not None:
-        apply_weights(module, state, weights, name)
+        apply_weights(module, state, source["path"], name)
+        if not all(bool(torch.isfinite(t).all()) for t in state.values() if t.is_floating_point()):
+            raise ModelError(f"{source['path']}: weights of model '{name}' hold NaN/Inf values")
+    elif plugin.trainable:
+        source = {"source": "untrained", "path": None, "sha256": None}
     dev = resolve_device(device)
-    return LoadedModel(plugin, resolved, module.to(dev).eval(), dev)
+    return LoadedModel(plugin, resolved, module.to(dev).eval(), dev, source)
 
 
 def apply_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], source: object, name: str) -> None:
@@ -88,31 +122,68 @@ def apply_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], sourc
     try:
         module.load_state_dict(state)
     except RuntimeError as exc:
-        raise ModelError(f"{source}: weights do not fit model '{name}': {str(exc).splitlines()[0]}") from None
+        raise ModelError(f"{source}: weights do not fit model '{name}': {_state_dict_problem(exc)}") from None
+
+
+def _state_dict_problem(exc: RuntimeError) -> str:
+    """torch's load_state_dict message in one line: the first missing/unexpected key or shape mismatch."""
+    lines = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()]
+    detail = lines[0] if lines else str(exc).splitlines()[0]
+    detail = detail.replace("\t", " ")
+    return detail if len(detail) <= 200 else detail[:197] + "..."
 
 
 def load_weights(
     plugin: ModelPlugin, weights: Path | None
 ) -> tuple[dict[str, torch.Tensor] | None, dict[str, Any]]:
     """(state dict, model config it was trained with) of the given or default weights."""
+    source = weights_source(plugin, weights)
+    return (None, {}) if source is None else read_weights(plugin, source["path"])
+
+
+def weights_source(plugin: ModelPlugin, weights: Path | None) -> dict[str, Any] | None:
+    """Where the weights come from: {"source": "shipped"|"file"|"run", "path", "sha256"}, or None.
+
+    ``weights`` is a ``.pt`` file or a ``recon train`` run folder (its best.pt, else last.pt); None means
+    the plugin's shipped default weights, if it has any.
+    """
     if weights is None:
         if plugin.default_weights is None:
-            return None, {}
+            return None
         from importlib import resources
 
         package, filename = plugin.default_weights
-        weights = Path(str(resources.files(package) / filename))
+        path, kind = Path(str(resources.files(package) / filename)), "shipped"
     elif not plugin.trainable:
         raise ModelError(f"model '{plugin.name}' has no weights; drop --weights")
-    path = Path(weights)
-    if path.is_dir():
-        path = next((path / n for n in ("best.pt", "last.pt", "weights.pt") if (path / n).exists()), path)
+    else:
+        path, kind = Path(weights), "file"
+        if path.is_dir():
+            kind = "run"
+            path = next((path / n for n in ("best.pt", "last.pt", "weights.pt") if (path / n).exists()), path)
     if not path.is_file():
-        raise InputDataError(path, "no such weights file")
+        problem = "a run folder without best.pt or last.pt" if path.is_dir() else "no such weights file"
+        raise InputDataError(path, problem)
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise InputDataError(path, f"cannot read weights: {exc.strerror}") from None
+    return {"source": kind, "path": str(path), "sha256": digest}
+
+
+def read_weights(plugin: ModelPlugin, path: Path | str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(state dict, model config it was trained with) of a weights file (loaded with weights_only)."""
+    import pickle
+
+    path = Path(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle errors, truncated files, wrong format
-        raise InputDataError(path, f"unreadable weights file: {str(exc).splitlines()[0][:160]}") from None
+    except pickle.UnpicklingError:  # a pickle that needs more than tensors and plain containers
+        raise InputDataError(
+            path, "not a plain weights file: it holds Python objects that recon does not load (unsafe)"
+        ) from None
+    except Exception:  # torch.load fails in many ways on files it did not write (zip, pickle, EOF, ...)
+        raise InputDataError(path, "not a PyTorch weights file, or truncated") from None
     if not isinstance(state, dict):
         raise InputDataError(path, "not a state dict or a recon checkpoint")
     record = state.get("config") if isinstance(state.get("config"), dict) else {}
@@ -193,23 +264,32 @@ def reconstruct_files(
 ) -> list[ScanResult]:
     """Reconstruct many files one at a time; a bad file is reported and the batch goes on."""
     _check_unique_stems(inputs)
-    model = load_model(request.model, config=request.config, weights=request.weights, device=request.device)
+    if request.out_dir.exists() and not request.out_dir.is_dir():
+        raise UsageError(f"{request.out_dir}: --out is a file, not a folder")
+    model = load_model(
+        request.model,
+        config=request.config,
+        weights=request.weights,
+        device=request.device,
+        allow_untrained=request.allow_untrained,
+    )
+    protected = [*map(Path, inputs), request.coils, request.weights]
     results = []
     for path in inputs:
         if on_start:
             on_start(path)
         start = time.perf_counter()
+        result = ScanResult(Path(path), False)
         try:
-            outputs = _reconstruct_one(Path(path), request, model)
-            result = ScanResult(Path(path), True, outputs)
+            result.outputs = _reconstruct_one(Path(path), request, model, protected, result.guesses)
+            result.ok = True
         except ReconError as exc:
-            result = ScanResult(Path(path), False, error=str(exc), exit_code=exc.exit_code)
-        except (torch.OutOfMemoryError, MemoryError):
-            err = OutOfMemoryError(
-                f"{path}: out of memory on {model.device}; try --device cpu, a smaller model config, "
-                "or fewer frames/coils (coil compression)"
-            )
-            result = ScanResult(Path(path), False, error=str(err), exit_code=err.exit_code)
+            result.error, result.exit_code = str(exc), exc.exit_code
+        except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
+            err = memory_error(exc, f"{path}: out of memory on {model.device}")
+            if err is None:
+                raise
+            result.error, result.exit_code = str(err), err.exit_code
         result.seconds = time.perf_counter() - start
         results.append(result)
         if on_done:
@@ -219,20 +299,27 @@ def reconstruct_files(
     return results
 
 
-def _reconstruct_one(path: Path, request: ReconstructRequest, model: LoadedModel) -> list[Path]:
+def output_folder(out_dir: Path, source: Path) -> Path:
+    """The folder that holds every output of ``source``: ``out_dir / stem``."""
+    return Path(out_dir) / output_stem(source)
+
+
+def _reconstruct_one(
+    path: Path, request: ReconstructRequest, model: LoadedModel, protected: list[Any], guesses: list[str]
+) -> list[Path]:
     from recon_cli.io import read_scan
-    from recon_cli.io.writers import output_targets, write_outputs
 
     stem = output_stem(path)
-    record_path = request.out_dir / f"{stem}.run.json"
-    # a cheap check before reading: the GIF (cine only) is checked by write_outputs once frames are known
-    targets = output_targets(request.out_dir, stem, request.formats, 1)
-    for target in [*(p for paths in targets.values() for p in paths), record_path]:
-        check_writable(target, request.overwrite)
+    folder = output_folder(request.out_dir, path)
+    refuse_inputs([folder], protected)
+    check_writable(folder, request.overwrite)  # a cheap check before the (slow) read
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     scan = read_scan(path, prewhiten=request.prewhiten, **_reader_options(path, request))
     timings["read_s"] = time.perf_counter() - t0
+    guesses.extend(scan.guesses)
+    if request.strict and scan.guesses:
+        raise InputDataError(path, f"the reader had to guess ({scan.guesses[0]}); refused under --strict")
     check_supported(model.plugin, scan)  # before the (slow) coil-map estimation
     t0 = time.perf_counter()
     maps = _coil_maps(scan, request, model)
@@ -241,29 +328,51 @@ def _reconstruct_one(path: Path, request: ReconstructRequest, model: LoadedModel
     solver_log: list[dict[str, Any]] = []
     images = reconstruct_scan(scan, model, maps, solver_log)
     timings["reconstruct_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    if not bool(torch.isfinite(images).all()):
+        raise ModelError(f"{path}: model '{model.plugin.name}' produced NaN/Inf values; nothing was written")
     record = _run_record(path, scan, request, model)
     if solver_log:
         record["solver"] = solver_log
-    written = write_outputs(
-        request.out_dir,
-        stem,
-        images,
-        scan.header,
-        formats=request.formats,
-        overwrite=request.overwrite,
-        anonymize=request.anonymize,
-        attrs={"model": model.plugin.name, "config": json.dumps(record["config"])},
-    )
-    timings["write_s"] = time.perf_counter() - t0
-    record.update(
-        timings=timings,
-        peak_memory=peak_memory(model.device),
-        outputs=[str(p) for paths in written.values() for p in paths],
-    )
-    with atomic_path(record_path, request.overwrite) as tmp:
-        tmp.write_text(json.dumps(record, indent=2) + "\n")
-    return [p for paths in written.values() for p in paths] + [record_path]
+    try:
+        return _write_set(folder, stem, images, scan, request, record, timings, model)
+    except OSError as exc:
+        raise OutputWriteError(folder, exc) from None
+
+
+def _write_set(
+    folder: Path,
+    stem: str,
+    images: torch.Tensor,
+    scan: Scan,
+    request: ReconstructRequest,
+    record: dict[str, Any],
+    timings: dict[str, float],
+    model: LoadedModel,
+) -> list[Path]:
+    """Every output of one scan, written into a hidden folder that then becomes ``folder`` in one step."""
+    from recon_cli.io.writers import write_outputs
+
+    t0 = time.perf_counter()
+    with atomic_folder(folder, request.overwrite) as tmp:
+        written = write_outputs(
+            tmp,
+            stem,
+            images,
+            scan.header,
+            formats=request.formats,
+            attrs={"model": model.plugin.name, "config": json.dumps(record["config"])},
+            anonymize=request.anonymize,
+        )
+        files = [folder / p.relative_to(tmp) for paths in written.values() for p in paths]
+        record_path = folder / f"{stem}.run.json"
+        timings["write_s"] = time.perf_counter() - t0
+        record.update(
+            timings=timings,
+            peak_memory=peak_memory(model.device),
+            outputs=[str(p) for p in files],
+        )
+        (tmp / record_path.name).write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
+    return [*files, record_path]
 
 
 def _reader_options(path: Path, request: ReconstructRequest) -> dict[str, Any]:
@@ -295,7 +404,8 @@ def _run_record(path: Path, scan: Scan, request: ReconstructRequest, model: Load
         "kspace_shape": list(scan.kspace.shape),
         "model": model.plugin.name,
         "config": config_to_dict(model.config),
-        "weights": None if request.weights is None else str(request.weights),
+        "weights": model.weights,
+        "guesses": list(scan.guesses),
         "coils": None if request.coils is None else str(request.coils),
         "device": str(model.device),
         "prewhitened": scan.prewhitened,

@@ -17,7 +17,7 @@ from importlib import metadata
 from typing import Any
 
 from recon_cli.errors import ModelError
-from recon_cli.settings import coerce_setting
+from recon_cli.settings import coerce_setting, expected
 
 ENTRY_POINT_GROUP = "recon.models"
 
@@ -110,7 +110,7 @@ def _coerce(model: str, key: str, value: Any, current: Any) -> Any:
         return coerce_setting(value, current)
     except ValueError:
         raise ModelError(
-            f"model '{model}': config key '{key}' expects {type(current).__name__}, got {value!r}"
+            f"model '{model}': config key '{key}' expects {expected(current)}, got {value!r}"
         ) from None
 
 

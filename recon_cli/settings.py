@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 _TRUE = ("1", "true", "yes", "on")
@@ -13,7 +14,7 @@ def coerce_setting(value: Any, default: Any) -> Any:
 
     Booleans accept 1/0, true/false, yes/no, on/off; tuples and lists accept comma-separated text and
     convert items to the type of the default's first item; ints accept "1e3" but not 2.5. A default of
-    None accepts anything.
+    None accepts anything. Floats must be finite (NaN and infinity are refused).
 
     Raises:
         ValueError: the value cannot be read as that type (callers name the setting in their error).
@@ -22,6 +23,8 @@ def coerce_setting(value: Any, default: Any) -> Any:
     if default is None or (
         isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
     ):
+        if kind is float and not math.isfinite(value):
+            raise ValueError(value)
         return value
     if kind is bool:
         text = str(value).strip().lower()
@@ -38,6 +41,14 @@ def coerce_setting(value: Any, default: Any) -> Any:
             raise ValueError(value)
         return int(number)
     try:
-        return kind(value)
+        result = kind(value)
     except TypeError as exc:
         raise ValueError(value) from exc
+    if kind is float and not math.isfinite(result):
+        raise ValueError(value)  # NaN and infinity are never meaningful settings
+    return result
+
+
+def expected(default: Any) -> str:
+    """What a setting of this default's type accepts, for error messages."""
+    return "a finite number" if isinstance(default, float) else type(default).__name__

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from recon_cli.errors import InputDataError, UsageError
-from recon_cli.io.atomic import atomic_path, check_writable
+from recon_cli.io.atomic import atomic_path, check_writable, refuse_inputs
 from recon_cli.io.scan import Scan
 from recon_cli.ops.functional import center_crop, ifft2c, rss
 from recon_cli.sampling import PatternSpec, check_h5_suffix, draw_pattern, pattern_statistics
@@ -232,6 +232,7 @@ def undersample_file(
     out = Path(out)
     check_h5_suffix(out)
     _check_options(spec)
+    refuse_inputs([out], [source])
     check_writable(out, overwrite)
     scan = read_scan(source)
     if not scan.is_cartesian:

@@ -162,14 +162,14 @@ def test_cs_from_the_command_line_with_estimated_maps(radial_sample: Path, tmp_p
     args = ["reconstruct", str(radial_sample), "--model", "cs", "--out", str(out), "--format", "h5"]
     result = CliRunner().invoke(app, [*args, "--set", "iterations=20"])
     assert result.exit_code == 0, result.output
-    with h5py.File(out / "radial_cine.h5") as f:
+    with h5py.File(out / "radial_cine" / "radial_cine.h5") as f:
         images = torch.from_numpy(f["images"][()])
     reference = read_scan(radial_sample).reference
     assert reference is not None
     assert images.shape == reference.shape and bool(torch.isfinite(images).all())
     error = nrmse(images.abs().numpy(), reference.numpy())
     assert error < 0.2, error  # measured 0.11; zero-filled 0.36
-    record = json.loads((out / "radial_cine.run.json").read_text())
+    record = json.loads((out / "radial_cine" / "radial_cine.run.json").read_text())
     assert record["model"] == "cs" and record["config"]["iterations"] == 20
 
 

@@ -140,13 +140,14 @@ def test_missing_path(tmp_path: Path) -> None:
 def test_existing_output_is_refused_and_untouched(tmp_path: Path, radial_sample: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    existing = out / "radial_cine.nii.gz"
+    (out / "radial_cine").mkdir()
+    existing = out / "radial_cine" / "radial_cine.nii.gz"
     existing.write_bytes(b"precious")
     result = runner.invoke(app, ["reconstruct", str(radial_sample), "--out", str(out), "--format", "nifti"])
     assert result.exit_code == 2
-    _assert_one_clean_line(result, "already exists", "radial_cine.nii.gz")
+    _assert_one_clean_line(result, "already exists", "radial_cine")
     assert existing.read_bytes() == b"precious"
-    assert sorted(p.name for p in out.iterdir()) == ["radial_cine.nii.gz"]
+    assert sorted(p.name for p in out.rglob("*")) == ["radial_cine", "radial_cine.nii.gz"]
 
 
 def test_batch_keeps_going_past_a_bad_file(tmp_path: Path, radial_sample: Path) -> None:
@@ -157,7 +158,9 @@ def test_batch_keeps_going_past_a_bad_file(tmp_path: Path, radial_sample: Path) 
         app, ["reconstruct", str(bad), str(radial_sample), "--out", str(out), "--format", "h5"]
     )
     assert result.exit_code == 3
-    assert (out / "radial_cine.h5").exists() and (out / "radial_cine.run.json").exists()
+    folder = out / "radial_cine"
+    assert (folder / "radial_cine.h5").exists() and (folder / "radial_cine.run.json").exists()
+    assert not (out / "bad").exists()
     result = runner.invoke(
         app,
         [
@@ -172,7 +175,7 @@ def test_batch_keeps_going_past_a_bad_file(tmp_path: Path, radial_sample: Path) 
         ],
     )
     assert result.exit_code == 3
-    assert not (tmp_path / "o2" / "radial_cine.h5").exists()
+    assert not (tmp_path / "o2" / "radial_cine").exists()
 
 
 def test_unknown_model_and_device(tmp_path: Path, radial_sample: Path) -> None:

@@ -398,10 +398,10 @@ def test_cli_trains_and_reconstruct_uses_the_run_folder(tmp_path: Path, radial_s
         ],
     )
     assert recon.exit_code == 0, recon.output
-    assert (tmp_path / "images" / "radial_cine.h5").exists()
+    assert (tmp_path / "images" / "radial_cine" / "radial_cine.h5").exists()
     # the run's own model config is used without repeating the --set values
     trained = json.loads((out / "config.json").read_text())["model_config"]
-    record = json.loads((tmp_path / "images" / "radial_cine.run.json").read_text())
+    record = json.loads((tmp_path / "images" / "radial_cine" / "radial_cine.run.json").read_text())
     assert record["config"] == trained
 
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import functools
 import glob
 import os
-import sys
 import traceback
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from recon_cli.errors import ReconError, UsageError
+from recon_cli.errors import ReconError, UsageError, memory_error
 
 console = Console()
 err_console = Console(stderr=True)
@@ -31,7 +32,7 @@ def debug_enabled() -> bool:
 
 def fail(message: str, code: int) -> typer.Exit:
     """Print one error line to stderr and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -40,6 +41,8 @@ def handle_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not debug_enabled():
+            warnings.showwarning = show_warning_line
         try:
             return func(*args, **kwargs)
         except typer.Exit:
@@ -48,17 +51,12 @@ def handle_errors(func: F) -> F:
             if debug_enabled():
                 traceback.print_exc()
             raise fail(str(exc), exc.exit_code) from None
-        except MemoryError:
-            raise fail(
-                "out of memory; try --device cpu, fewer frames or coils, or a smaller model config", EXIT_OOM
-            ) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
         except Exception as exc:  # anything else is a bug in recon: say so, briefly
-            if _is_torch_oom(exc):
-                raise fail(
-                    "out of GPU memory; try --device cpu or a smaller model config", EXIT_OOM
-                ) from None
+            oom = memory_error(exc, "out of memory")
+            if oom is not None:
+                raise fail(str(oom), EXIT_OOM) from None
             if debug_enabled():
                 traceback.print_exc()
             line = str(exc).splitlines()[0] if str(exc) else ""
@@ -70,9 +68,17 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _is_torch_oom(exc: BaseException) -> bool:
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(exc, torch.OutOfMemoryError)
+def show_warning_line(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """``warnings.showwarning`` for users: one line, "warning: message", no source file or code line."""
+    text = " ".join(str(message).split())
+    err_console.print(f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
 
 
 def expand_inputs(patterns: Iterable[str]) -> list[Path]:

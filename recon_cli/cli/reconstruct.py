@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -17,6 +19,9 @@ from recon_cli.cli.common import (
     parse_formats,
     parse_settings,
 )
+
+if TYPE_CHECKING:
+    from recon_cli.reconstruct import ScanResult
 
 NAME = "reconstruct"
 FORMATS = ("nifti", "dicom", "h5", "png")
@@ -55,9 +60,24 @@ def command(
     anonymize: Annotated[
         bool, typer.Option("--anonymize", help="Leave patient identity out of DICOM outputs.")
     ] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an input's existing output folder (never an input).")
+    ] = False,
     fail_fast: Annotated[
         bool, typer.Option("--fail-fast", help="Stop at the first file that fails.")
+    ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Refuse a file when the reader has to guess (geometry, units, ...)."),
+    ] = False,
+    allow_untrained: Annotated[
+        bool,
+        typer.Option(
+            "--allow-untrained", help="Run a learned model that has no trained weights (tests only)."
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON (one document) on stdout.")
     ] = False,
 ) -> None:
     from recon_cli.reconstruct import ReconstructRequest, reconstruct_files
@@ -75,6 +95,8 @@ def command(
         anonymize=anonymize,
         prewhiten=prewhiten,
         traj_units=traj_units,
+        strict=strict,
+        allow_untrained=allow_untrained,
     )
     paths = expand_inputs(inputs)
     with Progress(
@@ -91,27 +113,58 @@ def command(
         def on_start(path: Path) -> None:
             progress.update(task, description=f"reconstructing {path.name}")
 
-        def on_done(result) -> None:  # noqa: ANN001
+        def on_done(result: ScanResult) -> None:
             progress.advance(task)
+            for guess in result.guesses:
+                err_console.print(
+                    f"[yellow]warning:[/] {escape(str(result.source))}: {escape(guess)} (guessed)",
+                    highlight=False,
+                    soft_wrap=True,
+                )
             if not result.ok:
-                err_console.print(f"[bold red]error:[/] {result.error}", highlight=False, soft_wrap=True)
+                err_console.print(f"[bold red]error:[/] {escape(result.error or '')}", highlight=False, soft_wrap=True)
 
         results = reconstruct_files(paths, request, fail_fast=fail_fast, on_start=on_start, on_done=on_done)
-    _summary(results, len(paths))
+    if as_json:
+        typer.echo(json.dumps(summary_document(results, len(paths), out), indent=2))
+    else:
+        _summary(results, len(paths), out)
     failed = [r for r in results if not r.ok]
     if failed:
         raise typer.Exit(failed[0].exit_code or 3)
 
 
-def _summary(results: list, total: int) -> None:
-    table = Table(title=f"reconstructed {sum(r.ok for r in results)} of {total}")
+def summary_document(results: list[ScanResult], total: int, out: Path) -> dict[str, Any]:
+    """The batch summary as one JSON-ready document (``--json``)."""
+    return {
+        "total": total,
+        "ok": sum(r.ok for r in results),
+        "failed": sum(not r.ok for r in results),
+        "files": [
+            {
+                "input": str(r.source),
+                "ok": r.ok,
+                "exit_code": r.exit_code,
+                "error": r.error,
+                "seconds": round(r.seconds, 3),
+                "folder": str(r.outputs[-1].parent) if r.ok and r.outputs else None,
+                "outputs": [str(p) for p in r.outputs],
+                "guesses": r.guesses,
+            }
+            for r in results
+        ],
+    }
+
+
+def _summary(results: list[ScanResult], total: int, out: Path) -> None:
+    table = Table(title=f"reconstructed {sum(r.ok for r in results)} of {total} into {out}")
     for col in ("input", "status", "seconds", "outputs"):
         table.add_column(col, overflow="fold")
     for r in results:
         table.add_row(
             str(r.source),
-            "ok" if r.ok else "failed",
+            "ok" if r.ok else f"failed ({r.exit_code})",
             f"{r.seconds:.2f}",
-            str(len(r.outputs)) if r.ok else "-",
+            f"{len(r.outputs)} in {r.outputs[-1].parent.name}/" if r.ok and r.outputs else "-",
         )
     console.print(table)

@@ -14,7 +14,7 @@ from recon_cli.coils.espirit import espirit_maps
 from recon_cli.coils.maps_file import write_maps
 from recon_cli.coils.options import COIL_METHODS, DEFAULTS, CoilOptions
 from recon_cli.errors import UsageError
-from recon_cli.io.atomic import check_writable
+from recon_cli.io.atomic import check_writable, refuse_inputs
 from recon_cli.io.scan import Scan
 
 ADAPTIVE_GRID = 64  # Walsh/Inati grid per axis (at least twice the calibration block, at most the image)
@@ -90,6 +90,7 @@ def estimate_coils_file(
     _check(options.method, options.smoothing)
     out = Path(out)
     png = out.with_suffix(".png")
+    refuse_inputs([out, png], [scan_path])
     for target in (out, png):
         check_writable(target, overwrite)
     dev = resolve_device(device)

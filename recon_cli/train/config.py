@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from recon_cli.errors import UsageError
-from recon_cli.settings import coerce_setting
+from recon_cli.settings import coerce_setting, expected
 
 SCHEDULES = ("cosine", "step", "constant")
 LOSSES = ("l1", "mse", "nmse")
@@ -210,7 +210,7 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     try:
         return coerce_setting(value, default)
     except ValueError:
-        raise UsageError(f"{name} expects {type(default).__name__}, got {value!r}") from None
+        raise UsageError(f"{name} expects {expected(default)}, got {value!r}") from None
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
