@@ -42,7 +42,7 @@ def test_models_lists_zero_filled() -> None:
 def test_info_on_sample(radial_sample: Path) -> None:
     result = runner.invoke(app, ["info", str(radial_sample), "--json"])
     assert result.exit_code == 0, result.stderr
-    row = json.loads(result.stdout.strip().splitlines()[0])
+    (row,) = json.loads(result.stdout)  # one JSON document: a list with one object per file
     assert row["format"] == "ismrmrd" and row["trajectory"] == "radial"
     assert row["coils"] == 8 and row["frames"] > 1 and row["slices"] == 1
     assert row["acceleration"] > 5  # 13 spokes of a 128 matrix: far below Nyquist (~201)

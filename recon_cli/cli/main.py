@@ -1,18 +1,44 @@
-"""The ``recon`` application: one module per command, joined here. Nothing here imports torch."""
+"""The ``recon`` application: one module per command, joined here.
+
+Nothing here (nor in ``--help``, ``--version``, ``info`` or ``models``) imports torch or the NUFFT
+libraries; each command imports what it needs when it runs.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 import warnings
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from recon_cli import __version__
 from recon_cli.cli import estimate_coils, evaluate, info, models, reconstruct, simulate_mask, train
 
+
+def _without_flag_types(params: list[Any]) -> list[Any]:
+    """Flags take no value, so their help shows no type placeholder (typer prints ``<bool>``)."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _without_flag_types(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _without_flag_types(super().get_params(ctx))
+
+
 app = typer.Typer(
     name="recon",
+    cls=_Group,
     help="MRI reconstruction from raw k-space (ISMRMRD, fastMRI HDF5) to images and metric reports.",
     no_args_is_help=True,
     add_completion=False,
@@ -23,7 +49,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"recon {__version__}")
+        typer.echo(f"recon {__version__} (Python {sys.version.split()[0]}); `recon info --system` for more")
         raise typer.Exit()
 
 
@@ -40,7 +66,7 @@ def main(
 
 
 for module in (info, models, reconstruct, estimate_coils, simulate_mask, train, evaluate):
-    app.command(name=module.NAME, help=module.__doc__)(module.command)
+    app.command(name=module.NAME, help=module.__doc__, cls=_Command)(module.command)
 
 
 def run() -> None:

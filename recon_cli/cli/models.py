@@ -1,11 +1,14 @@
-"""List the installed model plugins."""
+"""List the installed model plugins, one line each; `recon models NAME` prints a model's card."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 import typer
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from recon_cli.cli.common import console, handle_errors
 
@@ -14,25 +17,79 @@ NAME = "models"
 
 @handle_errors
 def command(
+    name: Annotated[
+        str | None, typer.Argument(help="A model name: print its card.", show_default=False)
+    ] = None,
     names_only: Annotated[bool, typer.Option("--names", help="Print only the names, one per line.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")] = False,
 ) -> None:
+    from recon_cli.model_info import model_card, model_summary
     from recon_cli.registry import available_models, load_plugin
 
+    if name is not None:
+        card = model_card(load_plugin(name))
+        if as_json:
+            typer.echo(json.dumps(card, indent=2))
+        else:
+            _print_card(card)
+        return
     names = available_models()
     if names_only:
-        for name in names:
-            typer.echo(name)
+        typer.echo("\n".join(names))
         return
-    table = Table(title="models")
-    for col in ("name", "description", "data", "trainable", "default weights"):
-        table.add_column(col, overflow="fold")
-    for name in names:
-        plugin = load_plugin(name)
-        table.add_row(
-            name,
-            plugin.description,
-            plugin.supports(),
-            "yes" if plugin.trainable else "no",
-            "yes" if plugin.default_weights else "-",
-        )
+    rows = [model_summary(load_plugin(n)) for n in names]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("name", "kind", "data", "weights"):
+        table.add_column(col, no_wrap=True)
+    for row in rows:
+        table.add_row(row["name"], row["kind"], row["data"], "shipped" if row["shipped_weights"] else "-")
     console.print(table)
+    console.print(Text("`recon models NAME` shows a model's card.", style="dim"))
+
+
+def _print_card(card: dict[str, Any]) -> None:
+    """Description, config keys with defaults, weights provenance and measured quality, wrapped at spaces."""
+    console.print(Text(f"{card['name']}: {card['description']}", style="bold"))
+    console.print(f"{card['kind']}; data: {card['data']}", highlight=False)
+    _section("config (--set KEY=VALUE)")
+    console.print(
+        _grid([(f"{c['key']} = {c['default']!r}", f"({c['type']}) {c['help']}") for c in card["config"]])
+    )
+    _section("weights")
+    weights = card["weights"]
+    if weights is None:
+        kind = "train with `recon train`, pass --weights" if card["kind"] == "learned" else "none needed"
+        rows = [("shipped", f"none ({kind})")]
+    else:
+        rows = [("shipped", f"{weights['resource']}, {weights.get('bytes', '?')} bytes")]
+        rows.append(("sha256", str(weights.get("sha256", weights.get("problem")))))
+    if card["model_card"]:
+        rows.append(("model card", card["model_card"]))
+    console.print(_grid(rows))
+    _section("measured quality (docs/benchmarks.md)")
+    if not card["quality"]:
+        console.print("  no table row names this model", highlight=False)
+    section = None
+    for entry in card["quality"]:
+        if entry["section"] != section:
+            section = entry["section"]
+            console.print(Padding(Text(section, style="italic"), (0, 0, 0, 2)))
+        console.print(_grid([("", "; ".join(f"{k} {v}" for k, v in entry["cells"].items()))]))
+
+
+def _section(title: str) -> None:
+    console.print()
+    console.print(Text(title, style="bold"))
+
+
+def _grid(rows: list[tuple[str, str]]) -> Table:
+    """Two columns: a label that never wraps and a value that wraps at spaces (hanging indent)."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(no_wrap=True, style="cyan")
+    table.add_column()
+    for label, value in rows:
+        table.add_row(Text(f"  {label}"), Text(value))
+    return table
