@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
+from recon_cli import progress
+
 FixedPointMap = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -50,6 +52,7 @@ def picard(
     while k < max_iter:
         k += 1
         x_new = f(x)
+        progress.iteration(k, max_iter)
         change = relative_change(x_new, x)
         x = x_new
         if change < tol:
@@ -92,6 +95,7 @@ def anderson(
         fs.append(f(x))
         xs, fs = xs[-memory:], fs[-memory:]
         x_new = _anderson_mix(xs, fs, damping, regularisation)
+        progress.iteration(k, max_iter)
         change = relative_change(x_new, x)
         x = x_new
         if change < tol:

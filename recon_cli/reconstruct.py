@@ -8,6 +8,7 @@ temporary name and swapped in whole (``io.atomic.atomic_folder``), so a set is c
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -18,6 +19,7 @@ from typing import Any
 
 import torch
 
+from recon_cli import progress
 from recon_cli.errors import (
     InputDataError,
     ModelError,
@@ -35,6 +37,9 @@ from recon_cli.ops.functional import center_crop
 from recon_cli.ops.nufft import NonCartesianSense
 from recon_cli.registry import ModelPlugin, config_to_dict, load_plugin, resolve_config
 from recon_cli.runtime import peak_memory, resolve_device, versions
+
+
+ProgressCallback = Callable[[int, int, int, int], None]  # slice, slices, iteration, iterations
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class ScanResult:
     exit_code: int = 0
     seconds: float = 0.0
     guesses: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. a solver that stopped at its maximum
 
 
 @dataclass
@@ -225,11 +231,14 @@ def reconstruct_scan(
     model: LoadedModel,
     maps: torch.Tensor | None = None,
     solver_log: list[dict[str, Any]] | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> torch.Tensor:
     """Images of every slice, cropped to the recon matrix. Returns (slices, frames, ny, nx) complex64, CPU.
 
     For iterative models that report how their solve went (``last_info``: iterations and final relative
     change, e.g. ``imunne``'s fixed point), one dict per slice is appended to ``solver_log``.
+    ``on_progress(slice, slices, iteration, iterations)`` hears every iteration an iterative solver
+    reports (``recon_cli.progress``), and (slice, slices, 0, 0) as each slice starts.
     """
     check_supported(model.plugin, scan)
     mode = getattr(model.module, "coil_maps", "optional")
@@ -240,7 +249,11 @@ def reconstruct_scan(
         slice_maps = None if maps is None or mode == "ignored" else maps[s].to(model.device)
         op = build_operator(scan, s, slice_maps).to(model.device)
         kspace = scan.kspace[s].to(model.device)
-        with torch.inference_mode():
+        listener = None
+        if on_progress is not None:
+            on_progress(s, scan.n_slices, 0, 0)
+            listener = functools.partial(on_progress, s, scan.n_slices)
+        with torch.inference_mode(), progress.listening(listener):
             image = model.module(kspace, op)
         images.append(image.to("cpu", torch.complex64))
         info = getattr(model.module, "last_info", None)
@@ -261,6 +274,7 @@ def reconstruct_files(
     fail_fast: bool = False,
     on_start: Callable[[Path], None] | None = None,
     on_done: Callable[[ScanResult], None] | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> list[ScanResult]:
     """Reconstruct many files one at a time; a bad file is reported and the batch goes on."""
     _check_unique_stems(inputs)
@@ -281,7 +295,7 @@ def reconstruct_files(
         start = time.perf_counter()
         result = ScanResult(Path(path), False)
         try:
-            result.outputs = _reconstruct_one(Path(path), request, model, protected, result.guesses)
+            result.outputs = _reconstruct_one(Path(path), request, model, protected, result, on_progress)
             result.ok = True
         except ReconError as exc:
             result.error, result.exit_code = str(exc), exc.exit_code
@@ -305,7 +319,12 @@ def output_folder(out_dir: Path, source: Path) -> Path:
 
 
 def _reconstruct_one(
-    path: Path, request: ReconstructRequest, model: LoadedModel, protected: list[Any], guesses: list[str]
+    path: Path,
+    request: ReconstructRequest,
+    model: LoadedModel,
+    protected: list[Any],
+    result: ScanResult,
+    on_progress: ProgressCallback | None,
 ) -> list[Path]:
     from recon_cli.io import read_scan
 
@@ -317,7 +336,7 @@ def _reconstruct_one(
     t0 = time.perf_counter()
     scan = read_scan(path, prewhiten=request.prewhiten, **_reader_options(path, request))
     timings["read_s"] = time.perf_counter() - t0
-    guesses.extend(scan.guesses)
+    result.guesses.extend(scan.guesses)
     if request.strict and scan.guesses:
         raise InputDataError(path, f"the reader had to guess ({scan.guesses[0]}); refused under --strict")
     check_supported(model.plugin, scan)  # before the (slow) coil-map estimation
@@ -326,8 +345,9 @@ def _reconstruct_one(
     timings["coils_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     solver_log: list[dict[str, Any]] = []
-    images = reconstruct_scan(scan, model, maps, solver_log)
+    images = reconstruct_scan(scan, model, maps, solver_log, on_progress)
     timings["reconstruct_s"] = time.perf_counter() - t0
+    result.notes.extend(_unconverged(model, solver_log))
     if not bool(torch.isfinite(images).all()):
         raise ModelError(f"{path}: model '{model.plugin.name}' produced NaN/Inf values; nothing was written")
     record = _run_record(path, scan, request, model)
@@ -373,6 +393,17 @@ def _write_set(
         )
         (tmp / record_path.name).write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
     return [*files, record_path]
+
+
+def _unconverged(model: LoadedModel, solver_log: list[dict[str, Any]]) -> list[str]:
+    """One line for each slice whose solver stopped at its maximum before reaching its tolerance."""
+    tol = getattr(model.config, "tol", None)
+    return [
+        f"{model.plugin.name} stopped at its maximum of {entry['iterations']} iterations on slice "
+        f"{entry['slice']} (relative change {entry['relative_change']:.2g}, tolerance {tol:g})"
+        for entry in solver_log
+        if entry.get("converged") is False
+    ]
 
 
 def _reader_options(path: Path, request: ReconstructRequest) -> dict[str, Any]:

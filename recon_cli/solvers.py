@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import torch
 
+from recon_cli import progress
+
 Operator = Callable[[torch.Tensor], torch.Tensor]
 Prox = Callable[[torch.Tensor, float], torch.Tensor]
 
@@ -162,6 +164,7 @@ def fista(
     while iterations < max_iter:
         iterations += 1
         x = prox(v - step * gradient(v), step)
+        progress.iteration(iterations, max_iter)
         t = (1.0 + (1.0 + 4.0 * t_old**2) ** 0.5) / 2.0
         v = x + ((t_old - 1.0) / t) * (x - x_old)
         converged = tol > 0 and (change := _relative_change(x, x_old)) <= tol
@@ -266,6 +269,7 @@ def admm(
         x_new = admm_x_update(normal, aty, x, splittings, z, u, rho, cg_iter=cg_iter)
         z = admm_z_update(splittings, x_new, u, rho)
         u = admm_dual_update(splittings, x_new, z, u)
+        progress.iteration(iterations, max_iter)
         converged = tol > 0 and (change := _relative_change(x_new, x)) <= tol
         x = x_new
         if converged:

@@ -382,3 +382,12 @@ def test_guesses_are_reported_and_strict_refuses_them(tmp_path: Path, tiny_scan:
     assert strict.exit_code == 3
     assert "--strict" in _one_error_line(strict)
     assert not (tmp_path / "s").exists() or list((tmp_path / "s").iterdir()) == []
+
+
+def test_a_train_run_that_fails_before_it_begins_leaves_no_folder(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    args = ["train", "--model", "kiki-net", "--data", "synthetic:radial", "--out", str(run)]
+    result = runner.invoke(app, [*args, "--set", "train.steps=1", "--set", "train.workers=0"])
+    assert result.exit_code == 4, result.stderr
+    assert "does not support radial" in _one_error_line(result)
+    assert not run.exists()

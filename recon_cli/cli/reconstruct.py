@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from recon_cli.cli.common import (
@@ -103,15 +111,30 @@ def command(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
+        MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=err_console,
         transient=True,
     ) as progress:
         task = progress.add_task("reconstructing", total=len(paths))
+        inner = progress.add_task("", total=None, visible=False)
 
         def on_start(path: Path) -> None:
             progress.update(task, description=f"reconstructing {path.name}")
+            progress.reset(inner, total=None, visible=False)
+
+        def on_progress(slice_index: int, slices: int, done: int, iterations: int) -> None:
+            if iterations == 0:  # a slice starts
+                progress.reset(inner, total=None, description=f"  slice {slice_index + 1}/{slices}")
+                return
+            progress.update(
+                inner,
+                total=iterations,
+                completed=done,
+                visible=True,
+                description=f"  slice {slice_index + 1}/{slices} iteration",
+            )
 
         def on_done(result: ScanResult) -> None:
             progress.advance(task)
@@ -121,10 +144,14 @@ def command(
                     highlight=False,
                     soft_wrap=True,
                 )
+            for note in result.notes:
+                err_console.print(f"note: {escape(str(result.source))}: {escape(note)}", highlight=False, soft_wrap=True)
             if not result.ok:
                 err_console.print(f"[bold red]error:[/] {escape(result.error or '')}", highlight=False, soft_wrap=True)
 
-        results = reconstruct_files(paths, request, fail_fast=fail_fast, on_start=on_start, on_done=on_done)
+        results = reconstruct_files(
+            paths, request, fail_fast=fail_fast, on_start=on_start, on_done=on_done, on_progress=on_progress
+        )
     if as_json:
         typer.echo(json.dumps(summary_document(results, len(paths), out), indent=2))
     else:
@@ -150,6 +177,7 @@ def summary_document(results: list[ScanResult], total: int, out: Path) -> dict[s
                 "folder": str(r.outputs[-1].parent) if r.ok and r.outputs else None,
                 "outputs": [str(p) for p in r.outputs],
                 "guesses": r.guesses,
+                "notes": r.notes,
             }
             for r in results
         ],

@@ -84,10 +84,16 @@ def train(request: TrainRequest, *, on_event: Callable[[dict[str, Any]], None] |
         plan = plan_run(request, ctx)
         _check_folder(plan, request.overwrite)  # every rank, so all of them stop on a clash
         barrier(ctx)
+        created = not plan.run_dir.exists()
         if ctx.is_main:
             _prepare_folder(plan)
         barrier(ctx)
-        parts, state = _build(plan, ctx)
+        try:
+            parts, state = _build(plan, ctx)
+        except BaseException:
+            if ctx.is_main and created:  # a run that failed before it began leaves no folder behind
+                shutil.rmtree(plan.run_dir, ignore_errors=True)
+            raise
         log = RunLog(plan.run_dir, enabled=ctx.is_main, tensorboard=request.tensorboard)
         notes = _start_log(log, plan, parts, state, request)
         if on_event:

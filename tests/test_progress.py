@@ -1,0 +1,54 @@
+"""Progress within a file: iterative solvers report each iteration; a solve that stops at its maximum says so."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from recon_cli import progress
+from recon_cli.cli.main import app
+from tests.helpers import small_cine
+
+runner = CliRunner()
+
+
+def test_cs_reports_every_iteration_of_every_slice() -> None:
+    from recon_cli.coils import estimate_maps
+    from recon_cli.reconstruct import load_model, reconstruct_scan
+
+    _, _, scan = small_cine("radial", n=32, frames=3, coils=4, seed=8)
+    model = load_model("cs", config={"iterations": 4}, device="cpu")
+    calls: list[tuple[int, int, int, int]] = []
+    maps = estimate_maps(scan, method="espirit")
+    reconstruct_scan(scan, model, maps, on_progress=lambda *a: calls.append(a))
+    assert calls[0] == (0, 1, 0, 0)  # the slice starts
+    solver_calls = [c for c in calls if c[3]]
+    assert [c[2] for c in solver_calls] == list(range(1, 5)) and {c[3] for c in solver_calls} == {4}
+
+
+def test_listening_is_scoped() -> None:
+    heard: list[tuple[int, int]] = []
+    with progress.listening(lambda d, t: heard.append((d, t))):
+        progress.iteration(1, 3)
+        with progress.listening(None):
+            progress.iteration(2, 3)
+    progress.iteration(3, 3)
+    assert heard == [(1, 3)]
+
+
+def test_a_solver_stopping_at_its_maximum_says_so(tmp_path: Path) -> None:
+    from recon_cli.io.ismrmrd_write import write_ismrmrd
+
+    _, _, scan = small_cine("radial", n=32, frames=4, coils=4, seed=3)
+    raw = tmp_path / "scan.h5"
+    write_ismrmrd(raw, scan)
+    args = ["reconstruct", str(raw), "--model", "imunne", "--set", "iterations=2", "--out", str(tmp_path / "o")]
+    result = runner.invoke(app, [*args, "--format", "h5", "--json"])
+    assert result.exit_code == 0, result.stderr
+    text = " ".join(result.stderr.split())
+    assert "imunne stopped at its maximum of 2 iterations on slice 0" in text
+    import json
+
+    summary = json.loads(result.stdout)
+    assert summary["ok"] == 1 and "stopped at its maximum" in summary["files"][0]["notes"][0]
