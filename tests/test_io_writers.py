@@ -116,6 +116,12 @@ def test_nifti_cine_shape_zooms_affine_values(tmp_path: Path, images: torch.Tens
     np.testing.assert_allclose(data, mag.transpose(3, 2, 0, 1), rtol=1e-6)
 
 
+def test_nifti_says_what_it_holds(tmp_path: Path, mag: np.ndarray) -> None:
+    img = nib.load(write_nifti(tmp_path / "d.nii.gz", mag, _header()))
+    assert img.header["descrip"].tobytes().rstrip(b"\0").startswith(b"recon ")
+    assert img.header["intent_code"] == 0 and img.header.get_xyzt_units() == ("mm", "msec")
+
+
 def test_nifti_without_geometry_is_3d_and_follows_readout_axis(tmp_path: Path, mag: np.ndarray) -> None:
     """fastMRI-like header: no geometry, rows along read (x), one frame, stack centred at the origin."""
     header = _header(geometry=[], readout_axis=-2, frame_time_ms=None, slice_spacing_mm=None)
@@ -318,6 +324,14 @@ def test_h5_round_trip(tmp_path: Path, images: torch.Tensor) -> None:
     path = write_h5_images(tmp_path / "x.h5", images, _header(), attrs={"model": "imunne", "config": config})
     with h5py.File(path, "r") as f:  # the layout other tools see
         assert f["images"].dtype == np.complex64 and f["images"].shape == (SLICES, FRAMES, NY, NX)
+        assert f["images"].attrs["axes"] == "slice,frame,y,x" and f.attrs["axes"] == "slice,frame,y,x"
+        assert (
+            f.attrs["length_units"] == "mm" and f.attrs["time_units"] == "ms" and f["images"].attrs["units"]
+        )
+        assert f.attrs["recon_version"] and f.attrs["coordinate_system"] == "LPS"
+        # DICOM's words: the column index (x) increases along the row direction (ISMRMRD: read)
+        np.testing.assert_allclose(f.attrs["row_direction"], READ, atol=1e-12)
+        np.testing.assert_allclose(f.attrs["column_direction"], PHASE, atol=1e-12)
     data, attrs = read_h5_images(path)
     np.testing.assert_array_equal(data, images.numpy())
     assert attrs["model"] == "imunne" and attrs["config"] == config

@@ -8,9 +8,11 @@ Conventions:
   ``-2`` (fastMRI): rows run along ``read_dir`` and columns along ``phase_dir``.
 * ``header.geometry`` may be empty: identity directions, the stack centred on the origin. With a single
   entry for several slices, that entry is slice 0 and the rest are stacked along ``slice_dir``.
-* DICOM ImagePositionPatient is the LPS centre of pixel (row 0, column 0); ImageOrientationPatient is
-  (direction of increasing column index, direction of increasing row index). NIfTI is RAS+: the RAS
-  affine is the LPS one with the x and y rows negated.
+* DICOM ImagePositionPatient is the LPS centre of pixel (row 0, column 0). ImageOrientationPatient is
+  (row direction, column direction) in DICOM's words: the row direction runs along a row, so the
+  column index (x) increases along it; the column direction runs down a column, so the row index (y)
+  increases along it. ``VolumeGeometry.row_direction`` and ``column_direction`` are those two triplets.
+  NIfTI is RAS+: the RAS affine is the LPS one with the x and y rows negated.
 """
 
 from __future__ import annotations
@@ -53,8 +55,10 @@ class VolumeGeometry:
     """Resolved geometry of a stack of 2-D slices (all vectors LPS, millimetres).
 
     Attributes:
-        col_dir: (3,) unit vector along which the column index (x) increases.
-        row_dir: (3,) unit vector along which the row index (y) increases.
+        row_direction: (3,) unit vector along a row, in which the column index (x) increases (DICOM's
+            row direction cosines, the first triplet of ImageOrientationPatient).
+        column_direction: (3,) unit vector down a column, in which the row index (y) increases (DICOM's
+            column direction cosines, the second triplet).
         slice_dir: (3,) unit slice normal.
         centres: (slices, 3) centre of each slice.
         pixel_spacing: (row spacing dy, column spacing dx).
@@ -63,8 +67,8 @@ class VolumeGeometry:
         shape: (ny, nx) of each image.
     """
 
-    col_dir: np.ndarray
-    row_dir: np.ndarray
+    row_direction: np.ndarray
+    column_direction: np.ndarray
     slice_dir: np.ndarray
     centres: np.ndarray
     pixel_spacing: tuple[float, float]
@@ -79,11 +83,12 @@ class VolumeGeometry:
     def corner(self, s: int) -> np.ndarray:
         """(3,) LPS centre of pixel (row 0, column 0) of slice ``s`` (DICOM ImagePositionPatient)."""
         (ny, nx), (dy, dx) = self.shape, self.pixel_spacing
-        return self.centres[s] - (nx - 1) / 2 * dx * self.col_dir - (ny - 1) / 2 * dy * self.row_dir
+        along_row = (nx - 1) / 2 * dx * self.row_direction
+        return self.centres[s] - along_row - (ny - 1) / 2 * dy * self.column_direction
 
     def orientation(self) -> list[float]:
-        """DICOM ImageOrientationPatient: column-index direction, then row-index direction."""
-        return [float(v) for v in (*self.col_dir, *self.row_dir)]
+        """DICOM ImageOrientationPatient: the row direction, then the column direction."""
+        return [float(v) for v in (*self.row_direction, *self.column_direction)]
 
     def slice_location(self, s: int) -> float:
         """Signed distance of slice ``s`` along the slice normal (DICOM SliceLocation)."""
@@ -115,8 +120,8 @@ class VolumeGeometry:
         """(4, 4) float64 map from voxel index (x = column, y = row, slice, 1) to LPS millimetres."""
         dy, dx = self.pixel_spacing
         affine = np.eye(4)
-        affine[:3, 0] = self.col_dir * dx
-        affine[:3, 1] = self.row_dir * dy
+        affine[:3, 0] = self.row_direction * dx
+        affine[:3, 1] = self.column_direction * dy
         affine[:3, 2] = self.slice_step()
         affine[:3, 3] = self.corner(0)
         return affine
@@ -139,7 +144,7 @@ def volume_geometry(header: ScanHeader, n_slices: int, shape: tuple[int, int]) -
     read = _unit(first.read_dir if first else (1.0, 0.0, 0.0))
     phase = _unit(first.phase_dir if first else (0.0, 1.0, 0.0))
     normal = _unit(first.slice_dir if first else (0.0, 0.0, 1.0))
-    col_dir, row_dir = (read, phase) if header.readout_axis == -1 else (phase, read)
+    row_direction, column_direction = (read, phase) if header.readout_axis == -1 else (phase, read)
     thickness = float(header.fov_mm[2])
     if len(geo) == n_slices and first is not None:
         centres = np.array([g.position for g in geo], dtype=np.float64).reshape(n_slices, 3)
@@ -154,8 +159,8 @@ def volume_geometry(header: ScanHeader, n_slices: int, shape: tuple[int, int]) -
         centres = start + k * spacing * normal
     dy, dx = header.pixel_spacing_mm
     return VolumeGeometry(
-        col_dir=col_dir,
-        row_dir=row_dir,
+        row_direction=row_direction,
+        column_direction=column_direction,
         slice_dir=normal,
         centres=centres,
         pixel_spacing=(float(dy), float(dx)),

@@ -1,15 +1,21 @@
-"""HDF5 output of the complex images with their geometry, and a reader for it.
+"""HDF5 output of the complex images with their geometry and provenance, and a reader for it.
 
-Layout of the file:
+Layout of the file (docs/formats.md has the full description):
 
-* ``images``: ``(slices, frames, ny, nx)`` complex64 (gzip-compressed, one chunk per image).
-* ``magnitude`` (optional): the same shape, float32.
-* root attributes: ``matrix`` (ny, nx), ``recon_matrix``, ``fov_mm`` (fov_y, fov_x, thickness),
-  ``pixel_spacing_mm`` (row, column), ``slice_thickness_mm``, ``slice_spacing_mm``, ``readout_axis``,
-  ``frame_time_ms`` (absent when unknown), ``slice_positions`` (slices, 3), ``col_dir``, ``row_dir``,
-  ``slice_dir`` (3,) and ``affine_lps`` (4, 4), all LPS mm (see ``recon_cli.io.geometry``), then the
-  caller's ``attrs``. Caller values that HDF5 cannot hold directly (dicts, lists of text, None) are stored
-  as JSON text and listed in the ``json_attrs`` attribute so ``read_h5_images`` decodes them.
+* ``images``: ``(slices, frames, ny, nx)`` complex64 (gzip-compressed, one chunk per image), with
+  dataset attributes ``axes = "slice,frame,y,x"`` and ``units``. ``magnitude`` (optional): the same
+  shape, float32, with the same attributes.
+* root attributes, self-describing: ``axes``, ``units`` (image values), ``length_units`` ("mm"),
+  ``time_units`` ("ms"), ``coordinate_system`` ("LPS"), ``recon_version``; geometry: ``matrix`` (ny, nx),
+  ``recon_matrix``, ``fov_mm`` (fov_y, fov_x, thickness), ``pixel_spacing_mm`` (row spacing, column
+  spacing), ``slice_thickness_mm``, ``slice_spacing_mm``, ``readout_axis``, ``frame_time_ms`` (absent
+  when unknown), ``slice_positions`` (slices, 3), ``row_direction`` and ``column_direction`` (3,) (DICOM's
+  row and column direction cosines: the column index x increases along the row direction, the row index
+  y along the column direction), ``slice_dir`` (3,) and ``affine_lps`` (4, 4) from (x, y, slice, 1) to
+  LPS mm (see ``recon_cli.io.geometry``); then the caller's ``attrs`` (recon reconstruct writes
+  provenance there: ``model``, ``config``, ``input_file``, ``weights``). Caller values that HDF5 cannot
+  hold directly (dicts, lists of text, None) are stored as JSON text and listed in the ``json_attrs``
+  attribute so ``read_h5_images`` decodes them.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from recon_cli import __version__
 from recon_cli.io.atomic import atomic_path
 from recon_cli.io.geometry import image_array, volume_geometry
 
@@ -27,6 +34,8 @@ if TYPE_CHECKING:
     from recon_cli.io.scan import ScanHeader
 
 _JSON_LIST = "json_attrs"
+AXES = "slice,frame,y,x"
+UNITS = "arbitrary (complex signal after recon's orthonormal FFTs; no physical unit)"
 
 
 def write_h5_images(
@@ -67,10 +76,16 @@ def write_h5_images(
     path = Path(path)
     with atomic_path(path, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as f:
         chunks = (1, 1, ny, nx)
-        f.create_dataset("images", data=data, chunks=chunks, compression="gzip", compression_opts=4)
+        datasets = [
+            f.create_dataset("images", data=data, chunks=chunks, compression="gzip", compression_opts=4)
+        ]
         if magnitude:
             mag = np.abs(data).astype(np.float32)
-            f.create_dataset("magnitude", data=mag, chunks=chunks, compression="gzip", compression_opts=4)
+            datasets.append(
+                f.create_dataset("magnitude", data=mag, chunks=chunks, compression="gzip", compression_opts=4)
+            )
+        for dataset in datasets:
+            dataset.attrs["axes"], dataset.attrs["units"] = AXES, UNITS
         for key, value in own.items():
             f.attrs[key] = value
         encoded = []
@@ -112,6 +127,12 @@ def read_h5_images(path: Path | str) -> tuple[np.ndarray, dict[str, Any]]:
 def _geometry_attrs(header: ScanHeader, n_slices: int, shape: tuple[int, int]) -> dict[str, Any]:
     geom = volume_geometry(header, n_slices, shape)
     attrs: dict[str, Any] = {
+        "axes": AXES,
+        "units": UNITS,
+        "length_units": "mm",
+        "time_units": "ms",
+        "coordinate_system": "LPS",
+        "recon_version": __version__,
         "matrix": np.array(shape, dtype=np.int64),
         "recon_matrix": np.array(header.recon_matrix, dtype=np.int64),
         "fov_mm": np.array(header.fov_mm, dtype=np.float64),
@@ -120,8 +141,8 @@ def _geometry_attrs(header: ScanHeader, n_slices: int, shape: tuple[int, int]) -
         "slice_spacing_mm": geom.slice_spacing,
         "readout_axis": int(header.readout_axis),
         "slice_positions": geom.centres,
-        "col_dir": geom.col_dir,
-        "row_dir": geom.row_dir,
+        "row_direction": geom.row_direction,
+        "column_direction": geom.column_direction,
         "slice_dir": geom.slice_dir,
         "affine_lps": geom.affine_lps(),
     }

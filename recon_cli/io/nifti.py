@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from recon_cli import __version__
 from recon_cli.io.atomic import atomic_path
 from recon_cli.io.geometry import magnitude, volume_geometry
 
@@ -23,7 +24,8 @@ def write_nifti(path: Path | str, images: Any, header: ScanHeader, *, overwrite:
     The stored array is float32 ``(x = column, y = row, slice[, frame])``; slices are put in increasing
     position along the slice normal so one affine describes them (a warning says when the spacing is
     irregular and the affine is approximate). sform and qform are both set (code 1, scanner); zooms are
-    (column spacing, row spacing, slice spacing[, frame time]) in mm and ms.
+    (column spacing, row spacing, slice spacing[, frame time]) in mm and ms; ``descrip`` names recon's
+    version and the values (magnitude, arbitrary units), ``intent_name`` "magnitude" (docs/formats.md).
 
     Args:
         path: Output file, normally ending ``.nii.gz``.
@@ -65,7 +67,8 @@ def write_nifti(path: Path | str, images: Any, header: ScanHeader, *, overwrite:
     hdr.set_xyzt_units(xyz="mm", t="msec" if frame_time else "unknown")
     freq, phase = (0, 1) if header.readout_axis == -1 else (1, 0)
     hdr.set_dim_info(freq=freq, phase=phase, slice=2)
-    hdr["descrip"] = b"recon magnitude"
+    hdr["descrip"] = f"recon {__version__} magnitude, arbitrary units".encode()
+    hdr["intent_name"] = b"magnitude"  # intent code 0 (none): plain image values
     path = Path(path)
     with atomic_path(path, overwrite=overwrite) as tmp:
         nib.save(img, tmp)
