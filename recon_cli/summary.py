@@ -18,6 +18,7 @@ import numpy as np
 
 from recon_cli.errors import InputDataError
 from recon_cli.io.detect import detect_format
+from recon_cli.io.plausibility import MAX_COILS, check_count
 
 # ISMRMRD acquisition flags (1-based bits, as ismrmrd.ACQ_*): noise, calibration, and the kinds no
 # reader images (navigators, phase correction, feedback, dummy scans, phase stabilisation)
@@ -96,8 +97,16 @@ def _describe_ismrmrd(path: Path, f: Any) -> dict[str, Any]:
     keys = np.unique(np.stack([img["idx"]["slice"], img["idx"][counter]]), axis=1, return_counts=True)
     n_slices, n_frames = np.unique(keys[0][0]).size, np.unique(keys[0][1]).size
     samples = int(img["number_of_samples"].max())
+    coils = check_count(path, "active channels", int(img["active_channels"].max()), MAX_COILS)
+    system = hdr.acquisitionSystemInformation
+    stated = system.receiverChannels if system is not None else None
+    if stated is not None and int(stated) != coils:
+        guesses.append(
+            f"the header states {stated} receiver channels but the data holds {coils} coils; "
+            f"the data's {coils} were used"
+        )
     fields: dict[str, Any] = {
-        "coils": int(img["active_channels"].max()),
+        "coils": coils,
         "frames": n_frames,
         "slices": n_slices,
         "samples_per_frame": None,
@@ -112,6 +121,11 @@ def _describe_ismrmrd(path: Path, f: Any) -> dict[str, Any]:
     else:
         if (img["trajectory_dimensions"] == 0).any():
             raise InputDataError(path, "radial/spiral data without trajectories (trajectory_dimensions=0)")
+        if np.unique(img["number_of_samples"]).size > 1:
+            counts = np.unique(img["number_of_samples"])
+            raise InputDataError(
+                path, f"inconsistent sample counts across readouts: {counts} (need one length)"
+            )
         per_frame = int(keys[1].min())
         fields.update(samples_per_frame=per_frame * samples, readout_length=samples)
         fields["acceleration"] = round(math.pi / 2 * max(header.recon_matrix) / per_frame, 2)
@@ -126,6 +140,7 @@ def _describe_ismrmrd(path: Path, f: Any) -> dict[str, Any]:
 
 
 def _describe_fastmri(path: Path, f: Any) -> dict[str, Any]:
+    from recon_cli.io import fastmri_header as fh
     from recon_cli.io.scan import ScanHeader
 
     ds = f["kspace"]
@@ -133,12 +148,16 @@ def _describe_fastmri(path: Path, f: Any) -> dict[str, Any]:
         raise InputDataError(path, f"kspace has rank {ds.ndim} {tuple(ds.shape)}; expected 3 or 4")
     if ds.size == 0:
         raise InputDataError(path, f"kspace is empty (shape {tuple(ds.shape)})")
+    fh.check_shape(path, tuple(int(n) for n in ds.shape))  # before any slice is read
     rows, cols = int(ds.shape[-2]), int(ds.shape[-1])
     sampled = _scan_kspace(path, ds)
     guesses: list[str] = []
-    enc, recon, enc_fov, recon_fov = _fastmri_geometry(path, f, (rows, cols), guesses)
-    n_out = round(rows * recon_fov[0] / enc_fov[0])
-    header = ScanHeader(recon_matrix=recon, encoded_matrix=(min(n_out, rows), cols), fov_mm=recon_fov)
+    geo = fh.parse_geometry(fh.header_text(f, path), path, (rows, cols), guesses)
+    recon, enc_fov, recon_fov = geo["recon"], geo["enc_fov"], geo["recon_fov"]
+    n_out = min(rows, max(1, round(rows * recon_fov[0] / enc_fov[0])))
+    header = ScanHeader(recon_matrix=recon, encoded_matrix=(n_out, cols), fov_mm=recon_fov)
+    fh.check_coil_count(geo["hdr"], int(ds.shape[1]) if ds.ndim == 4 else 1, guesses)
+    fh.assume_orientation(header, int(ds.shape[0]), guesses)
     mask = np.asarray(f["mask"][()]).reshape(-1) != 0 if "mask" in f else sampled
     if "sampling_mask" in f:
         mask = np.asarray(f["sampling_mask"][()]) != 0
@@ -178,42 +197,3 @@ def _scan_kspace(path: Path, ds: Any) -> np.ndarray:
             raise InputDataError(path, "kspace contains NaN or Inf values")
         sampled |= (values != 0).reshape(-1, values.shape[-1]).any(axis=0)
     return sampled
-
-
-def _fastmri_geometry(path: Path, f: Any, shape: tuple[int, int], guesses: list[str]) -> tuple:
-    """(encoded matrix, recon matrix, encoded FOV, recon FOV) in array order from the ISMRMRD XML."""
-    from recon_cli.io.ismrmrd_lib import xsd
-
-    node = f.get("ismrmrd_header")
-    value = node[()] if node is not None else f.attrs.get("ismrmrd_header")
-    if value is None:
-        guesses.append("no ismrmrd_header: recon matrix = array shape, FOV = 1 mm per pixel assumed")
-        fov = (float(shape[0]), float(shape[1]), 1.0)
-        return shape, shape, fov, fov
-    text = value.decode("utf-8", "replace") if isinstance(value, bytes | np.bytes_) else str(value)
-    try:
-        hdr = xsd.CreateFromDocument(text)
-    except Exception:  # noqa: BLE001 - xsdata raises many types
-        from xsdata.formats.dataclass.parsers import XmlParser
-        from xsdata.formats.dataclass.parsers.config import ParserConfig
-
-        try:
-            hdr = XmlParser(config=ParserConfig(fail_on_unknown_properties=False)).from_string(
-                text, xsd.ismrmrdHeader
-            )
-        except Exception as exc:  # noqa: BLE001
-            raise InputDataError(path, f"ismrmrd_header XML could not be parsed: {exc}") from None
-        guesses.append("ismrmrd_header does not follow the ISMRMRD schema; read leniently")
-    try:
-        spaces = [
-            (s.matrixSize, s.fieldOfView_mm)
-            for s in (hdr.encoding[0].encodedSpace, hdr.encoding[0].reconSpace)
-        ]
-        (em, ef), (rm, rf) = (((int(m.x), int(m.y)), (float(v.x), float(v.y), float(v.z))) for m, v in spaces)
-    except (IndexError, AttributeError, TypeError, ValueError):
-        raise InputDataError(
-            path, "ismrmrd_header lacks encodedSpace/reconSpace matrix sizes and FOVs"
-        ) from None
-    if min(em + rm) <= 0 or min(ef[:2] + rf[:2]) <= 0:
-        raise InputDataError(path, "ismrmrd_header has a non-positive matrix size or field of view")
-    return em, rm, ef, rf

@@ -103,7 +103,7 @@ def test_multicoil_matches_fastmri_rss(tmp_path: Path, enc: tuple[int, int], rec
     assert scan.format == "fastmri" and scan.header.readout_axis == -2 and scan.is_cartesian
     assert scan.header.recon_matrix == recon and scan.header.encoded_matrix == (recon[0], enc[1])
     assert scan.header.fov_mm == pytest.approx((220.0, 220.0, 5.0))
-    assert scan.mask is None and scan.extra["warnings"] == []
+    assert scan.mask is None and len(scan.guesses) == 1 and "no slice geometry" in scan.guesses[0]
     img = pipeline_image(scan)
     assert img.shape == (3, 1, *recon)
     err = np.linalg.norm(img[:, 0] - ref) / np.linalg.norm(ref)
@@ -157,7 +157,7 @@ def test_missing_header_assumes_array_geometry(tmp_path: Path) -> None:
     scan = read_fastmri(write_file(tmp_path / "nohdr.h5", kspace))
     assert scan.kspace.shape == (1, 1, 2, 40, 30)
     assert scan.header.recon_matrix == (40, 30) and scan.header.fov_mm == (40.0, 30.0, 1.0)
-    assert scan.reference is None and any("ismrmrd_header" in w for w in scan.extra["warnings"])
+    assert scan.reference is None and any("ismrmrd_header" in w for w in scan.guesses)
     np.testing.assert_array_equal(scan.kspace[:, 0].numpy(), kspace)
 
 

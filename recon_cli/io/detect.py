@@ -18,19 +18,23 @@ def detect_format(path: Path | str) -> str:
     import h5py
 
     path = Path(path)
-    if not path.exists():
-        raise InputDataError(path, "no such file")
-    if path.is_dir():
-        raise InputDataError(path, "is a directory, not a raw-data file")
-    size = path.stat().st_size
-    if size == 0:
-        raise InputDataError(path, "file is empty")
-    with path.open("rb") as fh:
-        head = fh.read(8)
-    if head != _HDF5_SIGNATURE:
+    try:
+        if path.is_dir():
+            raise InputDataError(path, "is a directory, not a raw-data file")
+        size = path.stat().st_size  # raises for a missing file, a symlink loop, a forbidden folder
+        if size == 0:
+            raise InputDataError(path, "file is empty")
+        with path.open("rb") as fh:
+            head = fh.read(8)
         # HDF5 may place its superblock at 512, 1024, ... when a user block is present.
-        if not _has_offset_signature(path, size):
+        if head != _HDF5_SIGNATURE and not _has_offset_signature(path, size):
             raise InputDataError(path, "not an HDF5 file (expected ISMRMRD or fastMRI raw data)")
+    except FileNotFoundError:
+        raise InputDataError(
+            path, "no such file" + (" (a broken symbolic link)" if path.is_symlink() else "")
+        ) from None
+    except OSError as exc:  # permission denied, a symlink loop, an I/O error
+        raise InputDataError(path, f"cannot read: {(exc.strerror or _short(exc)).lower()}") from None
     try:
         with h5py.File(path, "r") as f:
             if "kspace" in f and isinstance(f["kspace"], h5py.Dataset):

@@ -6,8 +6,11 @@ Conventions:
 * Slice positions are ISMRMRD's: the centre of the slice in patient coordinates LPS, millimetres.
 * ``header.readout_axis == -1`` (ISMRMRD): columns run along ``read_dir`` and rows along ``phase_dir``;
   ``-2`` (fastMRI): rows run along ``read_dir`` and columns along ``phase_dir``.
-* ``header.geometry`` may be empty: identity directions, the stack centred on the origin. With a single
-  entry for several slices, that entry is slice 0 and the rest are stacked along ``slice_dir``.
+* ``header.geometry`` may be empty: a transverse slice as the array is displayed (row 0 at the top):
+  columns towards patient left, rows towards posterior, slices towards superior (DICOM orientation
+  ``1\\0\\0\\0\\1\\0``, NIfTI axis codes L, P, S) whichever axis is the readout, the stack centred on the
+  origin. Readers record that assumption in ``Scan.guesses``. With a single entry for several slices,
+  that entry is slice 0 and the rest are stacked along ``slice_dir``.
 * DICOM ImagePositionPatient is the LPS centre of pixel (row 0, column 0). ImageOrientationPatient is
   (row direction, column direction) in DICOM's words: the row direction runs along a row, so the
   column index (x) increases along it; the column direction runs down a column, so the row index (y)
@@ -141,8 +144,11 @@ def volume_geometry(header: ScanHeader, n_slices: int, shape: tuple[int, int]) -
     if len(geo) not in (0, 1, n_slices):
         raise ValueError(f"header has geometry for {len(geo)} slices but the images have {n_slices}")
     first = geo[0] if geo else None
-    read = _unit(first.read_dir if first else (1.0, 0.0, 0.0))
-    phase = _unit(first.phase_dir if first else (0.0, 1.0, 0.0))
+    # without geometry: columns along L and rows along P, so the readout direction depends on its axis
+    left, posterior = (1.0, 0.0, 0.0), (0.0, 1.0, 0.0)
+    default_read, default_phase = (left, posterior) if header.readout_axis == -1 else (posterior, left)
+    read = _unit(first.read_dir if first else default_read)
+    phase = _unit(first.phase_dir if first else default_phase)
     normal = _unit(first.slice_dir if first else (0.0, 0.0, 1.0))
     row_direction, column_direction = (read, phase) if header.readout_axis == -1 else (phase, read)
     thickness = float(header.fov_mm[2])

@@ -30,7 +30,6 @@ Conventions, applied once here so nothing downstream re-parses files:
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,9 +41,17 @@ import torch
 
 from recon_cli import noise as noise_ops
 from recon_cli.errors import InputDataError, UsageError
-from recon_cli.io.ismrmrd_header import compact, fill_timing_geometry, parse_xml, scan_header, short_error
+from recon_cli.io.ismrmrd_header import (
+    check_encoding,
+    compact,
+    fill_timing_geometry,
+    parse_xml,
+    scan_header,
+    short_error,
+)
 from recon_cli.io.ismrmrd_lib import ismrmrd, xsd
 from recon_cli.io.ismrmrd_write import write_ismrmrd
+from recon_cli.io.plausibility import MAX_COILS, check_trajectory_extent
 from recon_cli.io.scan import Scan, ScanHeader
 from recon_cli.ops.functional import crop_readout_oversampling
 
@@ -95,6 +102,10 @@ class _Table:
         coils, ns = heads["active_channels"].astype(int), heads["number_of_samples"].astype(int)
         if np.unique(coils).size > 1:
             raise InputDataError(self.path, f"inconsistent coil counts across readouts: {np.unique(coils)}")
+        if coils.size and not 1 <= coils[0] <= MAX_COILS:
+            raise InputDataError(
+                self.path, f"{coils[0]} active channels is outside the plausible 1..{MAX_COILS}"
+            )
         out = []
         for raw, c, n in zip(self._column("data", index), coils, ns, strict=True):
             if raw.size != 2 * c * n or n == 0:
@@ -121,6 +132,10 @@ class _Table:
             )
         if (dims < 2).any() or np.unique(dims).size > 1:
             raise InputDataError(self.path, f"unusable trajectory dimensions {np.unique(dims)} (need 2 or 3)")
+        if np.unique(ns).size > 1:
+            raise InputDataError(
+                self.path, f"inconsistent sample counts across readouts: {np.unique(ns)} (need one length)"
+            )
         raw = self._column("traj", index)
         if any(r.size != d * n for r, d, n in zip(raw, dims, ns, strict=True)):
             raise InputDataError(self.path, "trajectory length does not match its header's sample count")
@@ -143,7 +158,7 @@ def _open_group(path: Path, dataset: str) -> Iterator[h5py.Group]:
         yield group
 
 
-def _classify(path: Path, heads: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _classify(path: Path, heads: np.ndarray, guesses: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Indices of (noise, imaging, calibration) acquisitions, after the encoding/contrast/set choice."""
     flags = heads["flags"]
     noise = _flag(flags, ismrmrd.ACQ_IS_NOISE_MEASUREMENT)
@@ -156,16 +171,14 @@ def _classify(path: Path, heads: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     if not imaging.any():
         raise InputDataError(path, "no imaging acquisitions (only noise, calibration or navigator data)")
     keep = heads["encoding_space_ref"] == 0
+    if (imaging & ~keep).any():
+        guesses.append("the file has several encoding spaces; only encoding space 0 was read")
     for name in ("contrast", "set"):
         values = heads["idx"][name]
         first = values[imaging & keep].min() if (imaging & keep).any() else 0
         if np.unique(values[imaging & keep]).size > 1:
-            warnings.warn(
-                f"{path}: reading only {name} {first} of {np.unique(values[imaging])}", stacklevel=3
-            )
+            guesses.append(f"only {name} {first} of {np.unique(values[imaging & keep]).tolist()} was read")
         keep &= values == first
-    if (imaging & ~keep & (heads["encoding_space_ref"] != 0)).any():
-        warnings.warn(f"{path}: reading only encoding space 0", stacklevel=3)
     if not (imaging & keep).any():
         raise InputDataError(path, "no imaging acquisitions in encoding space 0")
     return np.flatnonzero(noise), np.flatnonzero(imaging & keep), np.flatnonzero(calib & keep)
@@ -211,28 +224,50 @@ def read_ismrmrd(
     if frame_index not in ("auto", "phase", "repetition"):
         raise UsageError(f"frame_index must be auto, phase or repetition, not {frame_index!r}")
     with _open_group(path, dataset) as group:
-        hdr, text = parse_xml(path, group)
-        if not hdr.encoding:
-            raise InputDataError(path, "XML header has no <encoding> section")
-        table = _Table(path, group)
-        noise_idx, img_idx, cal_idx = _classify(path, table.heads)
-        header, oversampling = scan_header(hdr, text)
-        heads = table.heads[img_idx]
-        if hdr.encoding[0].encodedSpace.matrixSize.z > 1 or (heads["idx"]["kspace_encode_step_2"] > 0).any():
-            raise InputDataError(path, "3D acquisitions (kspace_encode_step_2) are not supported")
-        counter = _frame_counter(heads, frame_index)
-        extra: dict[str, Any] = {"frame_counter": counter, "readout_oversampling": oversampling}
-        if header.trajectory == "cartesian":
-            scan = _read_cartesian(table, header, hdr, img_idx, cal_idx, counter, extra)
-        else:
-            scan = _read_noncartesian(table, header, img_idx, counter, traj_units, extra)
-        fill_timing_geometry(header, hdr, heads, counter)
-        _read_noise(table, noise_idx, scan)
-        scan.reference = _read_reference(path, group, scan)
-        _read_sampling_mask(path, group, scan)
+        scan = _read_group(path, group, traj_units, frame_index)
     if prewhiten:
         _apply_prewhitening(scan)
     return scan
+
+
+def _read_group(path: Path, group: h5py.Group, traj_units: str, frame_index: str) -> Scan:
+    """The scan of one ISMRMRD group; every assumption made on the way lands in ``scan.guesses``."""
+    hdr, text = parse_xml(path, group)
+    if not hdr.encoding:
+        raise InputDataError(path, "XML header has no <encoding> section")
+    check_encoding(path, hdr.encoding[0])  # before anything is sized from the header
+    guesses: list[str] = []
+    table = _Table(path, group)
+    noise_idx, img_idx, cal_idx = _classify(path, table.heads, guesses)
+    header, oversampling = scan_header(hdr, text)
+    heads = table.heads[img_idx]
+    nz = hdr.encoding[0].encodedSpace.matrixSize.z or 1
+    if nz > 1 or (heads["idx"]["kspace_encode_step_2"] > 0).any():
+        raise InputDataError(path, "3D acquisitions (kspace_encode_step_2) are not supported")
+    counter = _frame_counter(heads, frame_index)
+    extra: dict[str, Any] = {"frame_counter": counter, "readout_oversampling": oversampling}
+    if header.trajectory == "cartesian":
+        scan = _read_cartesian(table, header, hdr, img_idx, cal_idx, counter, extra)
+    else:
+        scan = _read_noncartesian(table, header, img_idx, counter, traj_units, extra, guesses)
+    fill_timing_geometry(header, hdr, heads, counter, guesses)
+    _read_noise(table, noise_idx, scan)
+    scan.reference = _read_reference(path, group, scan)
+    _read_sampling_mask(path, group, scan)
+    _check_coil_count(hdr, scan, guesses)
+    scan.guesses.extend(guesses)
+    return scan
+
+
+def _check_coil_count(hdr: xsd.ismrmrdHeader, scan: Scan, guesses: list[str]) -> None:
+    """A header that states a different number of receiver channels than the data holds: trust the data."""
+    system = hdr.acquisitionSystemInformation
+    stated = system.receiverChannels if system is not None else None
+    if stated is not None and int(stated) != scan.n_coils:
+        guesses.append(
+            f"the header states {stated} receiver channels but the data holds {scan.n_coils} coils; "
+            f"the data's {scan.n_coils} were used"
+        )
 
 
 def _read_reference(path: Path, group: h5py.Group, scan: Scan) -> torch.Tensor | None:
@@ -416,19 +451,32 @@ def _to_radians(traj: np.ndarray, recon_matrix: tuple[int, int], units: str) -> 
 
 
 def _read_noncartesian(
-    table: _Table, header: ScanHeader, img_idx: np.ndarray, counter: str, units: str, extra: dict[str, Any]
+    table: _Table,
+    header: ScanHeader,
+    img_idx: np.ndarray,
+    counter: str,
+    units: str,
+    extra: dict[str, Any],
+    guesses: list[str],
 ) -> Scan:
     """Non-Cartesian k-space and trajectories (see the module docstring)."""
     heads = table.heads[img_idx]
     omega, extra["traj_units"] = _to_radians(table.trajectories(img_idx), header.recon_matrix, units)
+    if units == "auto":
+        guesses.append(
+            f"trajectory units inferred from their range as {extra['traj_units']} "
+            "(ISMRMRD does not record them; --traj-units states them)"
+        )
+    check_trajectory_extent(table.path, float(np.abs(omega).max()), extra["traj_units"])
     data = table.samples(img_idx)
     keep = (np.abs(omega) <= math.pi * (1 + 1e-5)).all(axis=(0, 2))
     if not keep.any():
         raise InputDataError(table.path, f"no trajectory samples inside [-pi, pi] (traj_units={units!r})")
     if not keep.all():
         extra["dropped_samples"] = int((~keep).sum())
-        warnings.warn(
-            f"{table.path}: dropped {int((~keep).sum())} samples per readout beyond |k|=pi", stacklevel=3
+        guesses.append(
+            f"{int((~keep).sum())} of {keep.size} samples per readout lie beyond |k| = pi (finer than the "
+            "recon matrix resolves) and were dropped"
         )
     omega, data = omega[:, keep], data[:, :, keep]
     omega = np.where(omega >= math.pi, omega - 2 * math.pi, omega).astype(np.float32)
@@ -440,10 +488,9 @@ def _read_noncartesian(
         raise InputDataError(table.path, "some slice/frame combinations have no readouts")
     per_frame = int(counts.min())
     if counts.max() > per_frame:
-        warnings.warn(
-            f"{table.path}: frames have {counts.min()}..{counts.max()} readouts; using the first "
-            f"{per_frame} of each",
-            stacklevel=3,
+        guesses.append(
+            f"frames have {counts.min()}..{counts.max()} readouts; only the first {per_frame} of each "
+            "were used"
         )
     order = np.argsort(keys, kind="stable")
     rank = np.arange(keys.size) - np.searchsorted(keys[order], keys[order])

@@ -27,11 +27,13 @@ from xsdata.models.datatype import XmlDate, XmlTime
 
 from recon_cli.errors import InputDataError
 from recon_cli.io.ismrmrd_lib import xsd
+from recon_cli.io.plausibility import MAX_ENCODED_MATRIX, MAX_MATRIX, check_fov, check_matrix
 from recon_cli.io.scan import Scan, ScanHeader, SliceGeometry
 
 __all__ = [
     "TICK_MS",
     "build_xml",
+    "check_encoding",
     "compact",
     "fill_timing_geometry",
     "parse_xml",
@@ -73,6 +75,23 @@ def parse_xml(path: Path, group: h5py.Group) -> tuple[xsd.ismrmrdHeader, str]:
         return parser.from_string(text, xsd.ismrmrdHeader), text
     except Exception as exc:  # noqa: BLE001
         raise InputDataError(path, f"unparsable ISMRMRD XML header: {short_error(exc)}") from None
+
+
+def check_encoding(path: Path, enc: xsd.encodingType) -> None:
+    """Encoded and recon matrix sizes and fields of view exist and are plausible (``plausibility``).
+
+    Raises:
+        InputDataError: naming the file and the offending value.
+    """
+    spaces = {"encoded": enc.encodedSpace, "recon": enc.reconSpace}
+    for name, space in spaces.items():
+        matrix = getattr(space, "matrixSize", None)
+        fov = getattr(space, "fieldOfView_mm", None)
+        if matrix is None or fov is None:
+            raise InputDataError(path, f"XML header lacks the {name} space's matrix size or field of view")
+        limit = MAX_ENCODED_MATRIX if name == "encoded" else MAX_MATRIX
+        check_matrix(path, f"{name} matrix (x, y)", (matrix.x, matrix.y), limit)
+        check_fov(path, f"{name} field of view (x, y, z)", (fov.x, fov.y, fov.z))
 
 
 def scan_header(hdr: xsd.ismrmrdHeader, text: str) -> tuple[ScanHeader, float]:
@@ -150,18 +169,39 @@ def _vec3(values: Any) -> tuple[float, float, float]:
     return (x, y, z)
 
 
-def _slice_geometry(head: np.void) -> SliceGeometry:
-    """Geometry of one acquisition header; all-zero directions become the identity orientation."""
+def _slice_geometry(head: np.void) -> tuple[SliceGeometry, list[str]]:
+    """Geometry of one acquisition header, and what had to be assumed (phrases naming no slice)."""
     read, phase, normal = (np.asarray(head[k], np.float64) for k in ("read_dir", "phase_dir", "slice_dir"))
-    if np.linalg.norm(read) < 1e-6 or np.linalg.norm(phase) < 1e-6:
+    position = np.asarray(head["position"], np.float64)
+    assumed = []
+    if not (np.isfinite(read).all() and np.isfinite(phase).all() and np.isfinite(normal).all()):
         read, phase, normal = np.eye(3)
+        assumed.append("non-finite direction vectors: the identity orientation was assumed")
+    elif np.linalg.norm(read) < 1e-6 or np.linalg.norm(phase) < 1e-6:
+        read, phase, normal = np.eye(3)
+        assumed.append("zero direction vectors: the identity orientation was assumed")
     elif np.linalg.norm(normal) < 1e-6:
         normal = np.cross(read, phase)
-    return SliceGeometry(_vec3(head["position"]), _vec3(read), _vec3(phase), _vec3(normal))
+        assumed.append("no slice normal: read x phase direction was assumed")
+    if not np.isfinite(position).all():
+        position = np.zeros(3)
+        assumed.append("a non-finite position: the origin was assumed")
+    return SliceGeometry(_vec3(position), _vec3(read), _vec3(phase), _vec3(normal)), assumed
 
 
-def fill_timing_geometry(header: ScanHeader, hdr: xsd.ismrmrdHeader, heads: np.ndarray, counter: str) -> None:
-    """Frame time, slice geometry and spacing from the imaging acquisitions' headers."""
+def _slice_list(indices: list[int], n: int) -> str:
+    if len(indices) == n and n > 1:
+        return "all slices"
+    return ("slice " if len(indices) == 1 else "slices ") + ", ".join(map(str, indices))
+
+
+def fill_timing_geometry(
+    header: ScanHeader, hdr: xsd.ismrmrdHeader, heads: np.ndarray, counter: str, guesses: list[str]
+) -> None:
+    """Frame time, slice geometry and spacing from the imaging acquisitions' headers.
+
+    Assumptions (no direction vectors, no frame time, no slice spacing) are appended to ``guesses``.
+    """
     frames, n_frames = compact(heads["idx"][counter])
     header.frame_time_ms = _user_double(hdr, "frame_time_ms")
     if header.frame_time_ms is None and n_frames > 1:
@@ -169,14 +209,26 @@ def fill_timing_geometry(header: ScanHeader, hdr: xsd.ismrmrdHeader, heads: np.n
         means = np.array([stamps[frames == f].mean() for f in range(n_frames)])
         step = float(np.median(np.diff(means))) * TICK_MS
         header.frame_time_ms = step if step > 0 else None
+        if header.frame_time_ms is None:
+            guesses.append("the acquisition time stamps do not advance between frames; frame time unknown")
     slices, n_slices = compact(heads["idx"]["slice"])
+    assumed: dict[str, list[int]] = {}
     for s in range(n_slices):
-        header.geometry.append(_slice_geometry(heads[np.flatnonzero(slices == s)[0]]))
+        geometry, problems = _slice_geometry(heads[np.flatnonzero(slices == s)[0]])
+        header.geometry.append(geometry)
+        for problem in problems:
+            assumed.setdefault(problem, []).append(s)
+    guesses += [f"{_slice_list(where, n_slices)}: {problem}" for problem, where in assumed.items()]
     header.slice_spacing_mm = _user_double(hdr, "slice_spacing_mm")
     if header.slice_spacing_mm is None and n_slices > 1:
         along = [float(np.dot(g.position, g.slice_dir)) for g in header.geometry]
         spacing = float(np.median(np.abs(np.diff(along))))
         header.slice_spacing_mm = spacing if spacing > 0 else None
+        if header.slice_spacing_mm is None:
+            guesses.append(
+                "the slices share one position; they were stacked at the slice thickness "
+                f"({header.fov_mm[2]:g} mm)"
+            )
 
 
 def _xml_date(text: object, kind: type[XmlDate] | type[XmlTime]) -> Any:

@@ -1,0 +1,183 @@
+"""Broken and hostile raw-data files (issue 13.5, 13.6, 13.9): typed errors naming the file, no partial
+outputs, and every assumption a reader makes recorded in ``Scan.guesses``.
+
+The attack cases themselves live in ``tests/attack_cases.py`` (shared with scripts/robustness_table.py);
+here each is run through the CLI in-process, and the readers are checked directly.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from recon_cli.cli.main import app
+from recon_cli.errors import InputDataError
+from recon_cli.io import read_scan
+from recon_cli.io.fastmri import read_fastmri
+from recon_cli.io.plausibility import MAX_ENCODED_MATRIX, MAX_MATRIX
+from tests.attack_cases import CASES, Case, generator_file, radial_file, set_xml
+
+runner = CliRunner()
+_IMAGE_SUFFIXES = (".nii", ".nii.gz", ".dcm", ".png", ".gif", ".json", ".html", ".csv", ".h5")
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _outputs(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file() and p.name.endswith(_IMAGE_SUFFIXES)]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_attack_case(case: Case, tmp_path: Path) -> None:
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    attack = case.build(inputs)
+    args = [a.replace("{out}", str(out)) for a in attack.args]
+    result = runner.invoke(app, args)
+    text = _flat(result.output)
+    assert result.exit_code == attack.exit_code, text
+    assert "Traceback" not in result.output and "internal error" not in text
+    assert _flat(attack.message) in text
+    assert _flat(attack.guess) in text
+    if attack.exit_code != 0:
+        named = [a for a in args if Path(a).is_relative_to(inputs) or a.startswith(str(inputs))]
+        assert any(Path(a).name in text for a in named), text  # the message names the file
+    if not attack.outputs:
+        assert not out.exists() or not _outputs(out), _outputs(out)
+
+
+# ------------------------------------------------------------------------------ readers, directly
+
+
+def test_limits_are_named_constants() -> None:
+    assert MAX_MATRIX == 4096 and MAX_ENCODED_MATRIX == 8192
+
+
+def test_negative_matrix_raises_before_reading_data(tmp_path: Path) -> None:
+    path = set_xml(generator_file(tmp_path), "<x>32</x>\n\t\t\t\t<y>32</y>", "<x>32</x>\n\t\t\t\t<y>-5</y>")
+    with pytest.raises(InputDataError, match=r"recon matrix \(x, y\) 32 x -5 has a size below 1") as info:
+        read_scan(path)
+    assert info.value.path == str(path) and "\n" not in str(info.value)
+
+
+def test_mixed_sample_counts_is_typed(tmp_path: Path) -> None:
+    path = radial_file(tmp_path / "r.h5", samples=(64, 32, 64, 64))
+    with pytest.raises(InputDataError, match="inconsistent sample counts"):
+        read_scan(path)
+
+
+def test_trajectory_units_and_dropped_samples_are_guesses(tmp_path: Path) -> None:
+    """Auto units are a guess; samples past |k| = pi (1.5x readout) are dropped and say so."""
+    scan = read_scan(radial_file(tmp_path / "a.h5"))
+    assert scan.extra["traj_units"] == "normalised"
+    assert any("trajectory units inferred" in g for g in scan.guesses)
+    stated = read_scan(radial_file(tmp_path / "b.h5"), traj_units="normalised")
+    assert not any("units" in g for g in stated.guesses)
+    wide = read_scan(radial_file(tmp_path / "c.h5", scale=1.5), traj_units="normalised")
+    assert wide.readout_length == 43 and any("21 of 64 samples per readout" in g for g in wide.guesses)
+
+
+def test_unreadable_file_is_typed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = generator_file(tmp_path)
+    real_open = Path.open
+
+    def forbidden(self: Path, *args: object, **kwargs: object) -> object:
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "open", forbidden)
+    with pytest.raises(InputDataError, match="cannot read: permission denied"):
+        read_scan(path)
+
+
+def test_unreadable_file_exit_3_for_a_real_user(tmp_path: Path) -> None:
+    """chmod 000 as a real (non-root) user: root ignores permissions, so run recon as nobody there."""
+    folder = Path(os.environ.get("RECON_TEST_SHARED_TMP", "/tmp")) / f"recon-perm-{os.getpid()}"
+    folder.mkdir(mode=0o755, exist_ok=True)
+    try:
+        path = generator_file(folder)
+        path.chmod(0o000)
+        command = [str(Path(sys.executable).parent / "recon"), "info", str(path)]
+        if os.geteuid() == 0:
+            setpriv = shutil.which("setpriv")
+            assert setpriv, "setpriv (util-linux) is needed to drop root for this test"
+            command = [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
+        env = {**os.environ, "HOME": str(folder), "MPLCONFIGDIR": str(folder)}
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, cwd=folder)
+        assert done.returncode == 3, done.stderr
+        assert str(path) in _flat(done.stderr) and "permission denied" in done.stderr.lower()
+        assert "Traceback" not in done.stderr
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_coil_mismatch_and_zero_directions_are_guesses(tmp_path: Path) -> None:
+    path = set_xml(generator_file(tmp_path), "<receiverChannels>2<", "<receiverChannels>3<")
+    scan = read_scan(path)
+    assert scan.n_coils == 2
+    assert (
+        "the header states 3 receiver channels but the data holds 2 coils; the data's 2 were used"
+        in scan.guesses
+    )
+    with h5py.File(path, "a") as f:
+        records = f["dataset/data"][:]
+        records["head"]["read_dir"] = 0.0
+        records["head"]["phase_dir"] = 0.0
+        f["dataset/data"][:] = records
+    scan = read_scan(path)
+    assert any("zero direction vectors: the identity orientation was assumed" in g for g in scan.guesses)
+    assert scan.header.geometry[0].read_dir == (1.0, 0.0, 0.0)
+
+
+def test_fastmri_header_attribute_equals_dataset(tmp_path: Path) -> None:
+    """An ismrmrd_header attribute is read like the dataset: FOV from it, readout oversampling removed."""
+    from tests.attack_cases import _fastmri
+
+    as_dataset = read_fastmri(_fastmri(tmp_path / "d.h5"))
+    as_attribute = read_fastmri(_fastmri(tmp_path / "a.h5", header="attribute"))
+    missing = read_fastmri(_fastmri(tmp_path / "n.h5", header=None))
+    assert as_attribute.kspace.shape == as_dataset.kspace.shape == (2, 1, 2, 32, 48)
+    assert np.array_equal(as_attribute.kspace.numpy(), as_dataset.kspace.numpy())
+    assert as_attribute.header.fov_mm == as_dataset.header.fov_mm == (220.0, 220.0, 5.0)
+    assert as_attribute.guesses == as_dataset.guesses and len(as_dataset.guesses) == 1
+    assert missing.kspace.shape[-2] == 64 and missing.header.fov_mm == (64.0, 48.0, 1.0)
+    assert any("1 mm per pixel" in g and "oversampling" in g for g in missing.guesses)
+
+
+def test_fastmri_coil_mismatch_and_bad_reference_are_guesses(tmp_path: Path) -> None:
+    from recon_cli.io.fastmri import fastmri_header_xml, write_fastmri
+
+    rng = np.random.default_rng(7)
+    kspace = (rng.standard_normal((2, 3, 32, 24)) + 1j * rng.standard_normal((2, 3, 32, 24))).astype(
+        np.complex64
+    )
+    xml = fastmri_header_xml((32, 24), (32, 24), (200.0, 200.0, 4.0), (200.0, 200.0, 4.0), n_coils=8)
+    path = write_fastmri(tmp_path / "f.h5", kspace, header_xml=xml, reference=np.ones((5, 32, 24)))
+    scan = read_fastmri(path)
+    assert scan.n_coils == 3 and scan.reference is None
+    assert any("states 8 receiver channels but kspace holds 3" in g for g in scan.guesses)
+    assert any("reference 'reconstruction_rss' was ignored" in g for g in scan.guesses)
+
+
+@pytest.mark.parametrize(
+    ("attribute", "message"), [("acceleration", "not a factor"), ("ismrmrd_header", "XML")]
+)
+def test_fastmri_bad_attributes_are_typed(tmp_path: Path, attribute: str, message: str) -> None:
+    from tests.attack_cases import _fastmri
+
+    path = _fastmri(tmp_path / "f.h5", header=None)
+    with h5py.File(path, "a") as f:
+        f.attrs[attribute] = "not a number" if attribute == "acceleration" else "<ismrmrdHeader><enc"
+    with pytest.raises(InputDataError, match=message):
+        read_fastmri(path)
