@@ -380,7 +380,12 @@ def _write_set(
             images,
             scan.header,
             formats=request.formats,
-            attrs={"model": model.plugin.name, "config": json.dumps(record["config"])},
+            attrs={  # provenance inside the HDF5 file (docs/formats.md)
+                "model": model.plugin.name,
+                "config": json.dumps(record["config"]),
+                "input_file": Path(record["input"]).name,
+                "weights": record["weights"],
+            },
             anonymize=request.anonymize,
         )
         files = [folder / p.relative_to(tmp) for paths in written.values() for p in paths]
