@@ -20,10 +20,10 @@ from typing import Any
 import torch
 
 from recon_cli import progress
+from recon_cli.contract import ReconModel, coil_maps_mode, solver_info
 from recon_cli.errors import (
     InputDataError,
     ModelError,
-    OutOfMemoryError,
     OutputWriteError,
     ReconError,
     UsageError,
@@ -37,7 +37,6 @@ from recon_cli.ops.functional import center_crop
 from recon_cli.ops.nufft import NonCartesianSense
 from recon_cli.registry import ModelPlugin, config_to_dict, load_plugin, resolve_config
 from recon_cli.runtime import peak_memory, resolve_device, versions
-
 
 ProgressCallback = Callable[[int, int, int, int], None]  # slice, slices, iteration, iterations
 
@@ -80,7 +79,7 @@ class ScanResult:
 class LoadedModel:
     plugin: ModelPlugin
     config: Any
-    module: torch.nn.Module
+    module: ReconModel
     device: torch.device
     weights: dict[str, Any] | None = None  # provenance: source, path, sha256 (None: no weights)
 
@@ -112,7 +111,7 @@ def load_model(
         )
     state, trained = (None, {}) if source is None else read_weights(plugin, source["path"])
     resolved = resolve_config(plugin, {**trained, **(config or {})})
-    module = plugin.build(resolved)
+    module = plugin.create(resolved)
     if state is not None:
         apply_weights(module, state, source["path"], name)
         if not all(bool(torch.isfinite(t).all()) for t in state.values() if t.is_floating_point()):
@@ -241,7 +240,7 @@ def reconstruct_scan(
     reports (``recon_cli.progress``), and (slice, slices, 0, 0) as each slice starts.
     """
     check_supported(model.plugin, scan)
-    mode = getattr(model.module, "coil_maps", "optional")
+    mode = coil_maps_mode(model.module)
     if mode == "required" and maps is None:
         raise ModelError(f"model '{model.plugin.name}' needs coil maps")
     images = []
@@ -256,7 +255,7 @@ def reconstruct_scan(
         with torch.inference_mode(), progress.listening(listener):
             image = model.module(kspace, op)
         images.append(image.to("cpu", torch.complex64))
-        info = getattr(model.module, "last_info", None)
+        info = solver_info(model.module)
         if solver_log is not None and info is not None:
             tol = getattr(model.config, "tol", None)
             converged = None if tol is None else bool(info.relative_change <= tol)
@@ -420,7 +419,7 @@ def _reader_options(path: Path, request: ReconstructRequest) -> dict[str, Any]:
 def _coil_maps(scan: Scan, request: ReconstructRequest, model: LoadedModel) -> torch.Tensor | None:
     from recon_cli.coils import estimate_maps, read_maps
 
-    mode = getattr(model.module, "coil_maps", "optional")
+    mode = coil_maps_mode(model.module)
     if request.coils is not None:
         if mode == "ignored":
             raise UsageError(

@@ -12,10 +12,11 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
+from recon_cli.contract import ReconModel, checked_model
 from recon_cli.errors import ModelError
 from recon_cli.settings import coerce_setting, expected
 
@@ -30,8 +31,9 @@ class ModelPlugin:
         name: registry name, e.g. "imunne".
         description: one line for ``recon models``.
         config_cls: typed dataclass holding the only copy of the model's defaults.
-        build: config -> ``torch.nn.Module`` whose ``forward(kspace, op, x0=None)`` returns the image;
-            the module may set ``coil_maps`` to "required", "optional" (default) or "ignored".
+        build: config -> a module keeping ``recon_cli.contract.ReconModel`` (``forward(kspace, op,
+            x0=None)`` returns the image; ``coil_maps`` is "required", "optional" or "ignored"); callers
+            use ``create``, which checks it.
         trainable: whether ``recon train`` applies.
         cartesian / non_cartesian / static / dynamic: which data it supports.
         default_weights: package resource ("package.module", "file.pt") of shipped weights, if any.
@@ -47,8 +49,10 @@ class ModelPlugin:
     static: bool = True
     dynamic: bool = True
     default_weights: tuple[str, str] | None = None
-    needs_coil_maps: bool = False
-    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def create(self, config: Any) -> ReconModel:
+        """``build(config)``, checked against the model contract (ModelError naming this plugin)."""
+        return checked_model(self.build(config), self.name)
 
     def supports(self) -> str:
         """Human-readable list of the data this model handles."""

@@ -186,4 +186,4 @@ def test_config_rejects_bad_values(bad: dict[str, object]) -> None:
 
 def test_plugin_is_registered_and_trainable() -> None:
     plugin = load_plugin("deq")
-    assert plugin.trainable and plugin.needs_coil_maps and plugin.cartesian and plugin.non_cartesian
+    assert plugin.trainable and plugin.cartesian and plugin.non_cartesian

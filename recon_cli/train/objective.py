@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from recon_cli.contract import auxiliary_loss
 from recon_cli.errors import UsageError
 from recon_cli.ops.functional import center_crop
 from recon_cli.train.config import TrainConfig
@@ -46,8 +47,7 @@ def with_auxiliary_loss(loss: torch.Tensor, model: torch.nn.Module) -> torch.Ten
     A model may define ``auxiliary_loss() -> Tensor | None`` (e.g. ``imunne``'s fixed-point residual
     penalty); it is called once per forward and its value, with its graph, is added.
     """
-    auxiliary = getattr(model, "auxiliary_loss", None)
-    extra = auxiliary() if callable(auxiliary) else None
+    extra = auxiliary_loss(model)
     return loss if extra is None else loss + extra.float()
 
 

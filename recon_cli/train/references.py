@@ -107,14 +107,15 @@ def write_cs_reference(scan: Scan, out: Path, coil_method: str) -> Path:
     import h5py
 
     from recon_cli.coils import estimate_maps
+    from recon_cli.contract import coil_maps_mode
     from recon_cli.io.atomic import atomic_path
     from recon_cli.reconstruct import load_model, reconstruct_scan
     from recon_cli.registry import config_to_dict
 
     try:
         model = load_model("cs", device="cpu")
-        mode = getattr(model.module, "coil_maps", "optional")
-        maps = estimate_maps(scan, method=coil_method) if mode == "required" else None
+        required = coil_maps_mode(model.module) == "required"
+        maps = estimate_maps(scan, method=coil_method) if required else None
         images = reconstruct_scan(scan, model, maps)
     except Exception as exc:  # noqa: BLE001 - a plugin may fail in any way; say which step failed
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from recon_cli.contract import coil_maps_mode
 from recon_cli.errors import ModelError, OutputExistsError, UsageError
 from recon_cli.registry import ModelPlugin, config_to_dict
 from recon_cli.train import checkpoint as ckpt
@@ -148,13 +149,13 @@ def _build(plan: RunPlan, ctx: DistContext) -> tuple[Parts, LoopState]:
     """Model (same initialisation on every rank), data, optimiser; restored from the checkpoint if any."""
     cfg = plan.train
     seed_globals(cfg.seed)
-    model = plan.plugin.build(plan.model_config)
+    model = plan.plugin.create(plan.model_config)
     if plan.init_state is not None:
         from recon_cli.reconstruct import apply_weights
 
         apply_weights(model, plan.init_state, f"--init {plan.init}", plan.plugin.name)
     model = model.to(ctx.device)
-    needs_maps = getattr(model, "coil_maps", "optional") == "required"
+    needs_maps = coil_maps_mode(model) == "required"
     train_set = _dataset(plan, plan.data_spec, ctx, needs_maps, validation=False)
     sampler = BucketBatchSampler(
         [train_set.shape_key(i) for i in range(len(train_set))],

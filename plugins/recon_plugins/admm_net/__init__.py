@@ -18,6 +18,4 @@ plugin = ModelPlugin(
     build=_build,
     trainable=True,
     non_cartesian=False,
-    needs_coil_maps=True,
-    tags=("learned", "unrolled"),
 )

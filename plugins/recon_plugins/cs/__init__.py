@@ -16,5 +16,4 @@ plugin = ModelPlugin(
     config_cls=CsConfig,
     build=_build,
     trainable=False,
-    needs_coil_maps=True,
 )

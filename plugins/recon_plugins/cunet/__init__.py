@@ -19,6 +19,4 @@ plugin = ModelPlugin(
     build=_build,
     trainable=True,
     default_weights=("recon_plugins.cunet", "weights.pt"),
-    needs_coil_maps=True,
-    tags=("learned", "image-domain"),
 )

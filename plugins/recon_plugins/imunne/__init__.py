@@ -18,6 +18,4 @@ plugin = ModelPlugin(
     build=_build,
     trainable=True,
     default_weights=("recon_plugins.imunne", "weights.pt"),
-    needs_coil_maps=True,
-    tags=("learned", "implicit"),
 )

@@ -17,6 +17,4 @@ plugin = ModelPlugin(
     config_cls=NCPDNetConfig,
     build=_build,
     trainable=True,
-    needs_coil_maps=True,
-    tags=("learned", "unrolled", "primal-dual", "non-cartesian"),
 )

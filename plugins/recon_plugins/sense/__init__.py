@@ -17,5 +17,4 @@ plugin = ModelPlugin(
     config_cls=SenseConfig,
     build=_build,
     trainable=False,
-    needs_coil_maps=True,
 )

@@ -17,5 +17,4 @@ plugin = ModelPlugin(
     config_cls=UNetConfig,
     build=_build,
     trainable=True,
-    tags=("learned", "image-domain"),
 )
