@@ -139,7 +139,7 @@ def classical(test: torch.Tensor, mask: torch.Tensor) -> dict[str, dict[str, flo
     ifr_cs = plugin.build(resolve_config(plugin, {}))
     return {
         "zero-filled": scores(op.adjoint(kspace)[:, 0], test),
-        "IFR-CS": scores(ifr_cs(kspace, op), test),
+        "ifr-cs": scores(ifr_cs(kspace, op), test),
     }
 
 
@@ -185,7 +185,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _label(name: str) -> str:
-    return {"admm-net": "ADMM-Net", "ifr-net": "IFR-Net"}[name]
+    """A method's key in the results: the model's CLI name (``recon models``)."""
+    return name
+
+
+def _shown(method: str) -> str:
+    """A method as the tables show it: CLI names in code type, a variant in plain text after it."""
+    name, _, variant = method.partition(" ")
+    return f"`{name}` {variant}".rstrip()
 
 
 def _setting(kind: str, fraction: float) -> str:
@@ -215,36 +222,37 @@ def render(result: dict[str, Any], args: argparse.Namespace) -> str:
     for row in result["main"]:
         setting = f"{_setting(row['kind'], row['fraction'])} ({row['sampled']:.1%})"
         for method in row["methods"]:
-            rows.append([setting, method, *_cells(row["methods"], method)])
+            rows.append([setting, _shown(method), *_cells(row["methods"], method)])
         for metric in METRICS:
             best = _best(row["methods"], metric)
-            if best != "IFR-Net":
-                shortfalls.append(f"{_setting(row['kind'], row['fraction'])} {metric.upper()} (best: {best})")
+            if best != "ifr-net":
+                setting_name = _setting(row["kind"], row["fraction"])
+                shortfalls.append(f"{setting_name} {metric.upper()} (best: {_shown(best)})")
     header = ["sampling (sampled)", "method", "PSNR dB", "SSIM", "HFEN"]
     init_rows = [
-        [_label(r["name"]), init, *(f"{r[init][m]:.4g}" for m in METRICS)]
+        [_shown(r["name"]), init, *(f"{r[init][m]:.4g}" for m in METRICS)]
         for r in result["init"]
         for init in ("dct", "random")
     ]
     complex_methods = result["complex"]
-    complex_rows = [[m, *_cells(complex_methods, m)] for m in complex_methods]
+    complex_rows = [[_shown(m), *_cells(complex_methods, m)] for m in complex_methods]
     seconds = [info["seconds"] for info in result["runs"].values()]
     honest = (
-        "IFR-Net is not the best in: " + "; ".join(shortfalls) + "."
+        "`ifr-net` is not the best in: " + "; ".join(shortfalls) + "."
         if shortfalls
-        else "IFR-Net is the best on every metric at every setting of this run."
+        else "`ifr-net` is the best on every metric at every setting of this run."
     )
     command = "python benchmarks/bench_ifr.py"
-    return f"""## Iterative feature refinement: IFR-CS, ADMM-Net, IFR-Net (brain template, single coil)
+    return f"""## Iterative feature refinement: `ifr-cs`, `admm-net`, `ifr-net` (brain template, single coil)
 
 {machine_line()} Rerun: `{command}`.
 
 {args.matrix}x{args.matrix} axial slices of the MNI152 brain template: 109 for training, 28 held out for
 every figure; noise-free single-coil k-space, one fixed mask per setting (seed {MASK_SEED}). Networks
-(default configs: ADMM-Net 10 stages of 8 DCT-initialised 3x3 filters; IFR-Net 8 stages of 2 blocks of
-9 DCT filters) trained per setting with the NMSE loss: {args.steps} Adam steps of {args.batch} slices, lr
+(default configs: `admm-net` 10 stages of 8 DCT-initialised 3x3 filters; `ifr-net` 8 stages of 2 blocks
+of 9 DCT filters) trained per setting with the NMSE loss: {args.steps} Adam steps of {args.batch} slices, lr
 {args.lr:g} with cosine decay ({np.mean(seconds):.0f} s per network on {torch.get_num_threads()} thread).
-IFR-CS: its hand-set defaults everywhere. Means over the 28 test slices; PSNR/SSIM higher, HFEN lower
+`ifr-cs`: its hand-set defaults everywhere. Means over the 28 test slices; PSNR/SSIM higher, HFEN lower
 is better; the best per setting in bold.
 
 {markdown_table(header, rows)}
