@@ -33,7 +33,6 @@ import copy
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
 from collections.abc import Iterator, Mapping
@@ -44,6 +43,7 @@ import numpy as np
 
 from recon_cli import __version__
 from recon_cli.errors import OutputExistsError
+from recon_cli.io import dicom_values as vr
 from recon_cli.io.deidentify import deidentify
 from recon_cli.io.geometry import VolumeGeometry, magnitude, volume_geometry
 
@@ -91,7 +91,7 @@ def write_dicom_series(
     mag = magnitude(images)
     n_slices, n_frames, ny, nx = mag.shape
     geom = volume_geometry(header, n_slices, (ny, nx))
-    slope = float(_ds(max(float(mag.max()), 1e-30) / _MAX_PIXEL))
+    slope = float(vr.ds(max(float(mag.max()), 1e-30) / _MAX_PIXEL))
     pixels = np.clip(np.rint(mag.astype(np.float64) / slope), 0, _MAX_PIXEL).astype("<u2")
     description = series_description or header.series.get("description") or "recon"
     uids = _series_uids(header, pixels, anonymize, series_number, description, uid_seed)
@@ -180,9 +180,9 @@ def _series_dataset(
     ds.PositionReferenceIndicator = ""
     ds.SeriesNumber = int(series_number)
     ds.Laterality = ""  # Type 2C: empty = unknown (raw data does not name the body part)
-    ds.SeriesDescription = _lo(description)
-    ds.ProtocolName = _lo(header.series.get("protocol_name", description))
-    ds.PatientPosition = _cs(_lookup(header, "patient_position"))
+    ds.SeriesDescription = vr.lo(description)
+    ds.ProtocolName = vr.lo(header.series.get("protocol_name", description))
+    ds.PatientPosition = vr.cs(_lookup(header, "patient_position"))
     ds.DerivationDescription = "Reconstructed from raw k-space by recon"
     ds.BurnedInAnnotation = "NO"
     ds.LossyImageCompression = "00"
@@ -194,24 +194,24 @@ def _series_dataset(
 def _set_patient_study(ds: Dataset, header: ScanHeader) -> None:
     """Patient and General Study modules (type-2 attributes present, possibly empty)."""
     patient, study, series = header.patient, header.study, header.series
-    ds.StudyID = _sh(study.get("id", ""))
+    ds.StudyID = vr.sh(study.get("id", ""))
     ds.AccessionNumber = ""
     ds.ReferringPhysicianName = ""
-    ds.PatientName = _lo(patient.get("name", ""))
-    ds.PatientID = _lo(patient.get("id", ""))
-    ds.PatientBirthDate = _da(patient.get("birth_date", ""))
-    ds.PatientSex = _sex(patient.get("sex", ""))
-    weight = _number(patient.get("weight_kg"))
+    ds.PatientName = vr.lo(patient.get("name", ""))
+    ds.PatientID = vr.lo(patient.get("id", ""))
+    ds.PatientBirthDate = vr.da(patient.get("birth_date", ""))
+    ds.PatientSex = vr.sex(patient.get("sex", ""))
+    weight = vr.number(patient.get("weight_kg"))
     if weight is not None and weight > 0:
-        ds.PatientWeight = _ds(weight)
-    ds.StudyDate = _da(study.get("date", ""))
-    ds.StudyTime = _tm(study.get("time", ""))
-    ds.StudyDescription = _lo(study.get("description", ""))
+        ds.PatientWeight = vr.ds(weight)
+    ds.StudyDate = vr.da(study.get("date", ""))
+    ds.StudyTime = vr.tm(study.get("time", ""))
+    ds.StudyDescription = vr.lo(study.get("description", ""))
     if study.get("institution"):
-        ds.InstitutionName = _lo(study["institution"])
+        ds.InstitutionName = vr.lo(study["institution"])
     for keyword, value in (
-        ("SeriesDate", _da(series.get("date", ""))),
-        ("SeriesTime", _tm(series.get("time", ""))),
+        ("SeriesDate", vr.da(series.get("date", ""))),
+        ("SeriesTime", vr.tm(series.get("time", ""))),
     ):
         if value:
             setattr(ds, keyword, value)
@@ -221,26 +221,26 @@ def _set_patient_study(ds: Dataset, header: ScanHeader) -> None:
 def _set_mr_module(ds: Dataset, header: ScanHeader, geom: VolumeGeometry, n_frames: int) -> None:
     """MR Image and Image Plane attributes that are the same for every slice."""
     seq = header.sequence
-    ds.ScanningSequence = _cs(seq.get("scanning_sequence", "RM")) or "RM"
-    ds.SequenceVariant = _cs(seq.get("sequence_variant", "NONE")) or "NONE"
+    ds.ScanningSequence = vr.cs(seq.get("scanning_sequence", "RM")) or "RM"
+    ds.SequenceVariant = vr.cs(seq.get("sequence_variant", "NONE")) or "NONE"
     ds.ScanOptions = ""  # no cardiac gating, so no TriggerTime (MR Image module condition)
     ds.MRAcquisitionType = "2D"
     ds.EchoTrainLength = ""
     _set_timing(ds, seq.get("TR_ms"), header.frame_time_ms if n_frames > 1 else None)
-    ds.EchoTime = _optional_ds(seq.get("TE_ms"))
+    ds.EchoTime = vr.optional_ds(seq.get("TE_ms"))
     for keyword, key in (
         ("FlipAngle", "flip_deg"),
         ("MagneticFieldStrength", "field_T"),
         ("InversionTime", "TI_ms"),
     ):
-        value = _number(seq.get(key))
+        value = vr.number(seq.get(key))
         if value is not None and value > 0:  # ISMRMRD writes TI = 0 for sequences without inversion
-            setattr(ds, keyword, _ds(value))
+            setattr(ds, keyword, vr.ds(value))
     dy, dx = geom.pixel_spacing
-    ds.PixelSpacing = [_ds(dy), _ds(dx)]
-    ds.ImageOrientationPatient = [_ds(round(v, 10)) for v in geom.orientation()]
-    ds.SliceThickness = _ds(geom.slice_thickness)
-    ds.SpacingBetweenSlices = _ds(geom.slice_spacing)
+    ds.PixelSpacing = [vr.ds(dy), vr.ds(dx)]
+    ds.ImageOrientationPatient = [vr.ds(round(v, 10)) for v in geom.orientation()]
+    ds.SliceThickness = vr.ds(geom.slice_thickness)
+    ds.SpacingBetweenSlices = vr.ds(geom.slice_spacing)
 
 
 def _set_timing(ds: Dataset, tr_ms: object, frame_time_ms: float | None) -> None:
@@ -251,14 +251,14 @@ def _set_timing(ds: Dataset, tr_ms: object, frame_time_ms: float | None) -> None
         tr_ms: The sequence's TR between readouts (ms), as the header gives it, or None.
         frame_time_ms: Time from one frame to the next (ms) for a dynamic series, else None.
     """
-    tr = _number(tr_ms)
+    tr = vr.number(tr_ms)
     if frame_time_ms is None or not frame_time_ms > 0:
-        ds.RepetitionTime = _ds(tr) if tr is not None else ""
+        ds.RepetitionTime = vr.ds(tr) if tr is not None else ""
         return
-    ds.RepetitionTime = _ds(frame_time_ms)
-    ds.TemporalResolution = _ds(frame_time_ms)
-    readout = f"; sequence TR between readouts {_ds(tr)} ms" if tr is not None else ""
-    ds.ImageComments = f"frame time {_ds(frame_time_ms)} ms (RepetitionTime){readout}"
+    ds.RepetitionTime = vr.ds(frame_time_ms)
+    ds.TemporalResolution = vr.ds(frame_time_ms)
+    readout = f"; sequence TR between readouts {vr.ds(tr)} ms" if tr is not None else ""
+    ds.ImageComments = f"frame time {vr.ds(frame_time_ms)} ms (RepetitionTime){readout}"
 
 
 def _set_pixel_module(ds: Dataset, mag: np.ndarray, slope: float, shape: tuple[int, int]) -> None:
@@ -284,8 +284,8 @@ def _set_pixel_module(ds: Dataset, mag: np.ndarray, slope: float, shape: tuple[i
     mapping.MeasurementUnitsCodeSequence = [units]
     ds.RealWorldValueMappingSequence = [mapping]
     width = (float(np.percentile(mag, 99.5)) or float(mag.max()) or slope) / slope  # in stored values
-    ds.WindowCenter = _ds(width / 2)
-    ds.WindowWidth = _ds(width)
+    ds.WindowCenter = vr.ds(width / 2)
+    ds.WindowWidth = vr.ds(width)
     if width < 1.0:  # LINEAR requires a width >= 1; LINEAR_EXACT allows any positive width
         ds.VOILUTFunction = "LINEAR_EXACT"
 
@@ -307,8 +307,8 @@ def _instance(
     ds.SOPInstanceUID = generate_uid(entropy_srcs=["instance", series_uid, str(index)])
     ds.InstanceNumber = index + 1
     ds.AcquisitionNumber = 1
-    ds.ImagePositionPatient = [_ds(round(float(v), 6)) for v in geom.corner(s)]
-    ds.SliceLocation = _ds(round(geom.slice_location(s), 6))
+    ds.ImagePositionPatient = [vr.ds(round(float(v), 6)) for v in geom.corner(s)]
+    ds.SliceLocation = vr.ds(round(geom.slice_location(s), 6))
     if n_frames > 1:
         ds.TemporalPositionIdentifier = f + 1
         ds.NumberOfTemporalPositions = n_frames
@@ -362,56 +362,3 @@ def _lookup(header: ScanHeader, key: str) -> str:
         if fields.get(key):
             return str(fields[key])
     return ""
-
-
-def _ds(value: float) -> str:
-    """A decimal string of at most 16 characters (DICOM DS)."""
-    from pydicom.valuerep import format_number_as_ds
-
-    return str(format_number_as_ds(float(value)))
-
-
-def _number(value: object) -> float | None:
-    """First number in ``value`` (ISMRMRD may give lists such as "[2.5]"), or None."""
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, list | tuple) and value:
-        return _number(value[0])
-    match = re.search(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?", str(value)) if value is not None else None
-    return float(match.group()) if match else None
-
-
-def _optional_ds(value: object) -> str:
-    number = _number(value)
-    return _ds(number) if number is not None else ""
-
-
-def _lo(value: object) -> str:
-    """LO/PN-safe text: no backslashes or control characters, at most 64 characters."""
-    return re.sub(r"[\\\x00-\x1f]", " ", str(value)).strip()[:64]
-
-
-def _sh(value: object) -> str:
-    return _lo(value)[:16]
-
-
-def _cs(value: object) -> str:
-    """CS: upper-case letters, digits, space and underscore, at most 16 characters."""
-    return re.sub(r"[^A-Z0-9 _]", "", str(value).upper())[:16]
-
-
-def _sex(value: object) -> str:
-    letter = str(value).strip()[:1].upper()
-    return letter if letter in ("M", "F", "O") else ""
-
-
-def _da(value: object) -> str:
-    """DICOM date YYYYMMDD from "YYYY-MM-DD" or "YYYYMMDD"; empty when it is neither."""
-    text = str(value).replace("-", "").strip()
-    return text if re.fullmatch(r"\d{8}", text) else ""
-
-
-def _tm(value: object) -> str:
-    """DICOM time HHMMSS[.ffffff] from "HH:MM:SS[.f]"; empty when invalid."""
-    text = str(value).replace(":", "").strip()
-    return text if re.fullmatch(r"\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?", text) else ""
