@@ -165,23 +165,32 @@ class CUNet(nn.Module):
         out_init_scale: Initial scale of the final 3x3x3 convolution (small: starts near zero output).
         spectral_norm: Divide every convolution's weight by its spectral norm (as a matrix) where that
             exceeds one, which bounds (approximately) how much the network can amplify differences.
+        context_chans: Complex context images given with every input (0: none; 1: e.g. the view-shared
+            temporal average of ``recon_cli.nn.view_share``), stacked after the image as extra input
+            channels of the first convolution. With 0 the network is exactly the one-input CU-Net.
     """
 
     def __init__(
-        self, chans: int = 16, depth: int = 3, out_init_scale: float = 0.1, spectral_norm: bool = False
+        self,
+        chans: int = 16,
+        depth: int = 3,
+        out_init_scale: float = 0.1,
+        spectral_norm: bool = False,
+        context_chans: int = 0,
     ) -> None:
         super().__init__()
-        if chans < 1 or depth < 1:
-            raise ValueError(f"CUNet needs chans >= 1 and depth >= 1, got {chans}, {depth}")
+        if chans < 1 or depth < 1 or context_chans < 0:
+            raise ValueError(f"CUNet needs chans, depth >= 1 and context_chans >= 0, got {chans}, {depth}")
         widths = [chans * 2**i for i in range(depth + 1)]
         self.depth = depth
+        self.context_chans = context_chans
         # Joining a skip connection stacks two paths, which can add their gains in quadrature; with
         # spectral normalisation the join is scaled by 1 / sqrt(2) so every level stays 1-Lipschitz
         # (2 x 2 average pooling and nearest upsampling have norms 1/2 and 2, which cancel).
         self.skip_scale = 1 / math.sqrt(2) if spectral_norm else 1.0
         self.down = nn.ModuleList(
             SpatioTemporalStage(c_in, c_out, spectral_norm)
-            for c_in, c_out in zip([1, *widths[:-2]], widths[:-1], strict=True)
+            for c_in, c_out in zip([1 + context_chans, *widths[:-2]], widths[:-1], strict=True)
         )
         self.bottom = SpatioTemporalStage(widths[-2], widths[-1], spectral_norm)
         self.up = nn.ModuleList(
@@ -189,17 +198,20 @@ class CUNet(nn.Module):
         )
         self.head = ComplexConv3d(chans, 1, (3, 3, 3), init_scale=out_init_scale, spectral_norm=spectral_norm)
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         """Apply the network to one image series.
 
         Args:
             image: (frames, ny, nx) complex64 (any frames, ny, nx), treated as a (1, 1, T, Y, X) volume.
+            context: (context_chans, ny, nx) complex, the same for every frame, or
+                (frames, context_chans, ny, nx); required exactly when ``context_chans`` > 0.
 
         Returns:
             (frames, ny, nx) complex64.
         """
         frames, height, width = image.shape
-        x = complex_to_channels(image.to(torch.complex64).unsqueeze(1), dim=1)  # (T, 2, Y, X)
+        stack = _with_context(image.to(torch.complex64), context, self.context_chans)
+        x = complex_to_channels(stack, dim=1)  # (T, 2 (1 + context_chans), Y, X), real parts first
         x = F.pad(x, _padding(height, width, self.depth))
         skips = []
         for stage in self.down:
@@ -215,6 +227,21 @@ class CUNet(nn.Module):
         top, left = (x.shape[-2] - height) // 2, (x.shape[-1] - width) // 2
         x = x[:, :, top : top + height, left : left + width]
         return channels_to_complex(x.float(), dim=1).squeeze(1)
+
+
+def _with_context(image: torch.Tensor, context: torch.Tensor | None, chans: int) -> torch.Tensor:
+    """(frames, ny, nx) image and its context as (frames, 1 + chans, ny, nx) complex64."""
+    if (context is None) != (chans == 0):
+        given = "no" if context is None else "a"
+        raise ValueError(f"CUNet built for {chans} context channels got {given} context")
+    if context is None:
+        return image.unsqueeze(1)
+    context = context.to(torch.complex64)
+    if context.dim() == 3:
+        context = context.unsqueeze(0)
+    if context.shape[-3] != chans or context.shape[-2:] != image.shape[-2:]:
+        raise ValueError(f"CUNet context must be ({chans}, ny, nx), got {tuple(context.shape)}")
+    return torch.cat([image.unsqueeze(1), context.expand(image.shape[0], -1, -1, -1)], dim=1)
 
 
 def _padding(height: int, width: int, depth: int) -> tuple[int, int, int, int]:

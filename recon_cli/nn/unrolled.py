@@ -21,7 +21,8 @@ class GradientStepBlock(nn.Module):
     """One step x - t (A^H D (A x - y) + R(x)).
 
     Args:
-        regulariser: Module mapping (frames, ny, nx) complex64 to the same shape and dtype.
+        regulariser: Module mapping (frames, ny, nx) complex64 to the same shape and dtype; called as
+            ``regulariser(x, context)`` when the block is given a context (e.g. the view-shared image).
         step_init: Initial step t (> 0).
     """
 
@@ -37,20 +38,29 @@ class GradientStepBlock(nn.Module):
         """The step t = softplus(step_raw) > 0, a () float32 tensor."""
         return F.softplus(self.step_raw)
 
-    def forward(self, x: torch.Tensor, op: LinearOperator, gridded: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        op: LinearOperator,
+        gridded: torch.Tensor,
+        context: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Apply the step.
 
         Args:
             x: (frames, ny, nx) complex64 current image.
             op: Forward model with coil maps (image domain (frames, ny, nx)).
             gridded: (frames, ny, nx) complex64 A^H D y, the gridding of the measured data.
+            context: Extra regulariser input, e.g. the (1, ny, nx) complex64 view-shared image; None: the
+                regulariser sees x alone.
 
         Returns:
             (frames, ny, nx) complex64.
         """
         with torch.autocast(device_type=x.device.type, enabled=False):
             data_gradient = op.normal(x, weighted=True).to(torch.complex64) - gridded
-        return x - self.step * (data_gradient + self.regulariser(x))
+        prior = self.regulariser(x) if context is None else self.regulariser(x, context)
+        return x - self.step * (data_gradient + prior)
 
 
 class ContractiveRegulariser(nn.Module):
@@ -88,15 +98,38 @@ class ContractiveRegulariser(nn.Module):
         """g in (0, lipschitz * mu), a () float32 tensor."""
         return self.lipschitz * self.shrink * torch.sigmoid(self.gain_raw)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (frames, ny, nx) complex64 -> R(x), same shape and dtype."""
-        return self.shrink * x - self.gain * self.network(x)
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (frames, ny, nx) complex64 -> R(x), same shape and dtype; ``context`` goes to C unchanged
+        (a fixed input: the bound on the Jacobian in x still holds)."""
+        network = self.network(x) if context is None else self.network(x, context)
+        return self.shrink * x - self.gain * network
 
 
 def require_maps(op: LinearOperator, model: str) -> None:
     """Raise ModelError naming ``model`` unless ``op`` holds coil maps (image domain (frames, ny, nx))."""
     if getattr(op, "maps", None) is None:
         raise ModelError(f"{model}: needs coil maps (give --coils or let recon estimate them)")
+
+
+def view_shared_context(
+    kspace: torch.Tensor, op: LinearOperator, model: str, enabled: bool
+) -> torch.Tensor | None:
+    """The view-shared image of the slice as the regulariser's context, or None when not ``enabled``.
+
+    Args:
+        kspace: (frames, coils, ...) complex64 measured data.
+        op: Forward model with coil maps.
+        model: Model name for error messages.
+        enabled: The model's ``view_share`` setting.
+
+    Returns:
+        (1, ny, nx) complex64 (``recon_cli.nn.view_share.temporal_average``) or None.
+    """
+    if not enabled:
+        return None
+    from recon_cli.nn.view_share import temporal_average
+
+    return temporal_average(kspace, op, model)
 
 
 def sense_gridding(kspace: torch.Tensor, op: LinearOperator, model: str) -> torch.Tensor:

@@ -15,6 +15,10 @@ class AltUNConfig:
         step_init: Initial gradient step t (> 0), learned as softplus of a free parameter.
         chans: Complex channels of the CU-Net's first level.
         depth: Spatial down-sampling steps of the CU-Net.
+        view_share: Give the CU-Net the slice's view-shared image (all frames' samples gridded together,
+            density-compensated and coil-combined, on the scale of the gridded frames; see
+            ``recon_cli.nn.view_share``) as one extra complex input channel in every block. Off: the
+            one-input network of the shipped weights.
     """
 
     blocks: int = 5
@@ -22,6 +26,7 @@ class AltUNConfig:
     step_init: float = 0.5
     chans: int = 8
     depth: int = 3
+    view_share: bool = False
 
     def __post_init__(self) -> None:
         from recon_cli.errors import ModelError

@@ -6,21 +6,26 @@ import torch
 from torch import nn
 
 from recon_cli.nn.cunet import CUNet
-from recon_cli.nn.unrolled import GradientStepBlock, sense_gridding
+from recon_cli.nn.unrolled import GradientStepBlock, sense_gridding, view_shared_context
 from recon_cli.ops.base import LinearOperator
 from recon_plugins.alt_un.config import AltUNConfig
 
 
 class AltUN(nn.Module):
-    """Unrolled gradient descent with a CU-Net regulariser, backpropagated through all K blocks."""
+    """Unrolled gradient descent with a CU-Net regulariser, backpropagated through all K blocks (with
+    ``view_share``, every block's CU-Net also sees the slice's view-shared image)."""
 
     def __init__(self, config: AltUNConfig) -> None:
         super().__init__()
         self.config = config
         self.coil_maps = "required"
         count = 1 if config.shared else config.blocks
+        context_chans = int(config.view_share)
         self.blocks = nn.ModuleList(
-            GradientStepBlock(CUNet(config.chans, config.depth), config.step_init) for _ in range(count)
+            GradientStepBlock(
+                CUNet(config.chans, config.depth, context_chans=context_chans), config.step_init
+            )
+            for _ in range(count)
         )
 
     def forward(
@@ -37,7 +42,8 @@ class AltUN(nn.Module):
             (frames, ny, nx) complex64.
         """
         gridded = sense_gridding(kspace, op, "alt-un")
+        context = view_shared_context(kspace, op, "alt-un", self.config.view_share)
         x = gridded if x0 is None else x0.to(torch.complex64)
         for k in range(self.config.blocks):
-            x = self.blocks[0 if self.config.shared else k](x, op, gridded)
+            x = self.blocks[0 if self.config.shared else k](x, op, gridded, context)
         return x

@@ -12,10 +12,15 @@ class CUNetConfig:
     Attributes:
         chans: Complex channels of the CU-Net's first level (doubling at every level below).
         depth: Spatial down-sampling steps of the CU-Net.
+        view_share: Give the CU-Net the slice's view-shared image (all frames' samples gridded together,
+            density-compensated and coil-combined, on the scale of the gridded frames; see
+            ``recon_cli.nn.view_share``) as one extra complex input channel. Off: the
+            one-input network of the shipped weights.
     """
 
     chans: int = 8
     depth: int = 3
+    view_share: bool = False
 
     def __post_init__(self) -> None:
         from recon_cli.errors import ModelError

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from recon_cli.nn.cunet import CUNet
-from recon_cli.nn.unrolled import sense_gridding
+from recon_cli.nn.unrolled import sense_gridding, view_shared_context
 from recon_cli.ops.base import LinearOperator
 from recon_plugins.cunet.config import CUNetConfig
 
@@ -14,15 +14,17 @@ from recon_plugins.cunet.config import CUNetConfig
 class CUNetRecon(nn.Module):
     """Residual complex (2+1)D U-Net on the coil-combined gridded image series.
 
-    The whole series is one spatio-temporal volume, so static data are a one-frame series. The network is
-    positively homogeneous (no biases, no normalisation), hence the reconstruction scales with the data.
+    The whole series is one spatio-temporal volume, so static data are a one-frame series. With
+    ``view_share`` the network also sees the slice's view-shared image as a second input channel. The
+    network is positively homogeneous (no biases, no normalisation), hence the reconstruction scales with
+    the data.
     """
 
     def __init__(self, config: CUNetConfig) -> None:
         super().__init__()
         self.config = config
         self.coil_maps = "required"
-        self.net = CUNet(config.chans, config.depth)
+        self.net = CUNet(config.chans, config.depth, context_chans=int(config.view_share))
 
     def forward(
         self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None = None
@@ -40,4 +42,5 @@ class CUNetRecon(nn.Module):
         if x0 is None:
             x0 = sense_gridding(kspace, op, "cunet")
         x0 = x0.to(torch.complex64)
-        return x0 + self.net(x0)
+        context = view_shared_context(kspace, op, "cunet", self.config.view_share)
+        return x0 + self.net(x0, context)

@@ -36,6 +36,10 @@ class IMUNNEConfig:
         shrink_init: Initial mu (contractive only).
         chans: Complex channels of the CU-Net's first level.
         depth: Spatial down-sampling steps of the CU-Net.
+        view_share: Give the CU-Net the slice's view-shared image (all frames' samples gridded together,
+            density-compensated and coil-combined, on the scale of the gridded frames; see
+            ``recon_cli.nn.view_share``) as one extra complex input channel at every iteration. Off: the
+            one-input network of the shipped weights.
     """
 
     iterations: int = 30
@@ -52,6 +56,7 @@ class IMUNNEConfig:
     shrink_init: float = 1.0
     chans: int = 8
     depth: int = 3
+    view_share: bool = False
 
     def __post_init__(self) -> None:
         from recon_cli.errors import ModelError

@@ -7,7 +7,12 @@ from torch import nn
 
 from recon_cli.fixed_point import FixedPointInfo, jacobian_free_fixed_point
 from recon_cli.nn.cunet import CUNet
-from recon_cli.nn.unrolled import ContractiveRegulariser, GradientStepBlock, sense_gridding
+from recon_cli.nn.unrolled import (
+    ContractiveRegulariser,
+    GradientStepBlock,
+    sense_gridding,
+    view_shared_context,
+)
 from recon_cli.ops.base import LinearOperator
 from recon_plugins.imunne.config import IMUNNEConfig
 
@@ -38,11 +43,12 @@ class IMUNNE(nn.Module):
         super().__init__()
         self.config = config
         self.coil_maps = "required"
+        context_chans = int(config.view_share)
         if config.contractive:
-            network = CUNet(config.chans, config.depth, spectral_norm=True)
+            network = CUNet(config.chans, config.depth, spectral_norm=True, context_chans=context_chans)
             regulariser: nn.Module = ContractiveRegulariser(network, config.lipschitz, config.shrink_init)
         else:
-            regulariser = CUNet(config.chans, config.depth)
+            regulariser = CUNet(config.chans, config.depth, context_chans=context_chans)
         self.block = GradientStepBlock(regulariser, config.step_init)
         self.last_info: FixedPointInfo | None = None
         self._residual: torch.Tensor | None = None
@@ -66,6 +72,7 @@ class IMUNNE(nn.Module):
             (frames, ny, nx) complex64.
         """
         gridded = sense_gridding(kspace, op, "imunne")
+        context = view_shared_context(kspace, op, "imunne", self.config.view_share)
         start = gridded if x0 is None else x0.to(torch.complex64)
         training = self.training and torch.is_grad_enabled()
         iterations = self.config.iterations
@@ -79,7 +86,7 @@ class IMUNNE(nn.Module):
 
         def step(x: torch.Tensor) -> torch.Tensor:
             last_input[:] = [x]
-            y = self.block(x, op, gridded)
+            y = self.block(x, op, gridded, context)
             return y if relaxation == 1.0 else x + relaxation * (y - x)
 
         x, self.last_info = jacobian_free_fixed_point(
