@@ -189,6 +189,25 @@ def test_synthetic_examples_are_seeded_and_fresh_each_epoch() -> None:
     assert a["kspace"].shape == (2, 4, 32, 32) and a["target"].dtype == torch.complex64
 
 
+def test_synthetic_detail_is_drawn_per_example_and_leaves_the_rest_alone() -> None:
+    """data.detail: each example's phantom is ``cardiac_cine_phantom`` at a level drawn in [0, detail];
+    at 0 the examples are those of the flat phantoms, and the coils and motion never change."""
+    from recon_cli.phantoms import cardiac_cine_phantom
+
+    flat = SyntheticCine("cartesian", DataConfig(**TINY_DATA), seed=1)
+    rich = SyntheticCine("cartesian", DataConfig(**TINY_DATA, detail=0.8), seed=1)
+    levels = [rich.detail_level(rich.item_seed(i, 0)) for i in range(8)]
+    assert all(0 <= v <= 0.8 for v in levels) and len(set(levels)) == 8
+    for i in (0, 3):
+        seed = rich.item_seed(i, 0)
+        expected = cardiac_cine_phantom(32, 2, generator=torch.Generator().manual_seed(seed), detail=levels[i])
+        assert torch.equal(rich[(i, 0)]["target"], expected.to(torch.complex64))
+        flat_expected = cardiac_cine_phantom(32, 2, generator=torch.Generator().manual_seed(seed))
+        assert torch.equal(flat[(i, 0)]["target"], flat_expected.to(torch.complex64))
+    with pytest.raises(UsageError, match="detail"):
+        DataConfig(detail=1.5)
+
+
 def _reference_file(folder: Path, stem: str, reference: torch.Tensor) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     with h5py.File(folder / f"{stem}.h5", "w") as f:

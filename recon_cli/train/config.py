@@ -105,6 +105,10 @@ class DataConfig:
         snr: Synthetic: image SNR of the simulated noise (``recon_cli.phantoms.noise_sigma``).
         phase: ``synthetic:brain``: give each slice a smooth random phase (complex images) instead of a
             real-valued one.
+        detail: ``synthetic:radial|cartesian``: most anatomical detail of the cine phantom (0-1: tissue
+            texture, papillary muscles, in-flow; ``recon_cli.phantoms.cardiac_cine_phantom``); every example
+            draws its level uniformly from [0, detail] from its own seed. 0: flat compartments (the data
+            of the shipped weights).
         length: Synthetic: examples per epoch.
         fresh: Synthetic: new phantoms every epoch (an endless source) rather than the same ``length``.
         val_length: Synthetic validation: number of (fixed) examples.
@@ -126,6 +130,7 @@ class DataConfig:
     samples: int = 0
     snr: float = 30.0
     phase: bool = False
+    detail: float = 0.0
     length: int = 64
     fresh: bool = True
     val_length: int = 8
@@ -144,6 +149,8 @@ class DataConfig:
                 raise UsageError(f"data.{name} must be >= 1, got {getattr(self, name)}")
         if self.acceleration < 1 or not 0 <= self.center_fraction <= 1 or self.snr <= 0:
             raise UsageError("data.acceleration must be >= 1, center_fraction in [0, 1] and snr > 0")
+        if not 0 <= self.detail <= 1:
+            raise UsageError(f"data.detail must be in [0, 1], got {self.detail}")
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,14 @@ class SyntheticCine(Dataset):
             return derive_seed(self.seed, "synthetic", self.kind, index)
         return derive_seed(self.seed, "synthetic", self.kind, index, epoch, self.rank)
 
+    def detail_level(self, seed: int) -> float:
+        """The phantom detail of the example with ``seed``: uniform in [0, config.detail], drawn from a
+        generator of its own, so the rest of the example is the same at any ``detail``."""
+        if self.config.detail == 0:
+            return 0.0
+        gen = torch.Generator().manual_seed(derive_seed(seed, "detail"))
+        return float(torch.rand((), generator=gen)) * self.config.detail
+
     def __getitem__(self, key: tuple[int, int]) -> Example:
         from recon_cli.phantoms import cardiac_cine_phantom, coil_maps
 
@@ -81,7 +89,7 @@ class SyntheticCine(Dataset):
         c = self.config
         seed = self.item_seed(index, epoch)
         gen = torch.Generator().manual_seed(seed)
-        image = cardiac_cine_phantom(c.matrix, c.frames, generator=gen)
+        image = cardiac_cine_phantom(c.matrix, c.frames, generator=gen, detail=self.detail_level(seed))
         maps = coil_maps(c.coils, (c.matrix, c.matrix), generator=gen)
         meta = {"source": f"synthetic:{self.kind}", "slice": 0, "index": index, "epoch": epoch, "seed": seed}
         true_maps = maps if self.needs_maps else None
@@ -109,6 +117,7 @@ class SyntheticCine(Dataset):
             "frames": c.frames,
             "coils": c.coils,
             "snr": c.snr,
+            "detail": f"uniform in [0, {c.detail}]" if c.detail else "0 (flat compartments)",
         }
         if self.kind == "radial":
             info.update(spokes_per_frame=c.spokes, samples_per_spoke=self.samples)
