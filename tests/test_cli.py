@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -56,7 +57,7 @@ def test_zero_filled_cartesian_cli_matches_ismrmrd_phantom(tmp_path: Path) -> No
     out = tmp_path / "out"
     result = runner.invoke(app, ["reconstruct", str(raw), "--out", str(out), "--format", "nifti,h5"])
     assert result.exit_code == 0, result.stderr
-    volume = np.asarray(nib.load(out / "shepp.nii.gz").dataobj)  # (x, y, slices[, frames])
+    volume = np.asarray(nib.load(out / "shepp" / "shepp.nii.gz").dataobj)  # (x, y, slices[, frames])
     image = volume.reshape(volume.shape[0], volume.shape[1], -1)[..., 0].T  # (y, x)
     with h5py.File(raw) as f:
         stored = f["dataset/phantom"][0]  # HDF5 compound (real, imag)
@@ -68,7 +69,7 @@ def test_zero_filled_cartesian_cli_matches_ismrmrd_phantom(tmp_path: Path) -> No
     assert nrmse(image, phantom) < 1e-3  # same scale: orthonormal FFTs, no hidden normalisation
     assert correlation(image, phantom) > 0.99
     assert correlation(image.T, phantom) < 0.9  # orientation matters
-    record = json.loads((out / "shepp.run.json").read_text())
+    record = json.loads((out / "shepp" / "shepp.run.json").read_text())
     assert record["model"] == "zero-filled" and record["config"]["combine"] == "auto"
     assert {"read_s", "reconstruct_s", "write_s"} <= set(record["timings"])
     assert record["peak_memory"]["host_peak_rss_mib"] > 0 and "torch" in record["versions"]
@@ -79,15 +80,37 @@ def _readme_commands(repo_root: Path) -> list[str]:
     return re.findall(r"^    \$ (.+)$", text, flags=re.MULTILINE)
 
 
+def _fresh_clone(repo_root: Path, dest: Path) -> Path:
+    """A copy of the checkout as a fresh clone has it: tracked and untracked-but-not-ignored files only."""
+    listing = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=repo_root, capture_output=True, check=True,
+    ).stdout.decode().split("\0")  # fmt: skip
+    for name in filter(None, listing):
+        source = repo_root / name
+        if source.is_file():
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return dest
+
+
 def test_readme_first_command_runs_as_written(tmp_path: Path, repo_root: Path) -> None:
+    """From a fresh clone, with the stock system interpreter first on PATH and no environment made by hand."""
     commands = _readme_commands(repo_root)
     assert len(commands) == 2 and "pytest" in commands[1]
-    for name in ("sample_data", "scripts"):
-        (tmp_path / name).symlink_to(repo_root / name)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    proc = subprocess.run(["bash", "-c", commands[0]], cwd=tmp_path, capture_output=True, text=True, env=env)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    outputs = {p.name for p in (tmp_path / "out" / "sample").iterdir()}
+    clone = _fresh_clone(repo_root, tmp_path / "clone")
+    assert not (clone / ".venv").exists()
+    system = "/usr/bin" if Path("/usr/bin/python3").exists() else str(Path(sys.executable).parent)
+    # on Debian and Ubuntu that interpreter is externally managed (PEP 668): pip refuses to install into it
+    managed = list(Path("/usr/lib").glob("python3*/EXTERNALLY-MANAGED"))
+    assert managed or system != "/usr/bin" or not Path("/etc/debian_version").exists()
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
+    env["PATH"] = f"{system}:{env['PATH']}"
+    proc = subprocess.run(["bash", "-c", commands[0]], cwd=clone, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    folder = clone / "out" / "sample" / "radial_cine"
+    outputs = {p.name for p in folder.iterdir()}
     assert {
         "radial_cine.nii.gz",
         "radial_cine.png",
@@ -95,9 +118,16 @@ def test_readme_first_command_runs_as_written(tmp_path: Path, repo_root: Path) -
         "radial_cine.run.json",
         "radial_cine_dicom",
     } <= outputs
+    record = json.loads((folder / "radial_cine.run.json").read_text())
+    assert record["model"] == "imunne" and record["weights"]["source"] == "shipped"
+    volume = np.asarray(nib.load(folder / "radial_cine.nii.gz").dataobj)
+    assert volume.shape[:2] == (128, 128) and np.isfinite(volume).all() and volume.max() > 0
+    # the environment is the project's own, made by the command itself
+    assert (clone / ".venv" / "bin" / "recon").exists()
     # rerunning the command as written works too (it says --overwrite)
-    proc = subprocess.run(["bash", "-c", commands[0]], cwd=tmp_path, capture_output=True, text=True, env=env)
+    proc = subprocess.run(["bash", "-c", commands[0]], cwd=clone, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    shutil.rmtree(clone / ".venv")
 
 
 def test_ci_runs_the_readme_test_command(repo_root: Path) -> None:
