@@ -391,3 +391,21 @@ def test_a_train_run_that_fails_before_it_begins_leaves_no_folder(tmp_path: Path
     assert result.exit_code == 4, result.stderr
     assert "does not support radial" in _one_error_line(result)
     assert not run.exists()
+
+
+def test_library_warnings_reach_stderr_as_one_line(tmp_path: Path, tiny_scan: Path, monkeypatch) -> None:  # noqa: ANN001, E501
+    import warnings
+
+    import recon_cli.io as io
+
+    real = io.read_scan
+
+    def noisy_reader(path, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        warnings.warn("a library complains\n  about something", UserWarning, stacklevel=1)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(io, "read_scan", noisy_reader)
+    result = runner.invoke(app, ["reconstruct", str(tiny_scan), "--out", str(tmp_path / "o"), "--format", "h5"])
+    assert result.exit_code == 0, result.stderr
+    assert "warning: a library complains about something" in result.stderr
+    assert ".py:" not in result.stderr and "UserWarning" not in result.stderr
