@@ -87,8 +87,17 @@ def command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON (one document) on stdout.")
     ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            help="Reconstruct only share I of N of the inputs (I/N, 0 <= I < N); SLURM arrays and torchrun "
+            "ranks shard by themselves.",
+        ),
+    ] = None,
 ) -> None:
-    from recon_cli.reconstruct import ReconstructRequest, reconstruct_files
+    from recon_cli.batch import reconstruct_batch, resolve_shard
+    from recon_cli.reconstruct import ReconstructRequest
 
     request = ReconstructRequest(
         out_dir=out,
@@ -107,6 +116,7 @@ def command(
         allow_untrained=allow_untrained,
     )
     paths = expand_inputs(inputs)
+    share = resolve_shard(shard)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -117,7 +127,7 @@ def command(
         console=err_console,
         transient=True,
     ) as progress:
-        task = progress.add_task("reconstructing", total=len(paths))
+        task = progress.add_task("reconstructing", total=len(share.select(paths)))
         inner = progress.add_task("", total=None, visible=False)
 
         def on_start(path: Path) -> None:
@@ -139,26 +149,34 @@ def command(
         def on_done(result: ScanResult) -> None:
             progress.advance(task)
             for guess in result.guesses:
-                err_console.print(
-                    f"[yellow]warning:[/] {escape(str(result.source))}: {escape(guess)} (guessed)",
-                    highlight=False,
-                    soft_wrap=True,
-                )
+                _say("[yellow]warning:[/]", f"{result.source}: {guess} (guessed)")
             for note in result.notes:
-                err_console.print(f"note: {escape(str(result.source))}: {escape(note)}", highlight=False, soft_wrap=True)
+                _say("note:", f"{result.source}: {note}")
             if not result.ok:
-                err_console.print(f"[bold red]error:[/] {escape(result.error or '')}", highlight=False, soft_wrap=True)
+                _say("[bold red]error:[/]", result.error or "")
 
-        results = reconstruct_files(
-            paths, request, fail_fast=fail_fast, on_start=on_start, on_done=on_done, on_progress=on_progress
+        outcome = reconstruct_batch(
+            paths,
+            request,
+            shard=share,
+            fail_fast=fail_fast,
+            on_start=on_start,
+            on_done=on_done,
+            on_progress=on_progress,
         )
-    if as_json:
-        typer.echo(json.dumps(summary_document(results, len(paths), out), indent=2))
-    else:
-        _summary(results, len(paths), out)
-    failed = [r for r in results if not r.ok]
+    if outcome.reporting and outcome.all_results is not None:
+        if as_json:
+            typer.echo(json.dumps(summary_document(outcome.all_results, outcome.total, out), indent=2))
+        else:
+            _summary(outcome.all_results, outcome.total, out)
+    everyone = outcome.all_results if outcome.reporting and outcome.all_results is not None else outcome.results
+    failed = [r for r in everyone if not r.ok]
     if failed:
         raise typer.Exit(failed[0].exit_code or 3)
+
+
+def _say(label: str, text: str) -> None:
+    err_console.print(f"{label} {escape(text)}", highlight=False, soft_wrap=True)
 
 
 def summary_document(results: list[ScanResult], total: int, out: Path) -> dict[str, Any]:

@@ -74,7 +74,7 @@ def plan_run(request: TrainRequest, ctx: DistContext) -> RunPlan:
     plugin = _trainable(request.model)
     init_state, trained = None, {}
     if request.init is not None:
-        from recon_cli.reconstruct import load_weights
+        from recon_cli.weights import load_weights
 
         # "default": the plugin's shipped weights; their architecture settings come with them
         init_state, trained = load_weights(plugin, None if str(request.init) == "default" else request.init)

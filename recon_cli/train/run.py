@@ -151,7 +151,7 @@ def _build(plan: RunPlan, ctx: DistContext) -> tuple[Parts, LoopState]:
     seed_globals(cfg.seed)
     model = plan.plugin.create(plan.model_config)
     if plan.init_state is not None:
-        from recon_cli.reconstruct import apply_weights
+        from recon_cli.weights import apply_weights
 
         apply_weights(model, plan.init_state, f"--init {plan.init}", plan.plugin.name)
     model = model.to(ctx.device)
