@@ -88,6 +88,39 @@ def test_espirit_matches_bart_ecalib(bart_phantom: dict[str, np.ndarray]) -> Non
     assert map_correlation(ours, ref, support, align=False) >= 0.999
 
 
+def test_espirit_leaves_no_hole_on_the_skull(tmp_path: Path) -> None:
+    """Issue 13.11: BART's phantom, every 3rd line plus 24 ACS lines. The eigenvalue of W(x) dips just
+    below the crop 0.95 along the bright skull ring (a strip one pixel wide, inside the support): the
+    crop must not turn that into zero-sensitivity object pixels; ``bart ecalib`` keeps them."""
+    from recon_cli.coils.common import cubic_resample, dominant_eigenvector
+    from recon_cli.coils.espirit import kernel_covariance, signal_kernels, support_mask
+
+    n = 192
+    bart("phantom", "-k", "-s", "8", "-x", str(n), tmp_path / "k")
+    full = _bart_to_ours(read_cfl(tmp_path / "k"))  # (coils, y, x)
+    lines = np.zeros(n, bool)
+    lines[::3] = True
+    lines[n // 2 - 12 : n // 2 + 12] = True
+    under = full * lines[None, :, None]
+    write_cfl(tmp_path / "u", np.ascontiguousarray(under.T)[:, :, None, :])
+    bart("ecalib", "-m", "1", tmp_path / "u", tmp_path / "s")  # BART's defaults (crop 0.8)
+    reference = rss(ifft2c(torch.from_numpy(full)), dim=0).numpy()  # fully sampled, coils combined
+    obj = reference > 0.2 * reference.max()
+    assert ((np.abs(_bart_to_ours(read_cfl(tmp_path / "s"))) ** 2).sum(0)[obj] > 0).all()
+
+    calib = torch.from_numpy(under)
+    kernels = signal_kernels(calibration_block(calib[None], 24), 6, 0.02)
+    _, eigenvalues = dominant_eigenvector(kernel_covariance(kernels, (n, n)), 30)
+    raw = cubic_resample(eigenvalues, (n, n)) > 0.95
+    assert (obj & ~raw[0].numpy()).sum() > 0  # the plain crop would cut object pixels here
+    assert (support_mask(raw) >= raw).all()
+    for grid in (None, n):  # the default eigen-grid and the exact one
+        maps = espirit_maps(calib, grid=grid).numpy()
+        energy = (np.abs(maps) ** 2).sum(0)
+        assert (energy[obj] > 0).all(), np.argwhere(obj & (energy == 0))[:5]
+        assert np.allclose(energy[energy > 0], 1, atol=1e-4)
+
+
 def test_espirit_matches_bart_on_odd_non_square_grid(
     bart_phantom: dict[str, np.ndarray], tmp_path: Path
 ) -> None:
