@@ -1,0 +1,43 @@
+# Sourced by scripts/train_{imunne,alt_un,cunet}.sh (issue 17): two stages of `recon train` on
+# synthetic:radial with the view-shared input, for one model, with the same data and budget for all.
+#   stage a: training/<run>.yaml (64 x 64, 20 frames x 7 spokes, 8 coils, phantom detail in [0, 1])
+#   stage b: the same at the benchmark protocol (128 x 128, 20 frames x 13 spokes), from stage a's weights
+# A stage whose run folder already holds last.pt is resumed (`recon train --resume`), so the script
+# continues an interrupted run on any machine. One thread, niced: the CPU is shared.
+set -euo pipefail
+
+train_stages() {
+    local model=$1 run=$2 stage=${3:-all}
+    local root recon
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    recon=${RECON:-$root/.venv/bin/recon}
+    cd "$root"
+    python3 - "training/$run.yaml" <<'PY'
+import sys
+def sections(path):
+    text = open(path).read()
+    return text[text.index("\ndata:"):]
+if sections(sys.argv[1]) != sections("training/imunne_vs.yaml"):
+    sys.exit(f"{sys.argv[1]}: data/train settings differ from training/imunne_vs.yaml (the budget must match)")
+PY
+    if [[ $stage == a || $stage == all ]]; then
+        run_stage "$recon" "training/$run" --model "$model" --config "training/$run.yaml"
+    fi
+    if [[ $stage == b || $stage == all ]]; then
+        run_stage "$recon" "training/${run}_b" --model "$model" --config "training/$run.yaml" \
+            --init "training/$run" --set data.matrix=128 --set data.spokes=13 --set data.val_length=2 \
+            --set train.steps=1000 --set train.lr=0.0003 --set train.warmup=0 --set train.ckpt_every=10 \
+            --set train.val_every=50
+    fi
+}
+
+run_stage() {
+    local recon=$1 out=$2
+    shift 2
+    if [[ -f $out/last.pt ]]; then
+        nice -n 10 env OMP_NUM_THREADS=1 "$recon" train --resume "$out"
+    else
+        nice -n 10 env OMP_NUM_THREADS=1 "$recon" train --data synthetic:radial --val synthetic:radial \
+            --out "$out" "$@"
+    fi
+}
