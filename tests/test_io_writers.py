@@ -122,20 +122,22 @@ def test_nifti_says_what_it_holds(tmp_path: Path, mag: np.ndarray) -> None:
     assert img.header["intent_code"] == 0 and img.header.get_xyzt_units() == ("mm", "msec")
 
 
-def test_nifti_without_geometry_is_3d_and_follows_readout_axis(tmp_path: Path, mag: np.ndarray) -> None:
-    """fastMRI-like header: no geometry, rows along read (x), one frame, stack centred at the origin."""
+def test_nifti_without_geometry_is_3d_and_transverse_as_displayed(tmp_path: Path, mag: np.ndarray) -> None:
+    """fastMRI-like header: no geometry, readout along the rows, one frame, stack centred at the origin."""
     header = _header(geometry=[], readout_axis=-2, frame_time_ms=None, slice_spacing_mm=None)
     path = write_nifti(tmp_path / "static.nii.gz", mag[:, :1], header)
     img = nib.load(path)
     assert img.shape == (NX, NY, SLICES)
     np.testing.assert_allclose(img.header.get_qform(), img.header.get_sform(), atol=1e-5)  # left-handed
     np.testing.assert_allclose(img.header.get_zooms(), (DX, DY, THICKNESS), rtol=1e-6)
-    # LPS: rows step along +x (read), columns along +y (phase), slices along +z; centre of the grid at 0.
+    assert nib.aff2axcodes(img.affine) == ("L", "P", "S")  # the array as displayed, whatever the readout
+    assert img.header.get_dim_info() == (1, 0, 2)  # the readout (frequency) axis is y here
+    # LPS: columns step towards patient left (+x), rows towards posterior (+y), slices along +z.
     for s, row, col in [(0, 0, 0), (1, 5, 7), (0, NY - 1, 3)]:
         lps = np.array(
             [
-                (row - (NY - 1) / 2) * DY,
                 (col - (NX - 1) / 2) * DX,
+                (row - (NY - 1) / 2) * DY,
                 (s - (SLICES - 1) / 2) * THICKNESS,
             ]
         )
