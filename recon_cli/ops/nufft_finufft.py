@@ -267,3 +267,33 @@ class _Type1(torch.autograd.Function):
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None, None]:
         traj, maps = ctx.saved_tensors
         return _Type2.apply(grad, traj, maps, ctx.nufft), None, None, None
+
+
+def pipe_menon_weights_cpu(traj: torch.Tensor, im_size: tuple[int, int], iterations: int) -> torch.Tensor:
+    """Pipe-Menon density weights with FINUFFT's spread/interpolate-only mode (no FFT, no deconvolution).
+
+    Each iteration divides the weights by their own gridding, w <- w / C(C^T w): C^T spreads the
+    samples onto the 2x oversampled grid with FINUFFT's kernel, C interpolates the grid back at the
+    samples (Pipe and Menon 1999). traj: (batch, 2, samples) float, radians/voxel, CPU. Returns
+    (batch, 1, samples) float32, unnormalised.
+    """
+    import finufft
+
+    grid = (2 * int(im_size[0]), 2 * int(im_size[1]))
+    points = traj.detach().to(torch.float32).numpy()
+    out = np.empty((points.shape[0], 1, points.shape[-1]), dtype=np.float32)
+    for b, frame in enumerate(points):
+        ky, kx = np.ascontiguousarray(frame[0]), np.ascontiguousarray(frame[1])
+        plans = []
+        for kind in (1, 2):
+            plan = finufft.Plan(
+                kind, grid, eps=1e-3, dtype="complex64", nthreads=1, spreadinterponly=1, upsampfac=2.0
+            )
+            plan.setpts(ky, kx)
+            plans.append(plan)
+        weights = np.ones(ky.shape, dtype=np.complex64)
+        for _ in range(iterations):
+            density = plans[1].execute(plans[0].execute(weights)).real
+            weights = (weights.real / np.maximum(density, np.finfo(np.float32).tiny)).astype(np.complex64)
+        out[b, 0] = weights.real
+    return torch.from_numpy(out)
