@@ -34,32 +34,12 @@ from recon_cli.ops.base import LinearOperator
 from recon_cli.ops.cartesian import CartesianSense
 from recon_cli.ops.functional import center_crop
 from recon_cli.ops.nufft import NonCartesianSense
+from recon_cli.reconstruct_request import ReconstructRequest
 from recon_cli.registry import ModelPlugin, config_to_dict, load_plugin, resolve_config
 from recon_cli.runtime import peak_memory, resolve_device, versions
 from recon_cli.weights import apply_weights, read_weights, weights_source
 
 ProgressCallback = Callable[[int, int, int, int], None]  # slice, slices, iteration, iterations
-
-
-@dataclass(frozen=True)
-class ReconstructRequest:
-    """Everything ``recon reconstruct`` was asked to do, apart from the inputs."""
-
-    out_dir: Path
-    model: str = "zero-filled"
-    config: dict[str, Any] = field(default_factory=dict)
-    weights: Path | None = None
-    coils: Path | None = None
-    coil_method: str = "espirit"
-    device: str = "auto"
-    formats: tuple[str, ...] = ("nifti", "dicom", "png")
-    overwrite: bool = False
-    anonymize: bool = False
-    prewhiten: bool = False
-    traj_units: str = "auto"
-    strict: bool = False
-    allow_untrained: bool = False
-    shard: dict[str, Any] | None = None  # this process's share of a sharded batch (recon_cli.batch)
 
 
 @dataclass

@@ -27,24 +27,26 @@ from recon_cli.cli.common import (
     parse_formats,
     parse_settings,
 )
+from recon_cli.io.writers import OUTPUT_FORMATS
+from recon_cli.reconstruct_request import ReconstructRequest
 
 if TYPE_CHECKING:
     from recon_cli.reconstruct import ScanResult
 
 NAME = "reconstruct"
-FORMATS = ("nifti", "dicom", "h5", "png")
+_D = ReconstructRequest()  # the defaults: one copy, in the library
 
 
 @handle_errors
 def command(
     inputs: Annotated[list[str], typer.Argument(help="Raw-data files (paths or globs).", show_default=False)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("recon_out"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = _D.out_dir,
     model: Annotated[
         str, typer.Option("--model", "-m", help="Model name (see `recon models`).")
-    ] = "zero-filled",
+    ] = _D.model,
     fmt: Annotated[
         str, typer.Option("--format", help="Comma-separated outputs: nifti,dicom,h5,png.")
-    ] = "nifti,dicom,png",
+    ] = ",".join(_D.formats),
     config: Annotated[Path | None, typer.Option("--config", help="YAML file of model config values.")] = None,
     settings: Annotated[
         list[str] | None, typer.Option("--set", help="Model config value key=value (repeatable).")
@@ -57,14 +59,14 @@ def command(
     ] = None,
     coil_method: Annotated[
         str, typer.Option("--coil-method", help="Coil maps when needed: espirit, walsh, inati, sos.")
-    ] = "espirit",
-    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda:N.")] = "auto",
+    ] = _D.coil_method,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda:N.")] = _D.device,
     prewhiten: Annotated[
         bool, typer.Option("--prewhiten/--no-prewhiten", help="Prewhiten coils with the file's noise scans.")
     ] = False,
     traj_units: Annotated[
         str, typer.Option("--traj-units", help="ISMRMRD trajectory units: auto|normalised|samples|radians.")
-    ] = "auto",
+    ] = _D.traj_units,
     anonymize: Annotated[
         bool, typer.Option("--anonymize", help="Leave patient identity out of DICOM outputs.")
     ] = False,
@@ -97,7 +99,6 @@ def command(
     ] = None,
 ) -> None:
     from recon_cli.batch import reconstruct_batch, resolve_shard
-    from recon_cli.reconstruct import ReconstructRequest
 
     request = ReconstructRequest(
         out_dir=out,
@@ -107,7 +108,7 @@ def command(
         coils=coils,
         coil_method=coil_method,
         device=device,
-        formats=parse_formats(fmt, FORMATS),
+        formats=parse_formats(fmt, OUTPUT_FORMATS),
         overwrite=overwrite,
         anonymize=anonymize,
         prewhiten=prewhiten,
@@ -169,7 +170,7 @@ def command(
             typer.echo(json.dumps(summary_document(outcome.all_results, outcome.total, out), indent=2))
         else:
             _summary(outcome.all_results, outcome.total, out)
-    everyone = outcome.all_results if outcome.reporting and outcome.all_results is not None else outcome.results
+    everyone = outcome.all_results if outcome.all_results is not None else outcome.results
     failed = [r for r in everyone if not r.ok]
     if failed:
         raise typer.Exit(failed[0].exit_code or 3)
