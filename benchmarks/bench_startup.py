@@ -86,7 +86,8 @@ def report(times: Timings, tool: str, runs: int) -> str:
     labels = list(times)
     base = statistics.median(times[labels[0]]["wall"])
     base_cpu = statistics.median(times[labels[0]]["cpu"])
-    rows, verdicts = [], []
+    rows: list[list[object]] = []
+    verdicts: list[str] = []
     for label in labels:
         wall, cpu = times[label]["wall"], statistics.median(times[label]["cpu"])
         median = statistics.median(wall)
