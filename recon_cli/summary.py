@@ -74,7 +74,8 @@ def _describe_ismrmrd(path: Path, f: Any) -> dict[str, Any]:
     group = f.get("dataset")
     if group is None:
         raise InputDataError(path, "no ISMRMRD dataset group 'dataset' in the file")
-    hdr, text = parse_xml(path, group)
+    guesses: list[str] = []
+    hdr, text = parse_xml(path, group, guesses)
     if not hdr.encoding:
         raise InputDataError(path, "XML header has no <encoding> section")
     check_encoding(path, hdr.encoding[0])
@@ -92,7 +93,6 @@ def _describe_ismrmrd(path: Path, f: Any) -> dict[str, Any]:
         raise InputDataError(path, "no imaging acquisitions (only noise, calibration or navigator data)")
     img = heads[imaging]
     counter = "phase" if np.unique(img["idx"]["phase"]).size > 1 else "repetition"
-    guesses: list[str] = []
     fill_timing_geometry(header, hdr, img, counter, guesses)
     keys = np.unique(np.stack([img["idx"]["slice"], img["idx"][counter]]), axis=1, return_counts=True)
     n_slices, n_frames = np.unique(keys[0][0]).size, np.unique(keys[0][1]).size

@@ -205,7 +205,7 @@ def _bad_files(tmp: Path) -> dict[str, Path]:
         "NaN": write_file(tmp / "nan.h5", nan),
         "Inf": write_file(tmp / "inf.h5", inf),
         "empty": write_file(tmp / "empty.h5", np.zeros((0, 2, 16, 12), np.complex64)),
-        "could not be parsed": write_file(tmp / "xml.h5", good, ismrmrd_header="<ismrmrdHeader><encoding"),
+        "unparsable ISMRMRD XML": write_file(tmp / "xml.h5", good, ismrmrd_header="<ismrmrdHeader><encoding"),
         "mask has": write_file(tmp / "mask.h5", good, mask=np.ones(5, bool)),
         "no 'kspace'": write_file(tmp / "nok.h5", good),
     }

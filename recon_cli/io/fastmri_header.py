@@ -121,23 +121,10 @@ def parse_geometry(xml: str | None, path: Path, shape: tuple[int, int], guesses:
 
 
 def _parse_xml(xml: str, path: Path, guesses: list[str]) -> Any:
-    """The ISMRMRD header: strict schema parsing first, then ignoring unknown elements (with a warning)."""
-    from xsdata.formats.dataclass.parsers import XmlParser
-    from xsdata.formats.dataclass.parsers.config import ParserConfig
+    """The ISMRMRD header (``ismrmrd_header.parse_header_text``: a lenient parse is a guess)."""
+    from recon_cli.io.ismrmrd_header import parse_header_text
 
-    from recon_cli.io.ismrmrd_lib import ismrmrd
-
-    try:
-        return ismrmrd.xsd.CreateFromDocument(xml)
-    except Exception as exc:  # noqa: BLE001 - xsdata raises many types; retry leniently
-        strict_error = _short(exc)
-    try:
-        parser = XmlParser(config=ParserConfig(fail_on_unknown_properties=False))
-        hdr = parser.from_string(xml, ismrmrd.xsd.ismrmrdHeader)
-    except Exception as exc:  # noqa: BLE001
-        raise InputDataError(path, f"ismrmrd_header XML could not be parsed: {_short(exc)}") from None
-    guesses.append(f"ismrmrd_header breaks the ISMRMRD schema ({strict_error}); unknown parts ignored")
-    return hdr
+    return parse_header_text(path, xml, guesses)
 
 
 def _short(exc: BaseException) -> str:

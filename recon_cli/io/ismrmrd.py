@@ -224,7 +224,13 @@ def read_ismrmrd(
     if frame_index not in ("auto", "phase", "repetition"):
         raise UsageError(f"frame_index must be auto, phase or repetition, not {frame_index!r}")
     with _open_group(path, dataset) as group:
-        scan = _read_group(path, group, traj_units, frame_index)
+        try:
+            scan = _read_group(path, group, traj_units, frame_index)
+        except (InputDataError, UsageError):
+            raise
+        except (OSError, KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
+            # a layout no check above foresaw (fields of odd types or shapes): still the file's fault
+            raise InputDataError(path, f"unreadable ISMRMRD file: {short_error(exc)}") from None
     if prewhiten:
         _apply_prewhitening(scan)
     return scan
@@ -232,11 +238,11 @@ def read_ismrmrd(
 
 def _read_group(path: Path, group: h5py.Group, traj_units: str, frame_index: str) -> Scan:
     """The scan of one ISMRMRD group; every assumption made on the way lands in ``scan.guesses``."""
-    hdr, text = parse_xml(path, group)
+    guesses: list[str] = []
+    hdr, text = parse_xml(path, group, guesses)
     if not hdr.encoding:
         raise InputDataError(path, "XML header has no <encoding> section")
     check_encoding(path, hdr.encoding[0])  # before anything is sized from the header
-    guesses: list[str] = []
     table = _Table(path, group)
     noise_idx, img_idx, cal_idx = _classify(path, table.heads, guesses)
     header, oversampling = scan_header(hdr, text)

@@ -36,6 +36,7 @@ __all__ = [
     "check_encoding",
     "compact",
     "fill_timing_geometry",
+    "parse_header_text",
     "parse_xml",
     "scan_header",
     "short_error",
@@ -59,22 +60,56 @@ def compact(values: np.ndarray) -> tuple[np.ndarray, int]:
     return inverse.astype(np.int64).ravel(), int(unique.size)
 
 
-def parse_xml(path: Path, group: h5py.Group) -> tuple[xsd.ismrmrdHeader, str]:
-    """The parsed XML header and its text; strict parsing first, then tolerant of unknown elements."""
+def parse_xml(
+    path: Path, group: h5py.Group, guesses: list[str] | None = None
+) -> tuple[xsd.ismrmrdHeader, str]:
+    """The parsed XML header of an ISMRMRD group and its text (see ``parse_header_text``)."""
     node = group.get("xml")
     if not isinstance(node, h5py.Dataset) or node.size == 0:
         raise InputDataError(path, "ISMRMRD dataset has no XML header")
-    raw = node[0]
+    raw = node[()] if node.ndim == 0 else node[(0,) * node.ndim]
+    if isinstance(raw, np.ndarray) or not isinstance(raw, bytes | str):
+        raise InputDataError(path, f"ISMRMRD XML header is not text (dtype {node.dtype})")
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
-    try:
-        return xsd.CreateFromDocument(text), text
-    except Exception:  # noqa: BLE001 - xsdata raises many types; retry leniently below
-        pass
-    try:
-        parser = XmlParser(config=ParserConfig(fail_on_unknown_properties=False))
-        return parser.from_string(text, xsd.ismrmrdHeader), text
-    except Exception as exc:  # noqa: BLE001
-        raise InputDataError(path, f"unparsable ISMRMRD XML header: {short_error(exc)}") from None
+    return parse_header_text(path, text, guesses), text
+
+
+def parse_header_text(path: Path, text: str, guesses: list[str] | None = None) -> xsd.ismrmrdHeader:
+    """Parse ISMRMRD XML: strictly against the schema first, then ignoring unknown elements.
+
+    A lenient parse is recorded in ``guesses``. A value the schema's type cannot hold (xsdata's
+    ConverterWarning: "1.0" for an integer, "-inf" for the trajectory) is an error, never kept as text.
+
+    Raises:
+        InputDataError: unparsable XML, or a field with a value of the wrong type.
+    """
+    import warnings
+
+    from xsdata.exceptions import ConverterWarning
+
+    strict_error = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            hdr = xsd.CreateFromDocument(text)
+        except Exception as exc:  # noqa: BLE001 - xsdata raises many types; retry leniently below
+            strict_error = short_error(exc)
+        if strict_error is not None:
+            try:
+                hdr = XmlParser(config=ParserConfig(fail_on_unknown_properties=False)).from_string(
+                    text, xsd.ismrmrdHeader
+                )
+            except Exception as exc:  # noqa: BLE001
+                raise InputDataError(path, f"unparsable ISMRMRD XML header: {short_error(exc)}") from None
+    bad = [w for w in caught if issubclass(w.category, ConverterWarning)]
+    if bad:
+        text_of = " ".join(str(bad[0].message).split())
+        raise InputDataError(path, f"ISMRMRD XML header has a value of the wrong type: {text_of[:160]}")
+    if strict_error is None:
+        return hdr
+    if guesses is not None:
+        guesses.append(f"the XML header breaks the ISMRMRD schema ({strict_error}); unknown parts ignored")
+    return hdr
 
 
 def check_encoding(path: Path, enc: xsd.encodingType) -> None:
