@@ -59,11 +59,14 @@ def test_info_reads_headers_without_torch(radial_sample: Path, repo_root: Path) 
     assert [r["format"] for r in rows] == ["ismrmrd", "fastmri"]
 
 
-def test_version_names_recon_and_python() -> None:
+def test_version_names_recon_python_and_torch() -> None:
+    from importlib import metadata
+
     from recon_cli import __version__
 
     _, out = _modules("--version")
     assert out.startswith(f"recon {__version__} ") and sys.version.split()[0] in out
+    assert f"torch {metadata.version('torch')}" in out  # e.g. 2.13.0+cpu: the build, without importing it
 
 
 def test_info_system_reports_torch_build_devices_and_nufft() -> None:

@@ -48,8 +48,15 @@ app = typer.Typer(
 
 
 def _version(value: bool) -> None:
+    """``--version``: recon, Python and the installed torch (from package metadata: nothing is imported)."""
     if value:
-        typer.echo(f"recon {__version__} (Python {sys.version.split()[0]}); `recon info --system` for more")
+        from recon_cli.runtime import package_version
+
+        torch = package_version("torch")
+        typer.echo(
+            f"recon {__version__} (Python {sys.version.split()[0]}, torch {torch}); "
+            "`recon info --system` for the CUDA devices and NUFFT backends"
+        )
         raise typer.Exit()
 
 

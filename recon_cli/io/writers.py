@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recon_cli.errors import OutputExistsError, UsageError
-from recon_cli.io.geometry import image_array
 
 if TYPE_CHECKING:
     from recon_cli.io.scan import ScanHeader
@@ -75,6 +74,8 @@ def write_outputs(
         UsageError: an unknown format.
         OutputExistsError: any target exists and ``overwrite`` is False (nothing is written then).
     """
+    from recon_cli.io.geometry import image_array  # numpy: here, not in `recon --help`
+
     data = image_array(images)
     targets = output_targets(out_dir, stem, formats, n_frames=data.shape[1])
     if not overwrite:
