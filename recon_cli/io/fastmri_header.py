@@ -76,6 +76,8 @@ def assume_orientation(header: ScanHeader, n_slices: int, guesses: list[str]) ->
     slices stacked towards superior at the slice thickness, centred on the origin.
     """
     thickness = header.fov_mm[2] if header.fov_mm[2] > 0 else 1.0
+    if header.fov_mm[2] <= 0:
+        guesses.append("the header gives no slice thickness; 1 mm was assumed")
     header.geometry = [
         SliceGeometry(
             position=(0.0, 0.0, (s - (n_slices - 1) / 2) * thickness),

@@ -254,6 +254,7 @@ def _read_group(path: Path, group: h5py.Group, traj_units: str, frame_index: str
     extra: dict[str, Any] = {"frame_counter": counter, "readout_oversampling": oversampling}
     if header.trajectory == "cartesian":
         scan = _read_cartesian(table, header, hdr, img_idx, cal_idx, counter, extra)
+        _cartesian_centre_guesses(hdr, table.heads[img_idx], guesses)
     else:
         scan = _read_noncartesian(table, header, img_idx, counter, traj_units, extra, guesses)
     fill_timing_geometry(header, hdr, heads, counter, guesses)
@@ -263,6 +264,16 @@ def _read_group(path: Path, group: h5py.Group, traj_units: str, frame_index: str
     _check_coil_count(hdr, scan, guesses)
     scan.guesses.extend(guesses)
     return scan
+
+
+def _cartesian_centre_guesses(hdr: xsd.ismrmrdHeader, heads: np.ndarray, guesses: list[str]) -> None:
+    """Where the k-space centre was assumed rather than read (see ``_read_cartesian``/``_place_readouts``)."""
+    enc = hdr.encoding[0]
+    limits = enc.encodingLimits.kspace_encoding_step_1 if enc.encodingLimits else None
+    if limits is None or limits.center is None or limits.center <= 0:
+        guesses.append("the header gives no centre phase-encoding line; the middle line (ny / 2) was assumed")
+    if (heads["center_sample"] == 0).all():
+        guesses.append("the readouts give no centre sample; the middle sample of each readout was assumed")
 
 
 def _check_coil_count(hdr: xsd.ismrmrdHeader, scan: Scan, guesses: list[str]) -> None:
