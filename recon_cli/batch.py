@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 from recon_cli.errors import UsageError
 
 if TYPE_CHECKING:
-    from recon_cli.reconstruct import ProgressCallback, ReconstructRequest, ScanResult
+    from recon_cli.reconstruct import ProgressCallback, ScanResult
+    from recon_cli.reconstruct_request import ReconstructRequest
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ module level, so the registry stays light.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, Protocol, get_args, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, cast, get_args, runtime_checkable
 
 from recon_cli.errors import ModelError
 
@@ -49,7 +49,7 @@ class ReconModel(Protocol):
     ) -> torch.Tensor: ...
 
 
-def checked_model(module: object, name: str) -> ReconModel:
+def checked_model(module: object, name: str) -> torch.nn.Module:
     """``module`` if it keeps the contract; otherwise a ModelError naming plugin ``name`` and the breach."""
     import torch
 
@@ -68,7 +68,7 @@ def checked_model(module: object, name: str) -> ReconModel:
 
 def coil_maps_mode(module: object) -> CoilMapsMode:
     """Whether the model needs, may use, or ignores coil maps (checked)."""
-    return checked_model(module, type(module).__name__).coil_maps
+    return cast("CoilMapsMode", checked_model(module, type(module).__name__).coil_maps)
 
 
 def solver_info(module: object) -> SolverInfo | None:

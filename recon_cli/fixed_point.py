@@ -10,6 +10,7 @@ SHINE gradients.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -148,7 +149,7 @@ def jacobian_free_fixed_point(
         FixedPointInfo of the whole solve).
     """
     differentiable = with_gradient if with_gradient is not None else torch.is_grad_enabled()
-    solve = (lambda *a: anderson(*a, memory=memory)) if use_anderson else picard
+    solve = functools.partial(anderson, memory=memory) if use_anderson else picard
     budget = max_iter - 1 if differentiable else max_iter
     if budget > 0:
         x, info = solve(f, x0, budget, tol)

@@ -12,12 +12,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from recon_cli.io.scan import Scan, ScanHeader, SliceGeometry
 from recon_cli.ops.functional import fft2c
+
+Value = float | torch.Tensor  # a scalar, or a tensor that broadcasts against the image grid
+Draw = Callable[[float, float], float]  # (low, high) -> a seeded uniform draw
 
 # Modified Shepp-Logan (Toft 1996): intensity, semi-axis a (x), semi-axis b (y), centre x0, y0, angle (deg).
 _SHEPP_LOGAN = (
@@ -48,10 +52,13 @@ def _uniform(gen: torch.Generator, low: float, high: float) -> float:
 def _grid(n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Pixel-centre coordinates in [-1, 1]: x to the right, y downwards. Returns (y, x), each (n, n)."""
     ax = (torch.arange(n, dtype=torch.float64) + 0.5) * (2.0 / n) - 1.0
-    return torch.meshgrid(ax, ax, indexing="ij")
+    y, x = torch.meshgrid(ax, ax, indexing="ij")
+    return y, x
 
 
-def _ellipse(y, x, cy, cx, ry, rx, angle_deg: float = 0.0) -> torch.Tensor:
+def _ellipse(
+    y: torch.Tensor, x: torch.Tensor, cy: Value, cx: Value, ry: Value, rx: Value, angle_deg: float = 0.0
+) -> torch.Tensor:
     """Bool mask of an ellipse; all arguments broadcast (e.g. (frames, 1, 1) against (n, n))."""
     t = math.radians(angle_deg)
     dx, dy = x - cx, y - cy
@@ -151,7 +158,17 @@ def _smooth_field(shape: tuple[int, int], width: float, gen: torch.Generator) ->
     return (field - field.mean()) / field.std()
 
 
-def _add_detail(img, y, x, s, heart, detail, cycles, supersample, u) -> torch.Tensor:
+def _add_detail(
+    img: torch.Tensor,
+    y: torch.Tensor,
+    x: torch.Tensor,
+    s: torch.Tensor,
+    heart: dict[str, Any],
+    detail: float,
+    cycles: float,
+    supersample: int,
+    u: Draw,
+) -> torch.Tensor:
     """Papillary muscles, in-flow blood signal and tissue texture (see ``cardiac_cine_phantom``)."""
     frames, m = img.shape[0], img.shape[-1]
     cy, cx, r, r_ed, muscle = (heart[k] for k in ("cy", "cx", "r", "r_ed", "muscle"))
@@ -200,7 +217,9 @@ def _paint(img: torch.Tensor, inside: torch.Tensor, value: float) -> torch.Tenso
     return torch.where(inside, torch.as_tensor(value, dtype=img.dtype), img)
 
 
-def _paint_thorax(img, y, x, s, drift, u) -> tuple[torch.Tensor, tuple[float, float]]:
+def _paint_thorax(
+    img: torch.Tensor, y: torch.Tensor, x: torch.Tensor, s: torch.Tensor, drift: Value, u: Draw
+) -> tuple[torch.Tensor, tuple[float, float]]:
     """Body with fat layer, lungs, spine and descending aorta. Returns the image and the body centre."""
     by, bx, bry, brx, fat = u(0.0, 0.06), u(-0.03, 0.03), u(0.55, 0.66), u(0.78, 0.9), u(0.03, 0.06)
     img = _paint(img, _ellipse(y, x, by, bx, bry, brx), u(0.6, 0.8))
@@ -219,7 +238,15 @@ def _paint_thorax(img, y, x, s, drift, u) -> tuple[torch.Tensor, tuple[float, fl
     return img, (by, bx)
 
 
-def _paint_heart(img, y, x, s, drift, centre, u) -> tuple[torch.Tensor, dict]:
+def _paint_heart(
+    img: torch.Tensor,
+    y: torch.Tensor,
+    x: torch.Tensor,
+    s: torch.Tensor,
+    drift: Value,
+    centre: tuple[float, float],
+    u: Draw,
+) -> tuple[torch.Tensor, dict[str, Any]]:
     """Right ventricle, left-ventricular myocardium and blood pool for every frame. Returns the image and
     the heart's geometry (centre, radii per frame, muscle intensity, right-ventricle and blood-pool masks)
     for ``_add_detail``."""
@@ -413,7 +440,14 @@ def simulate_radial_cine(
     return _add_noise_scan(scan, noise_samples, sigma, gen, noise_cov, snr)
 
 
-def _add_noise_scan(scan: Scan, n: int, sigma: float, gen, cov, snr) -> Scan:
+def _add_noise_scan(
+    scan: Scan,
+    n: int,
+    sigma: float,
+    gen: torch.Generator,
+    cov: torch.Tensor | None,
+    snr: float | None,
+) -> Scan:
     """Attach ``n`` noise-only samples per coil (``extra['noise_data']``, (coils, n)) and their covariance."""
     from recon_cli.noise import noise_covariance
 
@@ -425,13 +459,22 @@ def _add_noise_scan(scan: Scan, n: int, sigma: float, gen, cov, snr) -> Scan:
     return scan
 
 
-def _synthetic_header(matrix, fov_mm, thickness, trajectory, frame_time_ms, n_slices) -> ScanHeader:
+def _synthetic_header(
+    matrix: tuple[int, int],
+    fov_mm: float,
+    thickness: float,
+    trajectory: str,
+    frame_time_ms: float | None,
+    n_slices: int,
+) -> ScanHeader:
     """Header with obviously synthetic patient/study fields and a double-oblique short-axis geometry."""
     a, b = math.radians(35.0), math.radians(-50.0)
     rz = np.array([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]])
     rx = np.array([[1, 0, 0], [0, math.cos(b), -math.sin(b)], [0, math.sin(b), math.cos(b)]])
     rot = rz @ rx
-    vec = lambda i: tuple(round(float(v), 6) for v in rot[:, i])  # noqa: E731
+    def vec(i: int) -> tuple[float, float, float]:
+        return (round(float(rot[0, i]), 6), round(float(rot[1, i]), 6), round(float(rot[2, i]), 6))
+
     geometry = [
         SliceGeometry(
             position=(12.5, -20.0, 35.0 + i * thickness), read_dir=vec(0), phase_dir=vec(1), slice_dir=vec(2)

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from recon_cli import progress
-from recon_cli.contract import ReconModel, coil_maps_mode, solver_info
+from recon_cli.contract import coil_maps_mode, solver_info
 from recon_cli.errors import (
     InputDataError,
     ModelError,
@@ -60,7 +60,7 @@ class ScanResult:
 class LoadedModel:
     plugin: ModelPlugin
     config: Any
-    module: ReconModel
+    module: torch.nn.Module
     device: torch.device
     weights: dict[str, Any] | None = None  # provenance: source, path, sha256 (None: no weights)
 
@@ -93,7 +93,7 @@ def load_model(
     state, trained = (None, {}) if source is None else read_weights(plugin, source["path"])
     resolved = resolve_config(plugin, {**trained, **(config or {})})
     module = plugin.create(resolved)
-    if state is not None:
+    if state is not None and source is not None:
         apply_weights(module, state, source["path"], name)
         if not all(bool(torch.isfinite(t).all()) for t in state.values() if t.is_floating_point()):
             raise ModelError(f"{source['path']}: weights of model '{name}' hold NaN/Inf values")

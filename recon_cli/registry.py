@@ -14,11 +14,14 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from recon_cli.contract import ReconModel, checked_model
+from recon_cli.contract import checked_model
 from recon_cli.errors import ModelError
 from recon_cli.settings import coerce_setting, expected
+
+if TYPE_CHECKING:
+    import torch
 
 ENTRY_POINT_GROUP = "recon.models"
 
@@ -50,7 +53,7 @@ class ModelPlugin:
     dynamic: bool = True
     default_weights: tuple[str, str] | None = None
 
-    def create(self, config: Any) -> ReconModel:
+    def create(self, config: Any) -> torch.nn.Module:
         """``build(config)``, checked against the model contract (ModelError naming this plugin)."""
         return checked_model(self.build(config), self.name)
 

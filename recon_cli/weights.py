@@ -84,7 +84,8 @@ def read_weights(plugin: ModelPlugin, path: Path | str) -> tuple[dict[str, torch
         raise InputDataError(path, "not a PyTorch weights file, or truncated") from None
     if not isinstance(state, dict):
         raise InputDataError(path, "not a state dict or a recon checkpoint")
-    record = state.get("config") if isinstance(state.get("config"), dict) else {}
+    saved = state.get("config")
+    record: dict[str, Any] = saved if isinstance(saved, dict) else {}
     if record.get("model") not in (None, plugin.name):
         raise ModelError(f"{path}: weights were trained for model '{record['model']}', not '{plugin.name}'")
     return state.get("model", state), dict(record.get("model_config") or {})
