@@ -152,11 +152,11 @@ def test_pipe_menon_with_finufft_spreading_grids_like_torchkbnufft() -> None:
     reference = tkbn.calc_density_compensation_function(traj, im_size=(n, n), num_iterations=10).real
     reference = _normalise_dcf(reference.reshape(fast.shape), traj, (n, n))
     assert fast.shape == (3, 1, traj.shape[-1]) and bool((fast > 0).all())
-    assert correlation(fast.flatten().numpy(), reference.flatten().numpy()) > 0.95
+    assert correlation(fast.flatten().numpy(), reference.flatten().numpy()) > 0.999
     kspace = nufft_forward(image, traj)
     truth = image.abs().numpy()
     errors = []
     for weights in (fast, reference):
         gridded = nufft_adjoint(kspace, traj, (n, n), weights).abs().numpy()
         errors.append(nrmse(gridded * np.vdot(gridded, truth) / np.vdot(gridded, gridded), truth))
-    assert errors[0] <= 1.05 * errors[1], errors  # no worse a gridding (measured 0.478 for both)
+    assert abs(errors[0] - errors[1]) < 0.01 * errors[1], errors  # the same gridding
