@@ -227,6 +227,27 @@ def _zero_directions(folder: Path) -> Attack:
     return Attack(_reconstruct(path), 0, outputs=True, guess="zero direction vectors")
 
 
+def _wrong_type_xml(folder: Path) -> Attack:
+    path = set_xml(generator_file(folder), _RECON_MATRIX, _RECON_MATRIX.replace("<x>32", "<x>32.5"))
+    return Attack(("info", str(path)), 3, "value of the wrong type")
+
+
+def _truncated_file(folder: Path) -> Attack:
+    path = _fastmri(folder / "cut.h5")
+    with path.open("r+b") as fh:
+        fh.truncate(path.stat().st_size // 2)
+    return Attack(_reconstruct(path), 3, "cut.h5")
+
+
+def _nan_kspace(folder: Path) -> Attack:
+    path = _fastmri(folder / "nan.h5")
+    with h5py.File(path, "a") as f:
+        data = f["kspace"][()]
+        data[0, 0, 10, 10] = np.nan
+        f["kspace"][()] = data
+    return Attack(_reconstruct(path), 3, "NaN or Inf")
+
+
 def _self_evaluation(folder: Path) -> Attack:
     path = folder / "recon.h5"
     with h5py.File(path, "w") as f:
@@ -255,6 +276,9 @@ CASES: list[Case] = [
     Case("trajectory-x1e6", "ISMRMRD radial trajectory scaled by 10^6", _scaled_trajectory),
     Case("input-is-directory", "the input path is a folder (open fails)", _directory_input),
     Case("symlink-loop", "the input is a symbolic link to itself", _symlink_loop),
+    Case("xml-wrong-type", "ISMRMRD recon matrix x = 32.5 (not an integer)", _wrong_type_xml),
+    Case("truncated-file", "fastMRI file cut to half its size", _truncated_file),
+    Case("nan-kspace", "fastMRI kspace with one NaN sample", _nan_kspace),
     Case(
         "declared-huge-kspace",
         "fastMRI kspace declared 200000 x 200000, nothing stored",
