@@ -211,3 +211,14 @@ def test_assumed_kspace_centre_is_a_guess(tmp_path: Path) -> None:
     assert scan.kspace.shape == (1, 1, 2, 8, 16)
     assert any("no centre phase-encoding line" in g for g in scan.guesses)
     assert any("no centre sample" in g for g in scan.guesses)
+
+
+def test_recon_written_radial_states_its_units(tmp_path: Path) -> None:
+    """recon's ISMRMRD writer records its trajectory units, so reading its files back guesses nothing."""
+    from recon_cli.io.ismrmrd_write import write_ismrmrd
+    from tests.helpers import small_cine
+
+    _, _, scan = small_cine("radial", n=32, frames=2, coils=2, seed=3)
+    back = read_scan(write_ismrmrd(tmp_path / "w.h5", scan))
+    assert back.extra["traj_units"] == "normalised" and back.guesses == []
+    np.testing.assert_allclose(back.traj.numpy(), scan.traj.numpy(), atol=1e-5)

@@ -20,7 +20,8 @@ Conventions, applied once here so nothing downstream re-parses files:
   readouts are flipped. 3D encoding is not supported.
 * Non-Cartesian: ``traj[:, 0]`` is kx and ``traj[:, 1]`` ky (a third dimension, kz or a density
   weight, is ignored). Units are normalised ([-0.5, 0.5]) when the largest coordinate is at most 0.5,
-  otherwise samples (cycles per recon FOV, so -N/2..N/2 for an N matrix); both become radians/voxel
+  otherwise samples (cycles per recon FOV, so -N/2..N/2 for an N matrix), unless the XML states them
+  (user parameter string ``trajectory_units``, which recon's writer sets); both become radians/voxel
   with the recon matrix. Sample positions outside [-pi, pi] on any readout (e.g. trajectories that
   extend past the recon resolution) are dropped from every readout, so all readouts keep one length;
   +pi wraps to -pi. Frames with more readouts than the smallest frame are truncated to it (warning).
@@ -48,6 +49,7 @@ from recon_cli.io.ismrmrd_header import (
     parse_xml,
     scan_header,
     short_error,
+    stated_trajectory_units,
 )
 from recon_cli.io.ismrmrd_lib import ismrmrd, xsd
 from recon_cli.io.ismrmrd_write import write_ismrmrd
@@ -256,7 +258,8 @@ def _read_group(path: Path, group: h5py.Group, traj_units: str, frame_index: str
         scan = _read_cartesian(table, header, hdr, img_idx, cal_idx, counter, extra)
         _cartesian_centre_guesses(hdr, table.heads[img_idx], guesses)
     else:
-        scan = _read_noncartesian(table, header, img_idx, counter, traj_units, extra, guesses)
+        units = stated_trajectory_units(hdr) if traj_units == "auto" else None
+        scan = _read_noncartesian(table, header, img_idx, counter, units or traj_units, extra, guesses)
     fill_timing_geometry(header, hdr, heads, counter, guesses)
     _read_noise(table, noise_idx, scan)
     scan.reference = _read_reference(path, group, scan)

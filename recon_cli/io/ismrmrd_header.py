@@ -9,9 +9,9 @@ Field mapping (ISMRMRD x is the readout and our last image axis, so (y, x) pairs
   protocol_name, date, time, patient_position (measurementInformation); ``sequence``: TR_ms, TE_ms,
   TI_ms, flip_deg, sequence_type (sequenceParameters), field_T (systemFieldStrength_T). Values are
   strings (ISO dates and times as written in the XML: 2024-01-31, 13:45:00) except the sequence numbers.
-* User parameters (double) ``frame_time_ms`` and ``slice_spacing_mm`` carry what the XML has no field
-  for; otherwise frame time comes from acquisition time stamps (2.5 ms ticks) and slice spacing from
-  the slice positions.
+* User parameters (double) ``frame_time_ms`` and ``slice_spacing_mm`` and (string) ``trajectory_units``
+  carry what the XML has no field for; otherwise frame time comes from acquisition time stamps (2.5 ms
+  ticks) and slice spacing from the slice positions.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 TICK_MS = 2.5  # unit of ISMRMRD acquisition_time_stamp
+TRAJ_UNITS = "trajectory_units"  # userParameterString recon writes for non-Cartesian data
 _TRAJECTORIES = {"cartesian": "cartesian", "epi": "cartesian", "radial": "radial", "goldenangle": "radial"}
 _GYROMAGNETIC_HZ_PER_T = 42_577_478.5
 _PATIENT_POSITIONS = {m.value for m in xsd.patientPositionType}
@@ -192,6 +193,13 @@ def fill_identity(header: ScanHeader, hdr: xsd.ismrmrdHeader) -> None:
             if values:
                 header.sequence[key] = float(values[0])
         _put(header.sequence, "sequence_type", seq.sequence_type)
+
+
+def stated_trajectory_units(hdr: xsd.ismrmrdHeader) -> str | None:
+    """The user parameter string ``trajectory_units`` (normalised, samples or radians), if any."""
+    params = hdr.userParameters.userParameterString if hdr.userParameters else []
+    value = next((str(p.value).strip().lower() for p in params if p.name == TRAJ_UNITS), None)
+    return value if value in ("normalised", "samples", "radians") else None
 
 
 def _user_double(hdr: xsd.ismrmrdHeader, name: str) -> float | None:
@@ -383,5 +391,9 @@ def _system_to_xml(header: xsd.ismrmrdHeader, scan: Scan) -> None:
         for name, value in (("frame_time_ms", h.frame_time_ms), ("slice_spacing_mm", h.slice_spacing_mm))
         if value is not None
     ]
-    if doubles:
-        header.userParameters = xsd.userParametersType(userParameterDouble=doubles)
+    # ISMRMRD has no field for trajectory units; recon's writer stores normalised units and says so
+    strings = [] if scan.is_cartesian else [xsd.userParameterStringType(name=TRAJ_UNITS, value="normalised")]
+    if doubles or strings:
+        header.userParameters = xsd.userParametersType(
+            userParameterDouble=doubles, userParameterString=strings
+        )
