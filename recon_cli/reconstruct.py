@@ -8,8 +8,10 @@ temporary name and swapped in whole (``io.atomic.atomic_folder``), so a set is c
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -185,6 +187,7 @@ def reconstruct_files(
     check_unique_stems(inputs)
     if request.out_dir.exists() and not request.out_dir.is_dir():
         raise UsageError(f"{request.out_dir}: --out is a file, not a folder")
+    _check_out_writable(request.out_dir)
     model = load_model(
         request.model,
         config=request.config,
@@ -216,6 +219,13 @@ def reconstruct_files(
         if fail_fast and not result.ok:
             break
     return results
+
+
+def _check_out_writable(out_dir: Path) -> None:
+    """Refuse, before any work, an output folder (or the folder it would be made in) that we cannot write."""
+    existing = next((p for p in (out_dir, *out_dir.absolute().parents) if p.exists()), None)
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputWriteError(out_dir, PermissionError(errno.EACCES, "Permission denied", str(existing)))
 
 
 def output_folder(out_dir: Path, source: Path) -> Path:

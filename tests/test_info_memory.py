@@ -41,7 +41,9 @@ def test_info_on_a_large_radial_cine_stays_small(tmp_path: Path) -> None:
     path = write_ismrmrd(tmp_path / "big.h5", scan)
     del kspace, scan
     assert path.stat().st_size > 80e6
-    proc = subprocess.run([sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, check=True
+    )
     *document, last = proc.stdout.strip().splitlines()
     peak, code = float(last.split()[1]), last.split()[3]
     assert code in ("0", "None"), proc.stderr

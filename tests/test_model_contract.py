@@ -95,7 +95,9 @@ def test_plugin_reconstructs_every_kind_it_supports(name: str, device: torch.dev
 
 
 @pytest.mark.parametrize("name", [n for n in available_models() if load_plugin(n).trainable])
-def test_trainable_plugin_passes_gradients_and_round_trips_its_weights(name: str, device: torch.device) -> None:
+def test_trainable_plugin_passes_gradients_and_round_trips_its_weights(
+    name: str, device: torch.device
+) -> None:
     plugin, config, model = _build(name, device)
     label, scan, maps = _cases(name)[0]
     model.train()
@@ -190,7 +192,16 @@ def test_third_party_plugin_is_found_and_runs(tmp_path: Path, monkeypatch: pytes
     write_ismrmrd(raw, radial)
     weights = tmp_path / "toy.pt"
     torch.save({"scale": torch.tensor(3.0)}, weights)
-    args = ["reconstruct", str(raw), "--model", "toy-scaled", "--weights", str(weights), "--out", str(tmp_path / "o")]
+    args = [
+        "reconstruct",
+        str(raw),
+        "--model",
+        "toy-scaled",
+        "--weights",
+        str(weights),
+        "--out",
+        str(tmp_path / "o"),
+    ]
     result = CliRunner().invoke(app, [*args, "--format", "h5"])
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "o" / "scan" / "scan.h5").exists()

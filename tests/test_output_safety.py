@@ -287,7 +287,10 @@ def _bad_weights(tmp_path: Path, kind: str) -> Path:
     if kind == "text":
         path.write_text("these are not weights\n")
     elif kind == "nan":
-        torch.save({k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in state.items()}, path)
+        torch.save(
+            {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in state.items()},
+            path,
+        )
     elif kind == "shape":
         key = next(k for k, v in state.items() if v.ndim >= 2 and v.shape[0] > 1)
         state[key] = state[key][:1]
@@ -311,7 +314,9 @@ class _Payload:
         ("pickle", 3, "unsafe"),
     ],
 )
-def test_bad_weights_get_one_clear_line(tmp_path: Path, tiny_scan: Path, kind: str, code: int, needle: str) -> None:
+def test_bad_weights_get_one_clear_line(
+    tmp_path: Path, tiny_scan: Path, kind: str, code: int, needle: str
+) -> None:
     weights = _bad_weights(tmp_path, kind)
     out = tmp_path / "out"
     args = ["reconstruct", str(tiny_scan), "--model", "cunet", "--weights", str(weights), "--out", str(out)]
@@ -327,7 +332,9 @@ def test_bad_weights_get_one_clear_line(tmp_path: Path, tiny_scan: Path, kind: s
 # --- 13.6/13.7: allocation failures and non-finite settings --------------------------------------------
 
 
-def test_torch_cpu_allocation_failure_is_exit_5_with_the_size(tmp_path: Path, tiny_scan: Path, monkeypatch) -> None:  # noqa: ANN001, E501
+def test_torch_cpu_allocation_failure_is_exit_5_with_the_size(
+    tmp_path: Path, tiny_scan: Path, monkeypatch
+) -> None:  # noqa: ANN001, E501
     import recon_cli.reconstruct as pipeline
 
     def huge(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
@@ -344,13 +351,28 @@ def test_torch_cpu_allocation_failure_is_exit_5_with_the_size(tmp_path: Path, ti
 
 def test_non_finite_settings_are_refused(tmp_path: Path, tiny_scan: Path) -> None:
     out = tmp_path / "out"
-    result = runner.invoke(app, ["reconstruct", str(tiny_scan), "--model", "cs", "--set", "lam_wavelet=nan", "--out", str(out)])
+    result = runner.invoke(
+        app, ["reconstruct", str(tiny_scan), "--model", "cs", "--set", "lam_wavelet=nan", "--out", str(out)]
+    )
     assert result.exit_code == 4, result.stderr
     assert "finite" in _one_error_line(result)
-    result = runner.invoke(app, ["reconstruct", str(tiny_scan), "--model", "cs", "--set", "lam_wavelet=inf", "--out", str(out)])
+    result = runner.invoke(
+        app, ["reconstruct", str(tiny_scan), "--model", "cs", "--set", "lam_wavelet=inf", "--out", str(out)]
+    )
     assert result.exit_code == 4
     result = runner.invoke(
-        app, ["train", "--model", "unet", "--data", "synthetic:radial", "--lr", "nan", "--out", str(tmp_path / "r")]
+        app,
+        [
+            "train",
+            "--model",
+            "unet",
+            "--data",
+            "synthetic:radial",
+            "--lr",
+            "nan",
+            "--out",
+            str(tmp_path / "r"),
+        ],
     )
     assert result.exit_code == 2, result.stderr
     assert "finite" in _one_error_line(result)
@@ -405,7 +427,27 @@ def test_library_warnings_reach_stderr_as_one_line(tmp_path: Path, tiny_scan: Pa
         return real(path, **kwargs)
 
     monkeypatch.setattr(io, "read_scan", noisy_reader)
-    result = runner.invoke(app, ["reconstruct", str(tiny_scan), "--out", str(tmp_path / "o"), "--format", "h5"])
+    result = runner.invoke(
+        app, ["reconstruct", str(tiny_scan), "--out", str(tmp_path / "o"), "--format", "h5"]
+    )
     assert result.exit_code == 0, result.stderr
     assert "warning: a library complains about something" in result.stderr
     assert ".py:" not in result.stderr and "UserWarning" not in result.stderr
+
+
+def test_a_read_only_out_folder_is_refused_before_any_work(
+    tmp_path: Path, tiny_scan: Path, monkeypatch
+) -> None:  # noqa: ANN001, E501
+    """Exit 6 at once, naming the folder (root ignores permission bits, so the check is simulated)."""
+    import recon_cli.reconstruct as pipeline
+
+    out = tmp_path / "locked"
+    out.mkdir()
+    real = os.access
+    monkeypatch.setattr(pipeline.os, "access", lambda p, mode: False if Path(p) == out else real(p, mode))
+    called = []
+    monkeypatch.setattr(pipeline, "load_model", lambda *a, **k: called.append(1))
+    result = runner.invoke(app, ["reconstruct", str(tiny_scan), "--out", str(out / "sub")])
+    assert result.exit_code == 6, result.stderr
+    assert "Permission denied" in _one_error_line(result) and str(out) in result.stderr
+    assert not called and list(out.iterdir()) == []

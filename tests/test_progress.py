@@ -1,4 +1,4 @@
-"""Progress within a file: iterative solvers report each iteration; a solve that stops at its maximum says so."""
+"""Progress within a file: solvers report each iteration; a solve stopping at its maximum says so."""
 
 from __future__ import annotations
 
@@ -43,7 +43,16 @@ def test_a_solver_stopping_at_its_maximum_says_so(tmp_path: Path) -> None:
     _, _, scan = small_cine("radial", n=32, frames=4, coils=4, seed=3)
     raw = tmp_path / "scan.h5"
     write_ismrmrd(raw, scan)
-    args = ["reconstruct", str(raw), "--model", "imunne", "--set", "iterations=2", "--out", str(tmp_path / "o")]
+    args = [
+        "reconstruct",
+        str(raw),
+        "--model",
+        "imunne",
+        "--set",
+        "iterations=2",
+        "--out",
+        str(tmp_path / "o"),
+    ]
     result = runner.invoke(app, [*args, "--format", "h5", "--json"])
     assert result.exit_code == 0, result.stderr
     text = " ".join(result.stderr.split())
