@@ -20,11 +20,6 @@ from recon_cli.errors import InputDataError
 from recon_cli.io.detect import detect_format
 from recon_cli.io.plausibility import MAX_COILS, check_count
 
-# ISMRMRD acquisition flags (1-based bits, as ismrmrd.ACQ_*): noise, calibration, and the kinds no
-# reader images (navigators, phase correction, feedback, dummy scans, phase stabilisation)
-_NOISE, _CAL, _CAL_AND_IMAGING = 19, 20, 21
-_NOT_IMAGING = (19, 22, 23, 24, 26, 27, 28, 30, 31)
-
 
 def describe_file(path: Path) -> dict[str, Any]:
     """Summarise the raw-data file ``path``.
@@ -95,12 +90,9 @@ def _row(path: Path, fmt: str, header: Any, **fields: Any) -> dict[str, Any]:
     }
 
 
-def _flag(flags: np.ndarray, bit: int) -> np.ndarray:
-    return (flags.astype(np.uint64) & np.uint64(1 << (bit - 1))) != 0
-
-
 def _describe_ismrmrd(path: Path, f: Any) -> dict[str, Any]:
     from recon_cli.io.ismrmrd_header import check_encoding, fill_timing_geometry, parse_xml, scan_header
+    from recon_cli.io.ismrmrd_table import classify
 
     group = f.get("dataset")
     if group is None:
@@ -115,13 +107,7 @@ def _describe_ismrmrd(path: Path, f: Any) -> dict[str, Any]:
     if table is None or not hasattr(table, "fields") or table.shape[0] == 0:
         raise InputDataError(path, "ISMRMRD dataset holds no acquisitions")
     heads = acquisition_heads(table)
-    flags = heads["flags"]
-    noise = _flag(flags, _NOISE)
-    ignored = np.any([_flag(flags, b) for b in _NOT_IMAGING], axis=0)
-    cal_only = _flag(flags, _CAL) & ~_flag(flags, _CAL_AND_IMAGING)
-    imaging = ~ignored & ~cal_only & (heads["encoding_space_ref"] == 0)
-    if not imaging.any():
-        raise InputDataError(path, "no imaging acquisitions (only noise, calibration or navigator data)")
+    noise, imaging, calibration = classify(path, heads, guesses)  # as read_ismrmrd chooses
     img = heads[imaging]
     counter = "phase" if np.unique(img["idx"]["phase"]).size > 1 else "repetition"
     fill_timing_geometry(header, hdr, img, counter, guesses)
@@ -161,9 +147,9 @@ def _describe_ismrmrd(path: Path, f: Any) -> dict[str, Any]:
         fields.update(samples_per_frame=per_frame * samples, readout_length=samples)
         fields["acceleration"] = round(math.pi / 2 * max(header.recon_matrix) / per_frame, 2)
     fields.update(
-        noise_scans=int(noise.sum()),
+        noise_scans=int(noise.size),
         noise_samples=int(heads["number_of_samples"][noise].sum()),
-        acs=bool((_flag(flags, _CAL) & ~ignored).any()),
+        acs=bool(calibration.size),
         reference="reference" in group,
         guesses=guesses,
     )

@@ -31,8 +31,6 @@ Conventions, applied once here so nothing downstream re-parses files:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,138 +50,16 @@ from recon_cli.io.ismrmrd_header import (
     stated_trajectory_units,
 )
 from recon_cli.io.ismrmrd_lib import ismrmrd, xsd
+from recon_cli.io.ismrmrd_table import Table as _Table
+from recon_cli.io.ismrmrd_table import classify as _classify
+from recon_cli.io.ismrmrd_table import flag as _flag
+from recon_cli.io.ismrmrd_table import open_group as _open_group
 from recon_cli.io.ismrmrd_write import write_ismrmrd
-from recon_cli.io.plausibility import MAX_COILS, check_trajectory_extent
+from recon_cli.io.plausibility import check_trajectory_extent
 from recon_cli.io.scan import Scan, ScanHeader
 from recon_cli.ops.functional import crop_readout_oversampling
 
 __all__ = ["read_ismrmrd", "write_ismrmrd"]
-
-_IGNORED = (
-    ismrmrd.ACQ_IS_NOISE_MEASUREMENT,
-    ismrmrd.ACQ_IS_NAVIGATION_DATA,
-    ismrmrd.ACQ_IS_PHASECORR_DATA,
-    ismrmrd.ACQ_IS_HPFEEDBACK_DATA,
-    ismrmrd.ACQ_IS_DUMMYSCAN_DATA,
-    ismrmrd.ACQ_IS_RTFEEDBACK_DATA,
-    ismrmrd.ACQ_IS_SURFACECOILCORRECTIONSCAN_DATA,
-    ismrmrd.ACQ_IS_PHASE_STABILIZATION_REFERENCE,
-    ismrmrd.ACQ_IS_PHASE_STABILIZATION,
-)
-
-
-def _flag(flags: np.ndarray, bit: int) -> np.ndarray:
-    """Whether ISMRMRD flag ``bit`` (1-based, as in ``ismrmrd.ACQ_*``) is set in each entry of ``flags``."""
-    return (flags.astype(np.uint64) & np.uint64(1 << (bit - 1))) != 0
-
-
-class _Table:
-    """The acquisition table of one dataset: headers in memory, samples read on demand."""
-
-    def __init__(self, path: Path, group: h5py.Group) -> None:
-        self.path = path
-        table = group.get("data")
-        if not isinstance(table, h5py.Dataset) or table.shape[0] == 0:
-            raise InputDataError(path, "ISMRMRD dataset holds no acquisitions")
-        try:
-            self.heads: np.ndarray = table.fields("head")[:]
-            self.heads["flags"], self.heads["idx"]["slice"]  # noqa: B018 - fail early on odd layouts
-        except (KeyError, ValueError, TypeError, OSError) as exc:
-            raise InputDataError(path, f"unreadable ISMRMRD acquisition table: {short_error(exc)}") from None
-        self._table = table
-
-    def _column(self, name: str, index: np.ndarray) -> list[np.ndarray]:
-        try:
-            return list(self._table.fields(name)[np.sort(index)]) if len(index) else []
-        except (KeyError, ValueError, TypeError, OSError) as exc:
-            raise InputDataError(self.path, f"unreadable acquisition {name}: {short_error(exc)}") from None
-
-    def readouts(self, index: np.ndarray) -> list[np.ndarray]:
-        """Readouts of the (increasing) acquisitions ``index``: a list of (coils, samples_i) complex64."""
-        heads = self.heads[index]
-        coils, ns = heads["active_channels"].astype(int), heads["number_of_samples"].astype(int)
-        if np.unique(coils).size > 1:
-            raise InputDataError(self.path, f"inconsistent coil counts across readouts: {np.unique(coils)}")
-        if coils.size and not 1 <= coils[0] <= MAX_COILS:
-            raise InputDataError(
-                self.path, f"{coils[0]} active channels is outside the plausible 1..{MAX_COILS}"
-            )
-        out = []
-        for raw, c, n in zip(self._column("data", index), coils, ns, strict=True):
-            if raw.size != 2 * c * n or n == 0:
-                raise InputDataError(self.path, "readout length does not match its header's sample count")
-            out.append(raw.view(np.complex64).reshape(c, n))
-        if any(not np.isfinite(x.view(np.float32)).all() for x in out):
-            raise InputDataError(self.path, "k-space holds NaN or Inf samples")
-        return out
-
-    def samples(self, index: np.ndarray) -> np.ndarray:
-        """(n, coils, samples) complex64 readouts of the acquisitions ``index``, which share one length."""
-        ns = np.unique(self.heads["number_of_samples"][index])
-        if ns.size > 1:
-            raise InputDataError(self.path, f"inconsistent sample counts across readouts: {ns}")
-        return np.stack(self.readouts(index))
-
-    def trajectories(self, index: np.ndarray) -> np.ndarray:
-        """(n, samples, 2) float32 (kx, ky) trajectory points of the acquisitions ``index``."""
-        heads = self.heads[index]
-        dims, ns = heads["trajectory_dimensions"].astype(int), heads["number_of_samples"].astype(int)
-        if (dims == 0).any():
-            raise InputDataError(
-                self.path, "radial/spiral data without trajectories (trajectory_dimensions=0)"
-            )
-        if (dims < 2).any() or np.unique(dims).size > 1:
-            raise InputDataError(self.path, f"unusable trajectory dimensions {np.unique(dims)} (need 2 or 3)")
-        if np.unique(ns).size > 1:
-            raise InputDataError(
-                self.path, f"inconsistent sample counts across readouts: {np.unique(ns)} (need one length)"
-            )
-        raw = self._column("traj", index)
-        if any(r.size != d * n for r, d, n in zip(raw, dims, ns, strict=True)):
-            raise InputDataError(self.path, "trajectory length does not match its header's sample count")
-        traj = np.stack(raw).reshape(len(index), int(ns[0]), int(dims[0]))[..., :2]
-        if not np.isfinite(traj).all():
-            raise InputDataError(self.path, "trajectory holds NaN or Inf values")
-        return traj.astype(np.float32)
-
-
-@contextmanager
-def _open_group(path: Path, dataset: str) -> Iterator[h5py.Group]:
-    try:
-        handle = h5py.File(path, "r")
-    except (OSError, ValueError) as exc:
-        raise InputDataError(path, f"cannot open as HDF5: {short_error(exc)}") from None
-    with handle:
-        group = handle.get(dataset)
-        if not isinstance(group, h5py.Group):
-            raise InputDataError(path, f"no ISMRMRD dataset group '{dataset}' in the file")
-        yield group
-
-
-def _classify(path: Path, heads: np.ndarray, guesses: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Indices of (noise, imaging, calibration) acquisitions, after the encoding/contrast/set choice."""
-    flags = heads["flags"]
-    noise = _flag(flags, ismrmrd.ACQ_IS_NOISE_MEASUREMENT)
-    ignored = np.any([_flag(flags, b) for b in _IGNORED], axis=0)
-    cal_only = _flag(flags, ismrmrd.ACQ_IS_PARALLEL_CALIBRATION)
-    cal_both = _flag(flags, ismrmrd.ACQ_IS_PARALLEL_CALIBRATION_AND_IMAGING)
-    imaging, calib = ~ignored & ~(cal_only & ~cal_both), ~ignored & (cal_only | cal_both)
-    if noise.all():
-        raise InputDataError(path, "only noise acquisitions, no imaging data")
-    if not imaging.any():
-        raise InputDataError(path, "no imaging acquisitions (only noise, calibration or navigator data)")
-    keep = heads["encoding_space_ref"] == 0
-    if (imaging & ~keep).any():
-        guesses.append("the file has several encoding spaces; only encoding space 0 was read")
-    for name in ("contrast", "set"):
-        values = heads["idx"][name]
-        first = values[imaging & keep].min() if (imaging & keep).any() else 0
-        if np.unique(values[imaging & keep]).size > 1:
-            guesses.append(f"only {name} {first} of {np.unique(values[imaging & keep]).tolist()} was read")
-        keep &= values == first
-    if not (imaging & keep).any():
-        raise InputDataError(path, "no imaging acquisitions in encoding space 0")
-    return np.flatnonzero(noise), np.flatnonzero(imaging & keep), np.flatnonzero(calib & keep)
 
 
 def _frame_counter(heads: np.ndarray, frame_index: str) -> str:
