@@ -222,3 +222,28 @@ def test_recon_written_radial_states_its_units(tmp_path: Path) -> None:
     back = read_scan(write_ismrmrd(tmp_path / "w.h5", scan))
     assert back.extra["traj_units"] == "normalised" and back.guesses == []
     np.testing.assert_allclose(back.traj.numpy(), scan.traj.numpy(), atol=1e-5)
+
+
+def test_one_bad_file_does_not_stop_the_batch(tmp_path: Path) -> None:
+    """A bad input is reported (exit 3, one line naming it) while the good one is still reconstructed."""
+    good = generator_file(tmp_path, "good.h5")
+    bad = set_xml(generator_file(tmp_path, "bad.h5"), "<x>300.000000</x>", "<x>nan</x>")
+    out = tmp_path / "out"
+    args = [
+        "reconstruct",
+        str(bad),
+        str(good),
+        "--model",
+        "zero-filled",
+        "--out",
+        str(out),
+        "--format",
+        "nifti",
+    ]
+    result = runner.invoke(app, args)
+    text = _flat(result.output)
+    assert result.exit_code == 3, text
+    assert "bad.h5: recon field of view (x, y, z) nan x 300 x 6 mm is not a finite number" in text
+    written = sorted(p.name for p in _outputs(out))
+    assert any(name.startswith("good") and name.endswith(".nii.gz") for name in written), written
+    assert not any(name.startswith("bad") for name in written), written

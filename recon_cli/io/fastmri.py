@@ -136,7 +136,9 @@ def _as_complex(data: np.ndarray, dtype: np.dtype, path: Path) -> np.ndarray:
     raise InputDataError(path, f"kspace is real-valued (dtype {dtype}); fastMRI k-space must be complex")
 
 
-def _read_reference(f: Any, ndim: int, sel: Any, n_slices: int, raw: dict) -> tuple[str | None, Any]:
+def _read_reference(
+    f: Any, ndim: int, sel: Any, n_slices: int, raw: dict[str, Any]
+) -> tuple[str | None, Any]:
     """The file's own target image: rss for multi-coil, esc for single-coil, else whichever exists."""
     import h5py
 
@@ -226,7 +228,7 @@ def _mask_2d(mask: np.ndarray, shape: tuple[int, int], n_out: int, path: Path) -
     return torch.from_numpy(mask).reshape(1, 1, 1, *shape)
 
 
-def _header(raw: dict[str, Any], geo: dict, encoded: tuple[int, int], path: Path) -> ScanHeader:
+def _header(raw: dict[str, Any], geo: dict[str, Any], encoded: tuple[int, int], path: Path) -> ScanHeader:
     """``encoded`` is the k-space matrix after readout oversampling removal (as the ISMRMRD reader)."""
     attrs, hdr = raw["attrs"], geo["hdr"]
     header = ScanHeader(

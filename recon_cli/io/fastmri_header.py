@@ -94,7 +94,7 @@ def assume_orientation(header: ScanHeader, n_slices: int, guesses: list[str]) ->
     )
 
 
-def parse_geometry(xml: str | None, path: Path, shape: tuple[int, int], guesses: list[str]) -> dict:
+def parse_geometry(xml: str | None, path: Path, shape: tuple[int, int], guesses: list[str]) -> dict[str, Any]:
     """Matrices and FOVs (array order: x = rows, y = cols) from the ismrmrd_header, or defaults."""
     if xml is None or not xml.strip():
         guesses.append(
@@ -112,7 +112,7 @@ def parse_geometry(xml: str | None, path: Path, shape: tuple[int, int], guesses:
         raise InputDataError(
             path, "ismrmrd_header lacks encodedSpace/reconSpace matrix sizes and FOVs"
         ) from None
-    geo = {
+    geo: dict[str, Any] = {
         "enc": check_matrix(path, "encoded matrix (x, y)", spaces[0][0], MAX_ENCODED_MATRIX),
         "recon": check_matrix(path, "recon matrix (x, y)", spaces[1][0], MAX_MATRIX),
         "enc_fov": check_fov(path, "encoded field of view (x, y, z)", spaces[0][1]),
