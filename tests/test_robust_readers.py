@@ -247,3 +247,11 @@ def test_one_bad_file_does_not_stop_the_batch(tmp_path: Path) -> None:
     written = sorted(p.name for p in _outputs(out))
     assert any(name.startswith("good") and name.endswith(".nii.gz") for name in written), written
     assert not any(name.startswith("bad") for name in written), written
+
+
+def test_recon_fov_beyond_encoded_fov_is_a_guess(tmp_path: Path) -> None:
+    """A recon FOV wider than the encoded one along the readout cannot be oversampling: said, not hidden."""
+    path = set_xml(generator_file(tmp_path), "<x>300.000000</x>", "<x>900.000000</x>")  # recon FOV x
+    scan = read_scan(path)
+    assert any("exceeds the encoded one" in g for g in scan.guesses)
+    assert scan.kspace.shape[-1] == 64  # the whole encoded readout is kept

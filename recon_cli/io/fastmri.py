@@ -177,6 +177,10 @@ def _build_scan(path: Path, raw: dict[str, Any]) -> Scan:
     geo = parse_geometry(raw["xml"], path, (rows, cols), guesses)
     mask = _mask(raw["mask"], kspace, path)
     n_out = min(rows, max(1, round(rows * geo["recon_fov"][0] / geo["enc_fov"][0])))
+    if geo["recon_fov"][0] > geo["enc_fov"][0]:
+        guesses.append(
+            "the recon field of view exceeds the encoded one along the readout; no oversampling was removed"
+        )
     if raw["sampling_mask"] is not None:
         mask = _mask_2d(raw["sampling_mask"], (rows, cols), n_out, path)
     if n_out < rows:

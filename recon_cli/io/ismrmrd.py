@@ -124,6 +124,9 @@ def _read_group(path: Path, group: h5py.Group, traj_units: str, frame_index: str
     table = _Table(path, group)
     noise_idx, img_idx, cal_idx = _classify(path, table.heads, guesses)
     header, oversampling = scan_header(hdr, text)
+    fov = hdr.encoding[0]
+    if fov.encodedSpace.fieldOfView_mm.x < fov.reconSpace.fieldOfView_mm.x:
+        guesses.append(_FOV_GUESS)
     heads = table.heads[img_idx]
     nz = hdr.encoding[0].encodedSpace.matrixSize.z or 1
     if nz > 1 or (heads["idx"]["kspace_encode_step_2"] > 0).any():
@@ -143,6 +146,9 @@ def _read_group(path: Path, group: h5py.Group, traj_units: str, frame_index: str
     _check_coil_count(hdr, scan, guesses)
     scan.guesses.extend(guesses)
     return scan
+
+
+_FOV_GUESS = "the recon field of view exceeds the encoded one along the readout; no oversampling was removed"
 
 
 def _cartesian_centre_guesses(hdr: xsd.ismrmrdHeader, heads: np.ndarray, guesses: list[str]) -> None:
