@@ -6,6 +6,7 @@ libraries; each command imports what it needs when it runs.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import warnings
@@ -15,7 +16,18 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from recon_cli import __version__
-from recon_cli.cli import estimate_coils, evaluate, info, models, reconstruct, simulate_mask, train
+
+# command name -> its module (one per command, each with NAME, a docstring and ``command``), in help order;
+# a module is imported only when its command runs, or for --help, which lists them all
+COMMANDS = {
+    "info": "recon_cli.cli.info",
+    "models": "recon_cli.cli.models",
+    "reconstruct": "recon_cli.cli.reconstruct",
+    "estimate-coils": "recon_cli.cli.estimate_coils",
+    "simulate-mask": "recon_cli.cli.simulate_mask",
+    "train": "recon_cli.cli.train",
+    "evaluate": "recon_cli.cli.evaluate",
+}
 
 
 def _without_flag_types(params: list[Any]) -> list[Any]:
@@ -32,8 +44,21 @@ class _Command(TyperCommand):
 
 
 class _Group(TyperGroup):
+    """The ``recon`` group: flags without type placeholders, and commands loaded on demand."""
+
     def get_params(self, ctx: Any) -> list[Any]:
         return _without_flag_types(super().get_params(ctx))
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS:
+            return None
+        module = importlib.import_module(COMMANDS[cmd_name])
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(name=module.NAME, help=module.__doc__, cls=_Command)(module.command)
+        return typer.main.get_command(single)
 
 
 app = typer.Typer(
@@ -70,10 +95,6 @@ def main(
     """recon: read raw k-space, reconstruct with a model picked by name, write images and metrics."""
     if debug:
         os.environ["RECON_DEBUG"] = "1"
-
-
-for module in (info, models, reconstruct, estimate_coils, simulate_mask, train, evaluate):
-    app.command(name=module.NAME, help=module.__doc__, cls=_Command)(module.command)
 
 
 def run() -> None:
