@@ -91,7 +91,13 @@ def _row(path: Path, fmt: str, header: Any, **fields: Any) -> dict[str, Any]:
 
 
 def _describe_ismrmrd(path: Path, f: Any) -> dict[str, Any]:
-    from recon_cli.io.ismrmrd_header import check_encoding, fill_timing_geometry, parse_xml, scan_header
+    from recon_cli.io.ismrmrd_header import (
+        check_encoding,
+        fill_timing_geometry,
+        parse_xml,
+        scan_header,
+        stated_trajectory_units,
+    )
     from recon_cli.io.ismrmrd_table import classify
 
     group = f.get("dataset")
@@ -142,6 +148,11 @@ def _describe_ismrmrd(path: Path, f: Any) -> dict[str, Any]:
             counts = np.unique(img["number_of_samples"])
             raise InputDataError(
                 path, f"inconsistent sample counts across readouts: {counts} (need one length)"
+            )
+        if stated_trajectory_units(hdr) is None:
+            guesses.append(
+                "trajectory units will be inferred from their range (ISMRMRD does not record them; "
+                "--traj-units states them)"
             )
         per_frame = int(keys[1].min())
         fields.update(samples_per_frame=per_frame * samples, readout_length=samples)

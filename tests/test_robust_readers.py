@@ -255,3 +255,17 @@ def test_recon_fov_beyond_encoded_fov_is_a_guess(tmp_path: Path) -> None:
     scan = read_scan(path)
     assert any("exceeds the encoded one" in g for g in scan.guesses)
     assert scan.kspace.shape[-1] == 64  # the whole encoded readout is kept
+
+
+def test_info_reports_the_readers_guesses(tmp_path: Path) -> None:
+    """``recon info`` (torch-free, headers only) lists the same guesses as ``read_scan``."""
+    from recon_cli.summary import describe_file
+    from tests.attack_cases import _fastmri
+
+    files = [
+        set_xml(generator_file(tmp_path, "a.h5"), "<receiverChannels>2<", "<receiverChannels>4<"),
+        _fastmri(tmp_path / "b.h5", header=None),
+        _fastmri(tmp_path / "c.h5", header="attribute"),
+    ]
+    for path in files:
+        assert describe_file(path)["guesses"] == read_scan(path).guesses, path.name
