@@ -451,3 +451,21 @@ def test_a_read_only_out_folder_is_refused_before_any_work(
     assert result.exit_code == 6, result.stderr
     assert "Permission denied" in _one_error_line(result) and str(out) in result.stderr
     assert not called and list(out.iterdir()) == []
+
+
+def test_a_non_finite_image_is_never_written(tmp_path: Path, tiny_scan: Path, monkeypatch) -> None:  # noqa: ANN001
+    import recon_cli.reconstruct as pipeline
+
+    real = pipeline.reconstruct_scan
+
+    def diverging(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        images = real(*args, **kwargs)
+        images[0, 0, 3, 3] = complex(float("nan"), 0.0)
+        return images
+
+    monkeypatch.setattr(pipeline, "reconstruct_scan", diverging)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["reconstruct", str(tiny_scan), "--out", str(out)])
+    assert result.exit_code == 4, result.stderr
+    assert "NaN/Inf" in _one_error_line(result)
+    assert not out.exists() or list(out.iterdir()) == []
