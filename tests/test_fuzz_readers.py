@@ -134,6 +134,16 @@ def replace_dataset(path: Path, pick: int, dtype: str, shape: list[int], drop: b
             f.create_dataset(name, data=np.ones(shape, dtype=dtype))
 
 
+def add_dataset(path: Path, name: str, dtype: str, shape: list[int]) -> None:
+    """A dataset recon looks for (a mask, a reference, ...) with an odd shape and dtype, replacing any."""
+    with h5py.File(path, "a") as f:
+        if "dataset" in f and not name.startswith("dataset/"):
+            name = f"dataset/{name}"
+        if name in f:
+            del f[name]
+        f.create_dataset(name, data="text" if dtype == "str" else np.ones(shape, dtype=dtype))
+
+
 def add_attribute(path: Path, name: str, value: str) -> None:
     with h5py.File(path, "a") as f:
         target = f["dataset"] if "dataset" in f else f
@@ -199,6 +209,9 @@ def apply(mutation: tuple, path: Path) -> None:
     elif kind == "dataset":
         pick, (dtype, shape), drop = args
         replace_dataset(path, pick, dtype, shape, drop)
+    elif kind == "add":
+        name, (dtype, shape) = args
+        add_dataset(path, name, dtype, shape)
     elif kind == "attribute":
         add_attribute(path, *args)
     elif kind == "head":
