@@ -1,0 +1,27 @@
+"""Seeded numerical phantoms and a simple acquisition simulator (sample data, tests, synthetic training).
+
+``images``: the phantom images (Shepp-Logan, the cardiac cine); ``simulate``: coil maps, coil noise and
+the k-space a scanner would record of them. Everything is importable from ``recon_cli.phantoms``.
+"""
+
+from recon_cli.phantoms.images import as_generator, cardiac_cine_phantom, shepp_logan
+from recon_cli.phantoms.simulate import (
+    coil_maps,
+    coil_noise_covariance,
+    complex_noise,
+    noise_sigma,
+    simulate_cartesian,
+    simulate_radial_cine,
+)
+
+__all__ = [
+    "as_generator",
+    "cardiac_cine_phantom",
+    "coil_maps",
+    "coil_noise_covariance",
+    "complex_noise",
+    "noise_sigma",
+    "shepp_logan",
+    "simulate_cartesian",
+    "simulate_radial_cine",
+]
