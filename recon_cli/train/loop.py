@@ -114,9 +114,9 @@ class Trainer:
         """Train until ``steps`` or SIGTERM; always leaves an up-to-date ``last.pt``."""
         cfg, state = self.p.config, self.state
         stream = self._batches()
-        window = _Window()
         if self.p.val_loader is not None and state.step == 0:
             self.validate()  # the starting point: the untrained model
+        window = _Window()  # after that validation, which is no part of the first steps' throughput
         with SigtermFlag() as flag, contextlib.closing(stream):  # closing drops the epoch's loader iterator
             while state.step < cfg.steps:
                 position = (state.epoch, state.batch)
