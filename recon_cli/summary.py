@@ -18,7 +18,7 @@ import numpy as np
 
 from recon_cli.errors import InputDataError
 from recon_cli.io.detect import detect_format
-from recon_cli.io.plausibility import MAX_COILS, check_count
+from recon_cli.io.plausibility import MAX_ACQUISITIONS, MAX_COILS, check_count, check_stored
 
 
 def describe_file(path: Path) -> dict[str, Any]:
@@ -112,6 +112,8 @@ def _describe_ismrmrd(path: Path, f: Any) -> dict[str, Any]:
     table = group.get("data")
     if table is None or not hasattr(table, "fields") or table.shape[0] == 0:
         raise InputDataError(path, "ISMRMRD dataset holds no acquisitions")
+    check_count(path, "acquisitions", table.shape[0], MAX_ACQUISITIONS)
+    check_stored(path, "the acquisition table", table)
     heads = acquisition_heads(table)
     noise, imaging, calibration = classify(path, heads, guesses)  # as read_ismrmrd chooses
     img = heads[imaging]
@@ -177,6 +179,7 @@ def _describe_fastmri(path: Path, f: Any) -> dict[str, Any]:
     if ds.size == 0:
         raise InputDataError(path, f"kspace is empty (shape {tuple(ds.shape)})")
     fh.check_shape(path, tuple(int(n) for n in ds.shape))  # before any slice is read
+    check_stored(path, "kspace", ds)
     rows, cols = int(ds.shape[-2]), int(ds.shape[-1])
     sampled = _scan_kspace(path, ds)
     guesses: list[str] = []

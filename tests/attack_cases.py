@@ -199,6 +199,13 @@ def _declared_huge_kspace(folder: Path) -> Attack:
     return Attack(("info", str(path)), 3, "exceeds the limit of 8192")
 
 
+def _unwritten_kspace(folder: Path) -> Attack:
+    path = folder / "unwritten.h5"
+    with h5py.File(path, "w") as f:  # within the per-axis limits, 4 GiB declared, nothing stored
+        f.create_dataset("kspace", shape=(8, 16, 2048, 2048), dtype=np.complex64, chunks=(1, 1, 256, 256))
+    return Attack(_reconstruct(path), 3, "never written or truncated")
+
+
 def _header_attribute(folder: Path) -> Attack:
     path = _fastmri(folder / "attr.h5", header="attribute")
     return Attack(_reconstruct(path), 0, outputs=True, guess="no slice geometry")
@@ -283,6 +290,9 @@ CASES: list[Case] = [
         "declared-huge-kspace",
         "fastMRI kspace declared 200000 x 200000, nothing stored",
         _declared_huge_kspace,
+    ),
+    Case(
+        "unwritten-kspace", "fastMRI kspace 8 x 16 x 2048 x 2048 declared, nothing stored", _unwritten_kspace
     ),
     Case("header-as-attribute", "fastMRI ismrmrd_header as a root attribute", _header_attribute),
     Case("no-header-strict", "fastMRI without ismrmrd_header, --strict", _no_header),

@@ -37,6 +37,7 @@ from recon_cli.io.fastmri_header import (
 )
 from recon_cli.io.fastmri_write import fastmri_header_xml, write_fastmri
 from recon_cli.io.ismrmrd_header import fill_identity
+from recon_cli.io.plausibility import check_stored
 from recon_cli.io.scan import Scan, ScanHeader
 from recon_cli.ops.functional import crop_readout_oversampling
 
@@ -99,6 +100,7 @@ def _read_raw(f: Any, path: Path, slices: slice | Sequence[int] | None) -> dict[
     if ds.size == 0:
         raise InputDataError(path, f"kspace is empty (shape {tuple(ds.shape)})")
     check_shape(path, tuple(int(n) for n in ds.shape))  # before reading anything
+    check_stored(path, "kspace", ds)
     sel = _slice_selection(slices, ds.shape[0])
     kspace = _as_complex(ds[sel], ds.dtype, path)
     if not np.isfinite(kspace).all():

@@ -14,7 +14,7 @@ import numpy as np
 from recon_cli.errors import InputDataError
 from recon_cli.io.ismrmrd_header import short_error
 from recon_cli.io.ismrmrd_lib import ismrmrd
-from recon_cli.io.plausibility import MAX_COILS
+from recon_cli.io.plausibility import MAX_ACQUISITIONS, MAX_COILS, check_count, check_stored
 
 __all__ = ["Table", "classify", "flag", "open_group"]
 
@@ -44,6 +44,8 @@ class Table:
         table = group.get("data")
         if not isinstance(table, h5py.Dataset) or table.shape[0] == 0:
             raise InputDataError(path, "ISMRMRD dataset holds no acquisitions")
+        check_count(path, "acquisitions", table.shape[0], MAX_ACQUISITIONS)
+        check_stored(path, "the acquisition table", table)
         try:
             self.heads: np.ndarray = table.fields("head")[:]
             self.heads["flags"], self.heads["idx"]["slice"]  # noqa: B018 - fail early on odd layouts

@@ -12,6 +12,10 @@ preclinical 2D acquisition fits well inside them) and are the only copies of the
 * ``MAX_SLICE_THICKNESS_MM``: the third FOV entry (slice thickness), 0 .. 1 m (0: not stated).
 * ``MAX_COILS``: receiver channels, 1..1024.
 * ``MAX_SLICES``: slices of a fastMRI volume, 1..4096.
+* ``MAX_ACQUISITIONS``: readouts in one ISMRMRD dataset, up to 10^7 (their headers alone are 3.4 GB).
+* A dataset must store the bytes it declares (``check_stored``): an uncompressed dataset whose file
+  holds fewer bytes than its shape needs was never written or is cut short, and reading it would
+  allocate its whole declared size of fill values.
 * ``MAX_TRAJECTORY_EXTENT``: the largest |k| of a non-Cartesian trajectory, in radians per voxel of the
   recon matrix, at most 2 pi (a 2x oversampled readout reaches just below 2 pi); beyond that the
   trajectory's units and the recon matrix disagree, and the samples cannot be placed.
@@ -22,10 +26,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from recon_cli.errors import InputDataError
 
 __all__ = [
+    "MAX_ACQUISITIONS",
     "MAX_COILS",
     "MAX_ENCODED_MATRIX",
     "MAX_FOV_MM",
@@ -37,6 +43,7 @@ __all__ = [
     "check_count",
     "check_fov",
     "check_matrix",
+    "check_stored",
     "check_trajectory_extent",
 ]
 
@@ -48,6 +55,7 @@ MAX_SLICE_THICKNESS_MM = 1_000.0
 MAX_COILS = 1024
 MAX_SLICES = 4096
 MAX_TRAJECTORY_EXTENT = 2 * math.pi
+MAX_ACQUISITIONS = 10_000_000
 
 
 def _number(value: object) -> float | None:
@@ -116,6 +124,28 @@ def check_count(path: Path | str, name: str, value: object, limit: int) -> int:
     if number is None or not 1 <= number <= limit or number != int(number):
         raise InputDataError(path, f"{value} {name} is outside the plausible 1..{limit}")
     return int(number)
+
+
+def check_stored(path: Path | str, name: str, dataset: Any) -> None:
+    """An uncompressed HDF5 dataset stores at least the bytes its shape and dtype declare.
+
+    Args:
+        path: The file (named in the error).
+        name: The dataset's name in the message.
+        dataset: An ``h5py.Dataset``.
+
+    Raises:
+        InputDataError: fewer bytes stored than declared (never written, or truncated).
+    """
+    if dataset.id.get_create_plist().get_nfilters() > 0:
+        return  # compressed: stored sizes say nothing about completeness
+    declared, stored = int(dataset.nbytes), int(dataset.id.get_storage_size())
+    if stored < declared:
+        raise InputDataError(
+            path,
+            f"{name} declares shape {tuple(dataset.shape)} ({declared} bytes) but the file stores only "
+            f"{stored} bytes: never written or truncated",
+        )
 
 
 def check_trajectory_extent(path: Path | str, max_abs_radians: float, units: str) -> None:
