@@ -38,6 +38,7 @@ def model_card(plugin: ModelPlugin) -> dict[str, Any]:
     card["weights"] = _weights(plugin)
     card["model_card"] = _model_card_file(plugin)
     card["quality"] = benchmark_rows(plugin.name)
+    card["quality_source"] = str(BENCHMARKS) if BENCHMARKS.is_file() else None
     return card
 
 

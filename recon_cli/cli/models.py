@@ -70,7 +70,9 @@ def _print_card(card: dict[str, Any]) -> None:
         rows.append(("model card", card["model_card"]))
     console.print(_grid(rows))
     _section("measured quality (docs/benchmarks.md)")
-    if not card["quality"]:
+    if card["quality_source"] is None:
+        console.print("  docs/benchmarks.md is not installed with this copy of recon", highlight=False)
+    elif not card["quality"]:
         console.print("  no table row names this model", highlight=False)
     section = None
     for entry in card["quality"]:
