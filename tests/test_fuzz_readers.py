@@ -55,7 +55,11 @@ odd_numbers = st.one_of(
     st.sampled_from([0, -1, 1, 65535, 2**31, 10**9]),
     st.floats(allow_nan=True, allow_infinity=True, width=32),
 )
-odd_text = st.one_of(odd_numbers.map(str), st.text(max_size=12), st.sampled_from(["", "nan", "1e12", "<x>"]))
+odd_text = st.one_of(
+    odd_numbers.map(str),
+    st.text(st.characters(exclude_characters="\x00"), max_size=12),
+    st.sampled_from(["", "nan", "1e12", "<x>"]),
+)
 odd_arrays = st.one_of(
     st.tuples(
         st.sampled_from(["int8", "float32", "complex64", "bool", "float64", "uint16"]),
@@ -169,6 +173,17 @@ def mutate_head(path: Path, field: str, row: int, value: float) -> None:
         table[:] = records
 
 
+def scale_trajectory(path: Path, factor: float) -> None:
+    """Multiply every stored trajectory point (ISMRMRD non-Cartesian files) by ``factor``."""
+    with h5py.File(path, "a") as f:
+        if "dataset" not in f:
+            return
+        records = f["dataset/data"][:]
+        for i in range(len(records)):
+            records["traj"][i] = (records["traj"][i] * np.float32(factor)).astype(np.float32)
+        f["dataset/data"][:] = records
+
+
 def nan_samples(path: Path) -> None:
     with h5py.File(path, "a") as f:
         if "kspace" in f:
@@ -196,6 +211,10 @@ mutations = st.one_of(
     ),
     st.tuples(st.just("head"), st.sampled_from(HEAD_FIELDS), st.integers(0, 100), odd_numbers.map(float)),
     st.tuples(st.just("nan")),
+    st.tuples(
+        st.just("traj"),
+        st.one_of(st.sampled_from([0.0, -1.0, 1.5, 3.0, 1e6, np.nan]), st.floats(-1e9, 1e9, width=32)),
+    ),
     st.tuples(st.just("truncate"), st.floats(0.05, 0.99)),
 )
 
@@ -221,6 +240,8 @@ def apply(mutation: tuple, path: Path) -> None:
             mutate_head(path, *args)
     elif kind == "nan":
         nan_samples(path)
+    elif kind == "traj":
+        scale_trajectory(path, *args)
     else:
         truncate_file(path, *args)
 
