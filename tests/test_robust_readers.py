@@ -269,3 +269,34 @@ def test_info_reports_the_readers_guesses(tmp_path: Path) -> None:
     ]
     for path in files:
         assert describe_file(path)["guesses"] == read_scan(path).guesses, path.name
+
+
+def test_odd_direction_vectors_are_repaired_and_said(tmp_path: Path) -> None:
+    path = generator_file(tmp_path)
+    with h5py.File(path, "a") as f:
+        records = f["dataset/data"][:]
+        records["head"]["read_dir"] = (2.0, 0.0, 0.0)  # not of unit length
+        records["head"]["phase_dir"] = (0.5, 1.0, 0.0)  # not perpendicular to read
+        records["head"]["slice_dir"] = (0.0, 0.0, 1.0)
+        f["dataset/data"][:] = records
+    scan = read_scan(path)
+    geometry = scan.header.geometry[0]
+    np.testing.assert_allclose(geometry.read_dir, (1, 0, 0), atol=1e-12)
+    np.testing.assert_allclose(geometry.phase_dir, (0, 1, 0), atol=1e-12)
+    assert any("not of unit length" in g for g in scan.guesses)
+    assert any("phase was made perpendicular" in g for g in scan.guesses)
+
+
+def test_nonfinite_reference_is_ignored_and_said(tmp_path: Path) -> None:
+    from recon_cli.io.fastmri import fastmri_header_xml, write_fastmri
+
+    rng = np.random.default_rng(8)
+    kspace = (rng.standard_normal((1, 2, 16, 12)) + 1j * rng.standard_normal((1, 2, 16, 12))).astype(
+        np.complex64
+    )
+    reference = np.ones((1, 16, 12), np.float32)
+    reference[0, 3, 3] = np.inf
+    xml = fastmri_header_xml((16, 12), (16, 12), (100.0, 100.0, 3.0), (100.0, 100.0, 3.0), n_coils=2)
+    scan = read_scan(write_fastmri(tmp_path / "f.h5", kspace, reference=reference, header_xml=xml))
+    assert scan.reference is None
+    assert any("'reconstruction_rss' was ignored: it contains NaN/Inf" in g for g in scan.guesses)

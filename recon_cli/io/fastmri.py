@@ -148,6 +148,9 @@ def _read_reference(
         ds = f.get(name)
         if isinstance(ds, h5py.Dataset):
             ref = np.asarray(ds[sel], dtype=np.float32)
+            if ref.ndim == 3 and ref.shape[0] == n_slices and not np.isfinite(ref).all():
+                raw["guesses"].append(f"the reference '{name}' was ignored: it contains NaN/Inf values")
+                continue
             if ref.ndim == 3 and ref.shape[0] == n_slices:
                 return name, ref
             raw["guesses"].append(

@@ -183,7 +183,11 @@ def _read_reference(path: Path, group: h5py.Group, scan: Scan) -> torch.Tensor |
         raise InputDataError(
             path, f"'reference' has shape {shape}, expected {expected} (slices, frames, ny, nx)"
         )
-    return torch.from_numpy(np.abs(np.asarray(node)).astype(np.float32))
+    reference = np.abs(np.asarray(node)).astype(np.float32)
+    if not np.isfinite(reference).all():
+        scan.guesses.append("the file's 'reference' image was ignored: it contains NaN/Inf values")
+        return None
+    return torch.from_numpy(reference)
 
 
 def _read_sampling_mask(path: Path, group: h5py.Group, scan: Scan) -> None:

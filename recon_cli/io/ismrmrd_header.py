@@ -226,10 +226,32 @@ def _slice_geometry(head: np.void) -> tuple[SliceGeometry, list[str]]:
     elif np.linalg.norm(normal) < 1e-6:
         normal = np.cross(read, phase)
         assumed.append("no slice normal: read x phase direction was assumed")
+    read, phase, normal = _orthonormal(read, phase, normal, assumed)
     if not np.isfinite(position).all():
         position = np.zeros(3)
         assumed.append("a non-finite position: the origin was assumed")
     return SliceGeometry(_vec3(position), _vec3(read), _vec3(phase), _vec3(normal)), assumed
+
+
+def _orthonormal(
+    read: np.ndarray, phase: np.ndarray, normal: np.ndarray, assumed: list[str], tol: float = 1e-3
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unit, mutually perpendicular (read, phase, normal); each repair is appended to ``assumed``."""
+    lengths = [float(np.linalg.norm(v)) for v in (read, phase, normal)]
+    if any(abs(n - 1) > tol for n in lengths):
+        assumed.append("direction vectors not of unit length: they were normalised")
+    read, phase, normal = (v / n for v, n in zip((read, phase, normal), lengths, strict=True))
+    if abs(float(read @ phase)) > tol:
+        phase = phase - (read @ phase) * read
+        if np.linalg.norm(phase) < 1e-6:
+            assumed.append("parallel read and phase directions: the identity orientation was assumed")
+            return np.eye(3)[0], np.eye(3)[1], np.eye(3)[2]
+        phase = phase / np.linalg.norm(phase)
+        assumed.append("read and phase directions not perpendicular: phase was made perpendicular")
+    if abs(float(normal @ read)) > tol or abs(float(normal @ phase)) > tol:
+        normal = np.cross(read, phase)
+        assumed.append("a slice normal not perpendicular to the slice: read x phase was used")
+    return read, phase, normal
 
 
 def _slice_list(indices: list[int], n: int) -> str:
