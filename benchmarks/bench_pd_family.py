@@ -112,7 +112,9 @@ def train_and_evaluate(
         train(request)
         weights = run / "last.pt"
     seconds = time.perf_counter() - start
-    model = load_model(name, config=None if weights else config, weights=weights, device="cpu", allow_untrained=True)
+    model = load_model(
+        name, config=None if weights else config, weights=weights, device="cpu", allow_untrained=True
+    )
     params = sum(p.numel() for p in model.module.parameters())
     result = {
         "model": name,

@@ -276,8 +276,10 @@ def pipe_menon_weights_cpu(traj: torch.Tensor, im_size: tuple[int, int], iterati
     samples onto the 2x oversampled grid with FINUFFT's kernel, C interpolates the grid back at the
     samples (Pipe and Menon 1999). At eps 1e-5 the kernel is as wide as torchkbnufft's (6 grid points),
     and the weights match torchkbnufft's Pipe-Menon weights (correlation 0.99998 on the sample), which the
-    shipped networks were trained with; eps 1e-3 (4 points) differs by 17%. traj: (batch, 2, samples) float, radians/voxel, CPU. Returns
-    (batch, 1, samples) float32, unnormalised.
+    shipped networks were trained with; eps 1e-3 (4 points) differs by 17%.
+
+    traj: (batch, 2, samples) float, radians/voxel, CPU. Returns (batch, 1, samples) float32,
+    unnormalised.
     """
     import finufft
 
