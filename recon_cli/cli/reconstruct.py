@@ -204,14 +204,14 @@ def summary_document(results: list[ScanResult], total: int, out: Path) -> dict[s
 
 
 def _summary(results: list[ScanResult], total: int, out: Path) -> None:
-    table = Table(title=f"reconstructed {sum(r.ok for r in results)} of {total} into {out}")
+    table = Table(title=f"reconstructed {sum(r.ok for r in results)} of {total} into {out}/")
     for col in ("input", "status", "seconds", "outputs"):
         table.add_column(col, overflow="fold")
     for r in results:
         table.add_row(
-            str(r.source),
+            r.source.name,
             "ok" if r.ok else f"failed ({r.exit_code})",
             f"{r.seconds:.2f}",
-            f"{len(r.outputs)} in {r.outputs[-1].parent.name}/" if r.ok and r.outputs else "-",
+            f"{len(r.outputs)} files" if r.ok else "-",
         )
     console.print(table)
