@@ -1,4 +1,4 @@
-"""fastMRI HDF5 raw data: read into a ``Scan``, and write the same layout (sample data, tests).
+"""fastMRI HDF5 raw data: read into a ``Scan`` (the writer is ``fastmri_write``, re-exported here).
 
 fastMRI files hold ``kspace`` (slices, coils, rows, cols) multi-coil or (slices, rows, cols) single-coil,
 complex64, with the readout along the rows (2x oversampled, e.g. 640) and phase encoding along the
@@ -16,6 +16,12 @@ readout; columns are y), ``fov_mm = (recon fov x, recon fov y, recon fov z)``; `
 the k-space matrix after oversampling removal (it matches ``kspace``; the file's value is in
 ``extra["encoded_matrix_file"]``). ``header.acceleration`` is (phase-encoding factor, 1) from the
 ``acceleration`` attribute, else from the XML's parallelImaging section.
+
+The XML header is read from the ``ismrmrd_header`` dataset or, as some writers store it, a root attribute
+of that name. Sizes are checked against ``plausibility`` before any sample is read. fastMRI files carry
+no slice geometry: the image is placed as fastMRI displays it (``fastmri_header.assume_orientation``).
+Every such assumption (no header, lenient XML, orientation, a coil count the header contradicts, an
+ignored reference) is one sentence in ``Scan.guesses``.
 """
 
 from __future__ import annotations

@@ -26,6 +26,11 @@ Conventions, applied once here so nothing downstream re-parses files:
   extend past the recon resolution) are dropped from every readout, so all readouts keep one length;
   +pi wraps to -pi. Frames with more readouts than the smallest frame are truncated to it (warning).
 * Noise covariance and prewhitening follow ``recon_cli.noise`` (no bandwidth-ratio correction).
+* Matrix sizes, fields of view, coil and acquisition counts and the trajectory's extent are checked
+  against ``plausibility`` before anything is sized from them. Every assumption (inferred trajectory
+  units, dropped samples, truncated frames, the encoding/contrast/set read, an assumed k-space centre,
+  repaired or missing direction vectors, a coil count the header contradicts, a lenient XML parse) is
+  one sentence in ``Scan.guesses``; nothing is only a ``warnings.warn``.
 """
 
 from __future__ import annotations
