@@ -300,3 +300,23 @@ def test_nonfinite_reference_is_ignored_and_said(tmp_path: Path) -> None:
     scan = read_scan(write_fastmri(tmp_path / "f.h5", kspace, reference=reference, header_xml=xml))
     assert scan.reference is None
     assert any("'reconstruction_rss' was ignored: it contains NaN/Inf" in g for g in scan.guesses)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("text", "expected 4 dimensions"),
+        (np.ones((1, 2, 4), np.complex64), "expected 4 dimensions"),
+        (np.full((1, 2, 4, 4), np.nan, np.complex64), "NaN/Inf"),
+        (np.array([[[["a"]]]], dtype="S1"), "not numeric"),
+    ],
+)
+def test_bad_coil_map_files_are_typed(tmp_path: Path, content: object, message: str) -> None:
+    from recon_cli.coils import read_maps
+
+    scan = read_scan(generator_file(tmp_path))
+    path = tmp_path / "maps.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("maps", data=content)
+    with pytest.raises(InputDataError, match=message):
+        read_maps(path, scan)

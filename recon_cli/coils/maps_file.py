@@ -26,6 +26,7 @@ import torch
 from recon_cli.coils.compression import uncompress_maps
 from recon_cli.errors import InputDataError
 from recon_cli.io.atomic import atomic_path
+from recon_cli.io.plausibility import MAX_ENCODED_MATRIX, check_matrix, check_stored
 from recon_cli.io.scan import Scan
 
 
@@ -69,19 +70,38 @@ def _load(path: Path) -> tuple[torch.Tensor, torch.Tensor | None]:
     import h5py
 
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise InputDataError(path, "no such coil-map file")
     try:
         with h5py.File(path, "r") as f:
-            if "maps" not in f:
+            maps = _complex_array(path, f, "maps", 4)
+            if maps is None:
                 raise InputDataError(path, "no 'maps' dataset (write one with `recon estimate-coils`)")
-            maps = torch.from_numpy(np.asarray(f["maps"]).astype(np.complex64))
-            matrices = None
-            if "compression" in f:
-                matrices = torch.from_numpy(np.asarray(f["compression"]).astype(np.complex64))
+            matrices = _complex_array(path, f, "compression", 3)
     except OSError as exc:
         raise InputDataError(path, f"unreadable HDF5 coil-map file: {str(exc).splitlines()[0]}") from None
     return maps, matrices
+
+
+def _complex_array(path: Path, f: Any, name: str, ndim: int) -> torch.Tensor | None:
+    """Dataset ``name`` as complex64 of rank ``ndim``, checked before and after reading; None if absent."""
+    import h5py
+
+    node = f.get(name)
+    if node is None:
+        return None
+    if not isinstance(node, h5py.Dataset) or node.ndim != ndim:
+        shape = tuple(node.shape) if isinstance(node, h5py.Dataset) else "a group"
+        raise InputDataError(path, f"'{name}' has shape {shape}; expected {ndim} dimensions")
+    check_stored(path, f"'{name}'", node)
+    check_matrix(path, f"'{name}' shape", node.shape, MAX_ENCODED_MATRIX)
+    try:
+        values = np.asarray(node[()]).astype(np.complex64)
+    except (TypeError, ValueError):
+        raise InputDataError(path, f"'{name}' is not numeric (dtype {node.dtype})") from None
+    if not np.isfinite(values).all():
+        raise InputDataError(path, f"'{name}' contains NaN/Inf values")
+    return torch.from_numpy(values)
 
 
 def read_compression(path: Path) -> torch.Tensor | None:
