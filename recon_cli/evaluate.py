@@ -27,6 +27,7 @@ import numpy as np
 
 from recon_cli.errors import InputDataError, ReconError, UsageError
 from recon_cli.io.atomic import atomic_path, check_writable, refuse_inputs
+from recon_cli.io.plausibility import check_stored
 from recon_cli.metrics import as_volume, compute_metrics
 from recon_cli.reports.documents import report_csv, report_json
 from recon_cli.reports.views import PROFILE_CHOICES, View, choose_view
@@ -114,6 +115,9 @@ def read_magnitudes(path: Path | str, *, reference: bool = False) -> np.ndarray:
     try:
         with h5py.File(path, "r") as f:
             names = set(f.keys())
+            for name in ("images", "reference") if reference else ("images",):
+                if isinstance(f.get(name), h5py.Dataset):
+                    check_stored(path, f"'{name}'", f[name])  # before reading a declared-only array
             if reference and "reference" in names:
                 return _volume(path, f["reference"][()])
     except OSError:

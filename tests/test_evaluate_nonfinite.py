@@ -120,3 +120,15 @@ def test_nonfinite_nifti_is_exit_3(tmp_path: Path, cine: np.ndarray) -> None:
     )
     assert result.exit_code == 3, result.output
     assert "nan.nii.gz" in result.output and "contains NaN/Inf values" in result.output
+
+
+def test_declared_but_unwritten_images_are_exit_3(tmp_path: Path, cine: np.ndarray) -> None:
+    reference = _images(tmp_path / "ref.h5", cine)
+    path = tmp_path / "empty.h5"
+    with h5py.File(path, "w") as f:  # 1 TB declared, nothing stored: never read
+        f.create_dataset("images", shape=(1, 1, 400_000, 400_000), dtype=np.complex64, chunks=(1, 1, 64, 64))
+    result = runner.invoke(
+        app, ["evaluate", str(path), "--reference", str(reference), "-o", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 3, result.output
+    assert "empty.h5" in result.output and "never written" in " ".join(result.output.split())
