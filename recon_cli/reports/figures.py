@@ -229,12 +229,15 @@ def _distribution_panel(ax: Axes, data: Sequence[np.ndarray]) -> None:
     for pos, values in zip(positions, [v for v in finite if v.size], strict=True):
         offsets = np.linspace(-0.18, 0.18, values.size) if values.size > 1 else np.zeros(1)
         ax.plot(pos + offsets, values, "o", ms=3, alpha=0.6, color="tab:blue")
+    if not positions:
+        ax.set_yticks([])  # nothing finite to put on a scale
+    height, align = (0.97, "top") if positions else (0.5, "center")
     for pos, values in enumerate(data, start=1):
         n_inf = int(np.isinf(values).sum())
         if n_inf:
             sign = "" if values[np.isinf(values)][0] > 0 else "-"
             label = f"{sign}inf" + (f" x{n_inf}" if n_inf > 1 else "")
-            ax.text(pos, 0.97, label, transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=8)
+            ax.text(pos, height, label, transform=ax.get_xaxis_transform(), ha="center", va=align, fontsize=8)
 
 
 def _render(fig: Figure, kind: str, alt: str, caption: str) -> RenderedFigure:
