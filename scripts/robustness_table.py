@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.attack_cases import CASES, Case  # noqa: E402
+from tests.attack_cases import CASES, Case, nobody_prefix  # noqa: E402
 
 DOC = REPO / "docs" / "robustness.md"
 RECON = Path(sys.executable).parent / "recon"
@@ -42,8 +42,11 @@ def run_case(case: Case) -> dict[str, str]:
         attack = case.build(inputs)
         args = [a.replace("{out}", str(out)) for a in attack.args]
         env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "COLUMNS": "200"}
+        prefix = nobody_prefix() if attack.as_nobody else []
+        if prefix:
+            root.chmod(0o755)  # user nobody must reach the input to be refused by its own mode
         done = subprocess.run(
-            [str(RECON), *args], capture_output=True, text=True, timeout=TIMEOUT_S, env=env, cwd=root
+            [*prefix, str(RECON), *args], capture_output=True, text=True, timeout=TIMEOUT_S, env=env, cwd=root
         )
         said = _message(done.stderr, attack.exit_code, attack.guess)
         left = sorted(str(p.relative_to(root)) for p in out.rglob("*") if p.is_file()) if out.exists() else []

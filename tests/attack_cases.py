@@ -31,7 +31,8 @@ class Attack:
     """What a built case runs: ``args`` after ``recon`` ({out} is the output folder), and what it expects.
 
     ``outputs`` is whether image files may be left in {out} (exit 0 cases); ``guess`` is a text that one
-    of the reader's guesses must contain (printed on stderr), for cases that succeed by assuming.
+    of the reader's guesses must contain (printed on stderr), for cases that succeed by assuming;
+    ``as_nobody`` runs the command as user nobody when the caller is root (``nobody_prefix``).
     """
 
     args: tuple[str, ...]
@@ -39,6 +40,7 @@ class Attack:
     message: str = ""
     outputs: bool = False
     guess: str = ""
+    as_nobody: bool = False  # run as an unprivileged user (root reads files whatever their mode)
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,24 @@ def _scaled_trajectory(folder: Path) -> Attack:
     return Attack(_reconstruct(path, "--traj-units", "normalised"), 3, "beyond the plausible 2 pi")
 
 
+def nobody_prefix() -> list[str]:
+    """``setpriv`` arguments that run a command as user nobody, when running as root; else nothing."""
+    import os
+
+    if os.geteuid() != 0:
+        return []
+    tool = shutil.which("setpriv")
+    if tool is None:
+        raise RuntimeError("setpriv (util-linux) is needed to drop root")
+    return [tool, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+
+
+def _unreadable_file(folder: Path) -> Attack:
+    path = generator_file(folder)
+    path.chmod(0o000)
+    return Attack(("info", str(path)), 3, "permission denied", as_nobody=True)
+
+
 def _directory_input(folder: Path) -> Attack:
     (folder / "scan.h5").mkdir()
     return Attack(("info", str(folder / "scan.h5")), 3, "is a directory")
@@ -281,6 +301,7 @@ CASES: list[Case] = [
     Case("huge-fov", "ISMRMRD recon FOV x = 1e12 mm", _huge_fov),
     Case("radial-mixed-samples", "ISMRMRD radial, one spoke of 48 samples among 64", _mixed_samples),
     Case("trajectory-x1e6", "ISMRMRD radial trajectory scaled by 10^6", _scaled_trajectory),
+    Case("unreadable-file", "ISMRMRD file with mode 000, read as user nobody", _unreadable_file),
     Case("input-is-directory", "the input path is a folder (open fails)", _directory_input),
     Case("symlink-loop", "the input is a symbolic link to itself", _symlink_loop),
     Case("xml-wrong-type", "ISMRMRD recon matrix x = 32.5 (not an integer)", _wrong_type_xml),
