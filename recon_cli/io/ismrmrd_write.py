@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from recon_cli.io.atomic import atomic_path
-from recon_cli.io.ismrmrd_header import TICK_MS, build_xml
+from recon_cli.io.ismrmrd_header import TICK_MS
 from recon_cli.io.ismrmrd_lib import ismrmrd
+from recon_cli.io.ismrmrd_xml import build_xml
 from recon_cli.io.scan import Scan, SliceGeometry
 
 __all__ = ["write_ismrmrd"]
