@@ -83,3 +83,9 @@ def test_nifti_and_dicom_show_the_array_as_fastmri_does(scan_and_image, tmp_path
     np.testing.assert_allclose(_marker_world(data, converted.affine, data.max()), top, atol=0.05)
     second = data.max() * 0.7
     np.testing.assert_allclose(_marker_world(data, converted.affine, second), right, atol=0.05)
+
+
+def test_selected_slices_keep_their_place_in_the_stack(scan_and_image) -> None:  # noqa: ANN001
+    scan, _ = scan_and_image
+    second = read_fastmri(scan.source, slices=[1])
+    assert [g.position for g in second.header.geometry] == [scan.header.geometry[1].position]

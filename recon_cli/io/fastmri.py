@@ -108,10 +108,12 @@ def _read_raw(f: Any, path: Path, slices: slice | Sequence[int] | None) -> dict[
     check_shape(path, tuple(int(n) for n in ds.shape))  # before reading anything
     check_stored(path, "kspace", ds)
     sel = _slice_selection(slices, ds.shape[0])
+    indices = list(range(int(ds.shape[0])))[sel] if isinstance(sel, slice) else list(sel)
     kspace = _as_complex(ds[sel], ds.dtype, path)
     if not np.isfinite(kspace).all():
         raise InputDataError(path, "kspace contains NaN or Inf values")
     raw: dict[str, Any] = {"kspace": kspace, "guesses": [], "attrs": _attrs(f.attrs)}
+    raw["slices"] = (int(ds.shape[0]), indices)
     raw["reference_name"], raw["reference"] = _read_reference(f, kspace.ndim, sel, kspace.shape[0], raw)
     raw["mask"] = np.asarray(f["mask"][()]) if isinstance(f.get("mask"), h5py.Dataset) else None
     node = f.get("sampling_mask")  # recon's 2-D pattern, (rows, cols), when `mask` (columns) cannot say it
@@ -198,7 +200,7 @@ def _build_scan(path: Path, raw: dict[str, Any]) -> Scan:
         kspace = crop_readout_oversampling(kspace, n_out, dim=-2)
     header = _header(raw, geo, (int(kspace.shape[-2]), cols), path)
     check_coil_count(geo["hdr"], int(kspace.shape[2]), guesses)
-    assume_orientation(header, int(kspace.shape[0]), guesses)
+    assume_orientation(header, raw["slices"][0], guesses, raw["slices"][1])
     extra = {
         "encoded_matrix_file": geo["enc"],
         "attrs": raw["attrs"],

@@ -67,13 +67,21 @@ def check_coil_count(hdr: Any, n_coils: int, guesses: list[str]) -> None:
         )
 
 
-def assume_orientation(header: ScanHeader, n_slices: int, guesses: list[str]) -> None:
+def assume_orientation(
+    header: ScanHeader, n_slices: int, guesses: list[str], indices: list[int] | None = None
+) -> None:
     """fastMRI files carry no slice geometry: place the array as fastMRI displays it (a guess).
 
     fastMRI shows the image of ``kspace`` with its first axis (rows) top to bottom and its second
     (columns) left to right; as a transverse slice in the radiological convention that is rows towards
     patient posterior and columns towards patient left (DICOM ImageOrientationPatient 1/0/0/0/1/0),
-    slices stacked towards superior at the slice thickness, centred on the origin.
+    slices stacked towards superior at the slice thickness, the file's stack centred on the origin.
+
+    Args:
+        header: Gets one ``SliceGeometry`` per read slice.
+        n_slices: Slices in the file.
+        guesses: Receives the assumption.
+        indices: The file's slice indices that were read (default all).
     """
     thickness = header.fov_mm[2] if header.fov_mm[2] > 0 else 1.0
     if header.fov_mm[2] <= 0:
@@ -85,7 +93,7 @@ def assume_orientation(header: ScanHeader, n_slices: int, guesses: list[str]) ->
             phase_dir=(1.0, 0.0, 0.0),  # columns run towards patient left
             slice_dir=(0.0, 0.0, 1.0),
         )
-        for s in range(n_slices)
+        for s in (range(n_slices) if indices is None else indices)
     ]
     guesses.append(
         "no slice geometry in fastMRI files: a transverse slice was assumed, rows towards patient "
