@@ -326,3 +326,11 @@ def test_bad_coil_map_files_are_typed(tmp_path: Path, content: object, message: 
         f.create_dataset("maps", data=content)
     with pytest.raises(InputDataError, match=message):
         read_maps(path, scan)
+
+
+def test_auto_units_pick_the_scale_nearest_nyquist(tmp_path: Path) -> None:
+    """A 2x oversampled normalised readout (|k| up to 1.0) is not mistaken for one in samples."""
+    wide = read_scan(radial_file(tmp_path / "w.h5", samples=(128,) * 8, scale=2.0))
+    assert wide.extra["traj_units"] == "normalised" and wide.readout_length == 65
+    samples = radial_file(tmp_path / "s.h5", samples=(64,) * 8, scale=32.0)  # -16..16 for a 32 matrix
+    assert read_scan(samples).extra["traj_units"] == "samples"

@@ -19,12 +19,13 @@ Conventions, applied once here so nothing downstream re-parses files:
   readouts are partial echoes. ``discard_pre``/``discard_post`` samples are zeroed; ACQ_IS_REVERSE
   readouts are flipped. 3D encoding is not supported.
 * Non-Cartesian: ``traj[:, 0]`` is kx and ``traj[:, 1]`` ky (a third dimension, kz or a density
-  weight, is ignored). Units are normalised ([-0.5, 0.5]) when the largest coordinate is at most 0.5,
-  otherwise samples (cycles per recon FOV, so -N/2..N/2 for an N matrix), unless the XML states them
-  (user parameter string ``trajectory_units``, which recon's writer sets); both become radians/voxel
-  with the recon matrix. Sample positions outside [-pi, pi] on any readout (e.g. trajectories that
-  extend past the recon resolution) are dropped from every readout, so all readouts keep one length;
-  +pi wraps to -pi. Frames with more readouts than the smallest frame are truncated to it (warning).
+  weight, is ignored). Units are normalised ([-0.5, 0.5]) or samples (cycles per recon FOV, so
+  -N/2..N/2 for an N matrix), whichever puts the largest |k| nearest pi (``_to_radians``), unless the
+  XML states them (user parameter string ``trajectory_units``, which recon's writer sets); both become
+  radians/voxel with the recon matrix. Sample positions outside [-pi, pi] on any readout (e.g.
+  trajectories that extend past the recon resolution) are dropped from every readout, so all readouts
+  keep one length;
+  +pi wraps to -pi. Frames with more readouts than the smallest frame are truncated to it (a guess).
 * Noise covariance and prewhitening follow ``recon_cli.noise`` (no bandwidth-ratio correction).
 * Matrix sizes, fields of view, coil and acquisition counts and the trajectory's extent are checked
   against ``plausibility`` before anything is sized from them. Every assumption (inferred trajectory
@@ -350,9 +351,22 @@ def _read_cartesian(
 
 
 def _to_radians(traj: np.ndarray, recon_matrix: tuple[int, int], units: str) -> tuple[np.ndarray, str]:
-    """(n, samples, 2) (kx, ky) in ``units`` -> radians/voxel, and the units used."""
+    """(n, samples, 2) (kx, ky) in ``units`` -> radians/voxel, and the units used.
+
+    "auto" takes the units (normalised or samples) under which the trajectory's largest |k| lies
+    closest to the Nyquist edge pi (in ratio): a readout reaching 0.5 is normalised, one reaching N/2 is
+    in samples, and a 2x oversampled normalised readout reaching 1.0 stays normalised.
+    """
     if units == "auto":
-        units = "normalised" if float(np.abs(traj).max()) <= 0.5 + 1e-4 else "samples"
+        n = np.array([recon_matrix[1], recon_matrix[0]], np.float64)
+        extent = {
+            "normalised": float(np.abs(traj).max()) * 2 * math.pi,
+            "samples": float((np.abs(traj).reshape(-1, 2).max(axis=0) * 2 * math.pi / n).max()),
+        }
+        if extent["normalised"] <= math.pi * (1 + 1e-4) or extent["samples"] <= 0:
+            units = "normalised"
+        else:
+            units = min(extent, key=lambda u: abs(math.log(extent[u] / math.pi)))
     if units == "normalised":
         return traj * (2 * math.pi), units
     if units == "samples":

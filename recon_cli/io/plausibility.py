@@ -154,7 +154,7 @@ def check_trajectory_extent(path: Path | str, max_abs_radians: float, units: str
     Raises:
         InputDataError: beyond that (e.g. a trajectory scaled by 10^6, or units that do not match).
     """
-    if not max_abs_radians <= MAX_TRAJECTORY_EXTENT:
+    if not max_abs_radians <= MAX_TRAJECTORY_EXTENT * (1 + 1e-5):  # float32 rounding at exactly 2 pi
         times = max_abs_radians / math.pi
         raise InputDataError(
             path,
