@@ -200,7 +200,8 @@ def test_synthetic_detail_is_drawn_per_example_and_leaves_the_rest_alone() -> No
     assert all(0 <= v <= 0.8 for v in levels) and len(set(levels)) == 8
     for i in (0, 3):
         seed = rich.item_seed(i, 0)
-        expected = cardiac_cine_phantom(32, 2, generator=torch.Generator().manual_seed(seed), detail=levels[i])
+        gen = torch.Generator().manual_seed(seed)
+        expected = cardiac_cine_phantom(32, 2, generator=gen, detail=levels[i])
         assert torch.equal(rich[(i, 0)]["target"], expected.to(torch.complex64))
         flat_expected = cardiac_cine_phantom(32, 2, generator=torch.Generator().manual_seed(seed))
         assert torch.equal(flat[(i, 0)]["target"], flat_expected.to(torch.complex64))

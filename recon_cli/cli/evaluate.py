@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from recon_cli.cli.common import console, err_console, expand_inputs, handle_errors, parse_size
+
+if TYPE_CHECKING:
+    from recon_cli.evaluate import EvaluationReport, FileEvaluation
 
 NAME = "evaluate"
 
@@ -65,7 +68,7 @@ def command(
         error_scale=error_scale,
     )
 
-    def on_done(result) -> None:  # noqa: ANN001
+    def on_done(result: FileEvaluation) -> None:
         if not result.ok:
             err_console.print(f"[bold red]error:[/] {result.error}", highlight=False, soft_wrap=True)
 
@@ -77,7 +80,7 @@ def command(
         raise typer.Exit(3)
 
 
-def _table(report) -> Table:  # noqa: ANN001
+def _table(report: EvaluationReport) -> Table:
     from recon_cli.metrics import METRIC_NAMES
     from recon_cli.reports.tables import METRIC_LABELS, format_metric
 

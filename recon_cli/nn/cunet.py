@@ -17,6 +17,7 @@ reconstructions do not depend on the data's absolute intensity.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -50,7 +51,7 @@ class ComplexConv3d(nn.Module):
         bound = init_scale / math.sqrt(2 * in_chans * math.prod(kernel_size))
         self.weight_real = nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
         self.weight_imag = nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
-        self.padding = tuple(k // 2 for k in kernel_size)
+        self.padding = (kernel_size[0] // 2, kernel_size[1] // 2, kernel_size[2] // 2)
         self.spectral_norm = spectral_norm
         self._cache: tuple[tuple[object, ...], torch.Tensor] | None = None
         if spectral_norm:
@@ -83,11 +84,12 @@ class ComplexConv3d(nn.Module):
         if not self.spectral_norm:
             return weight
         with torch.no_grad():
-            probe = self.probe / self.probe.norm()
+            stored = cast(torch.Tensor, self.probe)
+            probe = stored / stored.norm()
             image = F.conv3d(probe, weight, padding=self.padding)
             back = F.conv_transpose3d(image, weight, padding=self.padding)  # the adjoint convolution
             if self.training:
-                self.probe.copy_(back / back.norm())
+                stored.copy_(back / back.norm())
             probe = back / back.norm()
         # the probe's borders make its estimate a few per cent low: 10% margin
         sigma = F.conv3d(probe, weight, padding=self.padding).norm() * SPECTRAL_MARGIN
@@ -128,7 +130,10 @@ def conv3d_frames(x: torch.Tensor, weight: torch.Tensor, padding: tuple[int, int
     per_frame = per_frame.reshape(frames, out_chans, kt, *per_frame.shape[-2:])
     per_frame = F.pad(per_frame, (0, 0, 0, 0, 0, 0, 0, 0, pt, pt))  # zero frames before and after
     t_out = frames + 2 * pt - kt + 1
-    return sum(per_frame[k : k + t_out, :, k] for k in range(kt))
+    out = per_frame[0:t_out, :, 0]
+    for k in range(1, kt):
+        out = out + per_frame[k : k + t_out, :, k]
+    return out
 
 
 class SpatioTemporalStage(nn.Sequential):

@@ -121,4 +121,4 @@ def tikhonov_dc(
             m = mask.to(k.real.dtype)
             k = (rho * k + m * y) / (rho + m)
         x = ifft2c(k)
-        return x if s is None else x * s.conj()
+        return x if s is None or isinstance(s, bool) else x * s.conj()

@@ -8,9 +8,10 @@ Inputs of any size are zero-padded to a multiple of ``2 ** levels`` and the outp
 
 from __future__ import annotations
 
-import ptwt
 import torch
 import torch.nn.functional as F
+from ptwt.constants import WaveletDetailTuple2d
+from ptwt.conv_transform_2 import wavedec2, waverec2
 from torch import nn
 
 WAVELET = "haar"
@@ -19,14 +20,14 @@ WAVELET = "haar"
 def dwt(x: torch.Tensor) -> torch.Tensor:
     """One-level 2D Haar transform. (N, C, H, W) float, H and W even -> (N, 4C, H/2, W/2): the
     approximation band, then the horizontal, vertical and diagonal details, each C channels."""
-    approx, *details = ptwt.wavedec2(x, WAVELET, level=1, mode="zero")  # [approx, (h, v, d)]
+    approx, *details = wavedec2(x, WAVELET, level=1, mode="zero")  # [approx, (h, v, d)]
     return torch.cat([approx, *details[0]], dim=1)
 
 
 def idwt(x: torch.Tensor) -> torch.Tensor:
     """Inverse of ``dwt``: (N, 4C, H, W) -> (N, C, 2H, 2W)."""
     approx, horizontal, vertical, diagonal = x.chunk(4, dim=1)
-    return ptwt.waverec2((approx, ptwt.WaveletDetailTuple2d(horizontal, vertical, diagonal)), WAVELET)
+    return waverec2((approx, WaveletDetailTuple2d(horizontal, vertical, diagonal)), WAVELET)
 
 
 def _block(in_chans: int, out_chans: int, convs: int = 2) -> nn.Sequential:

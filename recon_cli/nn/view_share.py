@@ -54,7 +54,8 @@ def shared_density(traj: torch.Tensor, im_size: tuple[int, int]) -> torch.Tensor
     Returns:
         (1, 1, n) float32 on ``traj``'s device.
     """
-    key = (hashlib.sha1(traj.detach().cpu().numpy().tobytes()).hexdigest(), tuple(int(n) for n in im_size))
+    digest = hashlib.sha1(traj.detach().cpu().numpy().tobytes()).hexdigest()
+    key = (digest, (int(im_size[0]), int(im_size[1])))
     if key not in _DCF_CACHE:
         if len(_DCF_CACHE) >= _DCF_CACHE_SIZE:
             _DCF_CACHE.pop(next(iter(_DCF_CACHE)))

@@ -22,7 +22,7 @@ from recon_cli.train.examples import Example, cartesian_example
 from recon_cli.train.seeding import derive_seed
 
 
-class BrainSlices(Dataset):
+class BrainSlices(Dataset[Example]):
     """Simulated Cartesian k-space of brain-template slices.
 
     Args:

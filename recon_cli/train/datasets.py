@@ -88,7 +88,7 @@ class _FastMRIEntry:
     reference_name: str | None
 
 
-class FastMRISlices(Dataset):
+class FastMRISlices(Dataset[Example]):
     """Slices of fully sampled fastMRI files, undersampled on the fly.
 
     Args:
@@ -191,7 +191,7 @@ class _ScanEntry:
     reference: ReferenceSource
 
 
-class IsmrmrdSlices(Dataset):
+class IsmrmrdSlices(Dataset[Example]):
     """Slices of ISMRMRD scans with reference images (radial cine, or Cartesian).
 
     Args:
@@ -258,7 +258,7 @@ class IsmrmrdSlices(Dataset):
         e: _ScanEntry,
         epoch: int,
         target: torch.Tensor,
-        meta: dict,
+        meta: dict[str, Any],
         maps: torch.Tensor | None,
     ) -> Example:
         kspace = scan.kspace[e.slice]

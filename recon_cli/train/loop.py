@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 
 from recon_cli.train import checkpoint as ckpt
 from recon_cli.train.distributed import DistContext, all_reduce_sum, any_rank, gather_to_all
-from recon_cli.train.examples import batch_size, operator_for, unbatch
+from recon_cli.train.examples import Example, batch_size, operator_for, unbatch
 from recon_cli.train.objective import autocast, image_metrics, reconstruction_loss, with_auxiliary_loss
 from recon_cli.train.seeding import rng_state, set_rng_state
 
@@ -52,9 +52,9 @@ class Parts:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     scaler: torch.amp.GradScaler
-    loader: DataLoader
+    loader: DataLoader[Example]
     sampler: Any  # BucketBatchSampler
-    val_loader: DataLoader | None
+    val_loader: DataLoader[Example] | None
     config: Any  # TrainConfig
     amp: torch.dtype | None
     record: dict[str, Any] = field(default_factory=dict)  # resolved config stored in checkpoints

@@ -72,7 +72,8 @@ def plan_run(request: TrainRequest, ctx: DistContext) -> RunPlan:
     if request.model is None or request.data is None or request.out_dir is None:
         raise UsageError("recon train needs --model, --data and --out (or --resume RUN_DIR)")
     plugin = _trainable(request.model)
-    init_state, trained = None, {}
+    init_state: dict[str, Any] | None = None
+    trained: dict[str, Any] = {}
     if request.init is not None:
         from recon_cli.weights import load_weights
 
@@ -128,7 +129,9 @@ def _plan_resume(request: TrainRequest, ctx: DistContext) -> RunPlan:
     return RunPlan(run_dir, plugin, model_config, train, data, specs[0], specs[1], state, init=init)
 
 
-def _resumed(cls: type, stored: dict, overrides: dict, section: str, allowed: tuple[str, ...]) -> Any:
+def _resumed(
+    cls: type, stored: dict[str, Any], overrides: dict[str, Any], section: str, allowed: tuple[str, ...]
+) -> Any:
     merged = build_config(cls, {**stored, **overrides}, section)
     base = build_config(cls, stored, section)
     changed = [

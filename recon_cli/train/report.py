@@ -158,7 +158,9 @@ def _bullets(summary: dict[str, Any]) -> list[str]:
     return [f"  - {k}: {v}" for k, v in summary.items()]
 
 
-def _metric_table(first: list[dict], best: dict | None, last: list[dict]) -> list[str]:
+def _metric_table(
+    first: list[dict[str, Any]], best: dict[str, Any] | None, last: list[dict[str, Any]]
+) -> list[str]:
     if best is None:
         return ["No validation data was given."]
     lines = ["| | step | NRMSE | SSIM | PSNR (dB) |", "|---|---|---|---|---|"]

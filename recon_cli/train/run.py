@@ -43,7 +43,7 @@ from recon_cli.train.distributed import (
     shutdown,
     wrap_model,
 )
-from recon_cli.train.examples import TrainingData, collate
+from recon_cli.train.examples import Example, TrainingData, collate
 from recon_cli.train.loop import LoopState, Parts, Trainer, restore
 from recon_cli.train.objective import amp_dtype, make_scheduler
 from recon_cli.train.plan import RunPlan, TrainRequest, plan_run
@@ -222,7 +222,9 @@ def _check_support(plugin: ModelPlugin, dataset: TrainingData) -> None:
         )
 
 
-def _loader(dataset: TrainingData, sampler: Any, cfg: TrainConfig, ctx: DistContext, seed: int) -> DataLoader:
+def _loader(
+    dataset: TrainingData, sampler: Any, cfg: TrainConfig, ctx: DistContext, seed: int
+) -> DataLoader[Example]:
     """Workers load and simulate examples; an explicit generator keeps the global RNG untouched."""
     workers = cfg.workers
     return DataLoader(
@@ -240,7 +242,7 @@ def _loader(dataset: TrainingData, sampler: Any, cfg: TrainConfig, ctx: DistCont
     )
 
 
-def _stop_workers(loader: DataLoader | None) -> None:
+def _stop_workers(loader: DataLoader[Example] | None) -> None:
     """Stop a loader's persistent worker processes now.
 
     Left to garbage collection, a loader caught in cyclic garbage may have its queues finalised before

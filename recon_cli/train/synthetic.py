@@ -24,7 +24,7 @@ from recon_cli.train.examples import Example, cartesian_example, density_weights
 from recon_cli.train.seeding import derive_seed
 
 
-class SyntheticCine(Dataset):
+class SyntheticCine(Dataset[Example]):
     """Simulated radial or Cartesian cine examples.
 
     Args:
