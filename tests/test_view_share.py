@@ -50,6 +50,17 @@ def test_radial_average_is_sigpys_adjoint_on_all_spokes(radial: dict) -> None:
     assert _nrmse(ours[0].numpy()[inside], theirs[inside]) < 5e-3  # scale included: no fitted factor
 
 
+def test_view_shared_models_run_under_inference_mode(radial: dict) -> None:
+    """``recon reconstruct`` runs models under ``torch.inference_mode``: the same image as without it."""
+    model = _build("imunne", view_share=True).eval()
+    op = operator_for(radial)
+    with torch.no_grad():
+        expected = model(radial["kspace"], op)
+    with torch.inference_mode():
+        got = model(radial["kspace"].clone(), operator_for(radial))
+    torch.testing.assert_close(got, expected)
+
+
 def test_radial_average_of_a_static_object_beats_every_frame(radial: dict) -> None:
     """Density compensation of the joint trajectory: for an object that does not move, gridding every
     frame's spokes together recovers it far better than any one frame's gridding, on the same scale."""
