@@ -102,9 +102,11 @@ def render(rows: list[dict[str, str]]) -> str:
         "temporary folder by a builder in `tests/attack_cases.py` (the same cases run in "
         "`tests/test_robust_readers.py`); `in/` is that folder's input, `out/` the output folder.",
         "",
-        "Exit codes (DESIGN.md section 5): 0 ok, 2 usage, 3 bad input data, 4 model problem, 5 out of "
-        "memory. *message* is the first line recon printed on stderr; *on disk* is what the output folder "
-        "held afterwards. A failing case must leave nothing there.",
+        "Exit codes (README.md): 0 ok, 2 usage (an existing output, or one that would replace an input), "
+        "3 bad input data, 4 model problem, 5 out of memory, 6 an output could not be written. *message* "
+        "is the first line recon printed on stderr; *on disk* is what the output folder held afterwards. "
+        "A failing case leaves no images there (`evaluate` still writes its report, which lists the "
+        "file it could not score).",
         "",
         "Readers refuse implausible headers before allocating anything (limits in "
         "`recon_cli/io/plausibility.py`: recon matrix 1..4096 per axis, encoded matrix up to 8192, field of "

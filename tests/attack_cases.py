@@ -293,6 +293,63 @@ def _nan_image(folder: Path) -> Attack:
     return Attack(args, 3, "contains NaN/Inf values", outputs=True)
 
 
+# ---------------------------------------------- outputs that would destroy inputs, models that cannot run
+
+
+def _output_folder_holds_input(folder: Path) -> Attack:
+    nested = folder / "d" / "cart"
+    nested.mkdir(parents=True)
+    path = generator_file(nested)  # d/cart/cart.h5: `--out d` would make d/cart/ the output folder
+    args = ("reconstruct", str(path), "--out", str(folder / "d"), "--format", "h5", "--overwrite")
+    return Attack(args, 2, "would replace the input")
+
+
+def _coil_maps_over_input(folder: Path) -> Attack:
+    path = generator_file(folder)
+    return Attack(
+        ("estimate-coils", str(path), "--out", str(path), "--overwrite"), 2, "would replace the input"
+    )
+
+
+def _mask_over_hard_link(folder: Path) -> Attack:
+    path = generator_file(folder)
+    link = folder / "link.h5"
+    link.hardlink_to(path)
+    args = ("simulate-mask", "--kind", "random", "-R", "2", "--apply-to", str(path), "--out", str(link))
+    return Attack((*args, "--overwrite"), 2, "would replace the input")
+
+
+def _untrained_model(folder: Path) -> Attack:
+    path = generator_file(folder)
+    args = ("reconstruct", str(path), "--model", "unet", "--out", "{out}", "--format", "nifti")
+    return Attack(args, 4, "no trained weights")
+
+
+class _Payload:
+    """Pickled, it asks the loader to run a shell command (a malicious checkpoint)."""
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+
+        return (os.system, ("touch pwned",))
+
+
+def _pickle_weights(folder: Path) -> Attack:
+    import torch
+
+    path = generator_file(folder)
+    weights = folder / "weights.pt"
+    torch.save({"payload": _Payload()}, weights)
+    args = ("reconstruct", str(path), "--model", "cunet", "--weights", str(weights), "--out", "{out}")
+    return Attack(args, 3, "unsafe")
+
+
+def _nan_setting(folder: Path) -> Attack:
+    path = generator_file(folder)
+    args = ("reconstruct", str(path), "--model", "cs", "--set", "lam_wavelet=nan", "--out", "{out}")
+    return Attack(args, 4, "finite")
+
+
 CASES: list[Case] = [
     Case("negative-recon-matrix", "ISMRMRD recon matrix x = -64", _negative_matrix),
     Case("zero-recon-matrix", "ISMRMRD recon matrix y = 0", _zero_matrix),
@@ -321,4 +378,14 @@ CASES: list[Case] = [
     Case("zero-direction-vectors", "ISMRMRD read/phase/slice directions all zero", _zero_directions),
     Case("evaluate-self", "evaluate a file against itself (PSNR inf)", _self_evaluation),
     Case("evaluate-nan-image", "evaluate an image holding one NaN", _nan_image),
+    Case(
+        "output-folder-holds-input",
+        "reconstruct d/cart/cart.h5 --out d --overwrite",
+        _output_folder_holds_input,
+    ),
+    Case("coil-maps-over-input", "estimate-coils writing onto its own input", _coil_maps_over_input),
+    Case("mask-over-hard-link", "simulate-mask --out a hard link of its input", _mask_over_hard_link),
+    Case("untrained-model", "a learned model (unet) with no trained weights", _untrained_model),
+    Case("pickle-weights", "a weights file that would run a shell command if unpickled", _pickle_weights),
+    Case("nan-setting", "cs with --set lam_wavelet=nan", _nan_setting),
 ]

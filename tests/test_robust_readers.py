@@ -55,9 +55,9 @@ def test_attack_case(case: Case, tmp_path: Path) -> None:
     assert "Traceback" not in output and "internal error" not in text
     assert _flat(attack.message) in text
     assert _flat(attack.guess) in text
-    if attack.exit_code != 0:
+    if attack.exit_code in (2, 3):  # bad input or an output that would replace it: the file is named
         named = [a for a in args if Path(a).is_relative_to(inputs) or a.startswith(str(inputs))]
-        assert any(Path(a).name in text for a in named), text  # the message names the file
+        assert any(Path(a).name in text for a in named), text
     if not attack.outputs:
         assert not out.exists() or not _outputs(out), _outputs(out)
 
