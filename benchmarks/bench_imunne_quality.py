@@ -37,7 +37,7 @@ from benchmarks.report import machine_line, markdown_table, publish  # noqa: E40
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample_data" / "radial_cine.h5"
-MODELS = ("zero-filled", "cs", "cunet", "alt-un", "imunne")
+MODELS = ("zero-filled", "sense", "cs", "cunet", "alt-un", "imunne")
 HELD_OUT_SEEDS = (7001, 7002, 7003)
 SNRS = (30.0, 15.0, 7.5)
 DEPTHS = (10, 20, 30, 40, 80)  # fixed iteration counts of the shipped imunne on the sample
@@ -69,7 +69,8 @@ def make_data(folder: Path, seeds: tuple[int, ...], snrs: tuple[float, ...]) -> 
 
 def recon(*args: str, threads: int) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    run = subprocess.run(["recon", *args], capture_output=True, text=True, env=env)
+    exe = Path(sys.executable).parent / "recon"  # the environment's own recon, activated or not
+    run = subprocess.run([str(exe), *args], capture_output=True, text=True, env=env)
     if run.returncode != 0:
         raise RuntimeError(f"recon {' '.join(args)} failed:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
 
@@ -86,12 +87,12 @@ def score(
     )  # fmt: skip
     rows = []
     for path in files:
-        image = recon_dir / f"{path.stem}.h5"
+        image = recon_dir / path.stem / f"{path.stem}.h5"  # each input's outputs in their own folder
         report = out / "eval" / path.stem
         recon("evaluate", str(image), "-r", str(path), "--out", str(report), "--no-html", "--overwrite",
               threads=threads)  # fmt: skip
         volume = json.loads((report / "metrics.json").read_text())["files"][0]["volume"]
-        record = json.loads((recon_dir / f"{path.stem}.run.json").read_text())
+        record = json.loads((recon_dir / path.stem / f"{path.stem}.run.json").read_text())
         slices = int(record["kspace_shape"][0])
         solver = record.get("solver") or [{}]
         change = max(float(entry.get("relative_change", float("nan"))) for entry in solver)
