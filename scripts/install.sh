@@ -77,7 +77,7 @@ esac
 
 # 4. The project (editable, so the checkout is what runs) and, for the tests, the references.
 if [ "$with_tests" = 1 ]; then
-    pip_install -e "$repo[test]" ruff mypy
+    pip_install -e "$repo[test]" ruff==0.17.6 mypy==2.4.1  # pinned: CI lints with exactly these
     # fastMRI pins old Lightning/torchvision that its evaluate/subsample modules do not use: add only
     # what those modules import, then fastMRI itself without dependencies, last, so that no later
     # install re-checks (and reports) the pins it does not need.
