@@ -115,7 +115,7 @@ def atomic_folder(folder: Path | str, overwrite: bool = False) -> Iterator[Path]
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{folder}: exists and is not a folder; remove it or choose another --out")
-    if not overwrite and _occupied(folder):
+    if not overwrite and occupied(folder):
         raise OutputExistsError(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     clean_partial(folder)
@@ -170,12 +170,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _occupied(folder: Path) -> bool:
+def occupied(folder: Path) -> bool:
+    """Whether ``folder`` exists as anything but an empty directory."""
     return folder.exists() and (not folder.is_dir() or any(folder.iterdir()))
 
 
 def _swap_in(tmp: Path, folder: Path, overwrite: bool) -> None:
-    if not _occupied(folder):
+    if not occupied(folder):
         if folder.is_dir():
             folder.rmdir()  # an empty folder counts as absent
         if _renameat2(tmp, folder, _RENAME_NOREPLACE) is None:

@@ -28,14 +28,11 @@ Conventions:
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
 import json
-import os
 import secrets
-import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +41,7 @@ import numpy as np
 from recon_cli import __version__
 from recon_cli.errors import OutputExistsError
 from recon_cli.io import dicom_values as vr
+from recon_cli.io.atomic import atomic_folder, occupied
 from recon_cli.io.deidentify import deidentify
 from recon_cli.io.geometry import VolumeGeometry, magnitude, volume_geometry
 
@@ -86,7 +84,7 @@ def write_dicom_series(
         OutputExistsError: ``folder`` exists, is not an empty folder, and ``overwrite`` is False.
     """
     folder = Path(folder)
-    if _occupied(folder) and not overwrite:
+    if occupied(folder) and not overwrite:
         raise OutputExistsError(folder)
     mag = magnitude(images)
     n_slices, n_frames, ny, nx = mag.shape
@@ -100,7 +98,7 @@ def write_dicom_series(
     if anonymize:
         deidentify(base, uids["anonymous_id"])
     names = []
-    with _atomic_folder(folder, overwrite) as tmp:
+    with atomic_folder(folder, overwrite) as tmp:
         for s in range(n_slices):
             for f in range(n_frames):
                 index = s * n_frames + f
@@ -318,43 +316,6 @@ def _instance(
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta = meta
     return ds
-
-
-@contextlib.contextmanager
-def _atomic_folder(folder: Path, overwrite: bool) -> Iterator[Path]:
-    """Yield a fresh hidden folder beside ``folder``; on success rename it to ``folder``."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.parent / f".{folder.name}.{secrets.token_hex(6)}.tmp"
-    tmp.mkdir()  # plain mkdir so the folder gets the umask's permissions
-    try:
-        yield tmp
-        _move_into_place(tmp, folder, overwrite)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-
-
-def _move_into_place(tmp: Path, folder: Path, overwrite: bool) -> None:
-    if overwrite and _occupied(folder):
-        old = folder.parent / f".{folder.name}.{secrets.token_hex(6)}.old"
-        os.rename(folder, old)
-        os.rename(tmp, folder)
-        if old.is_dir():
-            shutil.rmtree(old)
-        else:
-            old.unlink()
-        return
-    try:
-        os.rename(tmp, folder)  # replaces an empty folder; refuses a non-empty one
-    except OSError:
-        raise OutputExistsError(folder) from None
-
-
-def _occupied(folder: Path) -> bool:
-    """Whether ``folder`` exists as anything but an empty directory."""
-    if not folder.exists():
-        return False
-    return not folder.is_dir() or any(folder.iterdir())
 
 
 def _lookup(header: ScanHeader, key: str) -> str:
