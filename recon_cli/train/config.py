@@ -109,6 +109,10 @@ class DataConfig:
             texture, papillary muscles, in-flow; ``recon_cli.phantoms.cardiac_cine_phantom``); every example
             draws its level uniformly from [0, detail] from its own seed. 0: flat compartments (the data
             of the shipped weights).
+        anatomy: ``synthetic:radial|cartesian``: share (0-1) of examples that are real anatomy instead of
+            the cine phantom: a brain-template slice under periodic motion
+            (``recon_cli.phantoms.moving_brain_cine``), from the template's training slices (validation:
+            its held-out slices).
         length: Synthetic: examples per epoch.
         fresh: Synthetic: new phantoms every epoch (an endless source) rather than the same ``length``.
         val_length: Synthetic validation: number of (fixed) examples.
@@ -131,6 +135,7 @@ class DataConfig:
     snr: float = 30.0
     phase: bool = False
     detail: float = 0.0
+    anatomy: float = 0.0
     length: int = 64
     fresh: bool = True
     val_length: int = 8
@@ -149,8 +154,9 @@ class DataConfig:
                 raise UsageError(f"data.{name} must be >= 1, got {getattr(self, name)}")
         if self.acceleration < 1 or not 0 <= self.center_fraction <= 1 or self.snr <= 0:
             raise UsageError("data.acceleration must be >= 1, center_fraction in [0, 1] and snr > 0")
-        if not 0 <= self.detail <= 1:
-            raise UsageError(f"data.detail must be in [0, 1], got {self.detail}")
+        for name in ("detail", "anatomy"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise UsageError(f"data.{name} must be in [0, 1], got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
