@@ -96,7 +96,7 @@ def command(
 
 
 def _apply(spec: object, source: Path, out: Path | None, *, force: bool, overwrite: bool) -> None:
-    from recon_cli.undersample import undersample_file
+    from recon_cli.sampling.undersample import undersample_file
 
     if out is None:
         raise UsageError("--apply-to needs --out UNDERSAMPLED.h5")

@@ -2,6 +2,8 @@
 
 ``images``: the phantom images (Shepp-Logan, the cardiac cine); ``simulate``: coil maps, coil noise and
 the k-space a scanner would record of them. Everything is importable from ``recon_cli.phantoms``.
+``anatomy`` (real anatomy: slices of the MNI brain template) is imported from its own module,
+``recon_cli.phantoms.anatomy``, since it reads the template file.
 """
 
 from recon_cli.phantoms.images import as_generator, cardiac_cine_phantom, shepp_logan

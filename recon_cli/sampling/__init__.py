@@ -10,7 +10,8 @@ Kinds (``MASK_KINDS``):
   radians/voxel in [-pi, pi), ordered (ky, kx) as torchkbnufft's ``omega``.
 
 ``PatternSpec`` (``recon_cli.sampling.spec``) names a pattern and checks it; ``draw_pattern`` draws it;
-``simulate_pattern`` (``recon_cli.sampling.io``) writes it with a picture. Every random choice comes from
+``simulate_pattern`` (``recon_cli.sampling.io``) writes it with a picture; ``recon_cli.sampling.undersample``
+(not imported here: it needs torch) applies one to a fully sampled scan. Every random choice comes from
 an explicit ``numpy.random.Generator`` (or an int seed made into one), never from global random state.
 """
 
