@@ -1,4 +1,4 @@
-"""The brain-template source of real anatomy (``recon_cli.anatomy``, ``synthetic:brain``)."""
+"""The brain-template source of real anatomy (``recon_cli.phantoms.anatomy``, ``synthetic:brain``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ pytest.importorskip("nibabel")
 def test_template_comes_from_the_installed_package_and_is_skull_stripped_t1():
     import nibabel as nib
 
-    from recon_cli.anatomy import brain_template_path
+    from recon_cli.phantoms.anatomy import brain_template_path
 
     image = nib.load(brain_template_path())
     assert image.shape == (197, 233, 189)
@@ -21,7 +21,7 @@ def test_template_comes_from_the_installed_package_and_is_skull_stripped_t1():
 
 
 def test_parts_are_disjoint_and_held_out_every_fifth_slice():
-    from recon_cli.anatomy import brain_slices
+    from recon_cli.phantoms.anatomy import brain_slices
 
     every = brain_slices(48, "all")
     train, test = brain_slices(48, "train"), brain_slices(48, "test")
@@ -38,7 +38,7 @@ def test_slices_are_in_display_orientation():
     voxel axes of the template."""
     import nibabel as nib
 
-    from recon_cli.anatomy import MIN_BRAIN_FRACTION, _axial_slices, brain_template_path
+    from recon_cli.phantoms.anatomy import MIN_BRAIN_FRACTION, _axial_slices, brain_template_path
 
     image = nib.as_closest_canonical(nib.load(brain_template_path()))
     volume = np.asarray(image.dataobj, dtype=np.float32)
@@ -72,8 +72,8 @@ def test_brain_training_source_gives_cartesian_examples(tmp_path):
 
 
 def test_moving_brain_is_a_held_out_slice_in_smooth_periodic_motion():
-    from recon_cli.anatomy import brain_slices
     from recon_cli.phantoms import moving_brain_cine
+    from recon_cli.phantoms.anatomy import brain_slices
 
     frames = 20
     cine = moving_brain_cine(48, frames, part="test", generator=7001)

@@ -2,7 +2,9 @@
 
 ``images``: the phantom images (Shepp-Logan, the cardiac cine); ``moving_brain``: real anatomy
 (brain-template slices) under motion; ``simulate``: coil maps, coil noise and the k-space a scanner would
-record of them. Everything is importable from ``recon_cli.phantoms``.
+record of them. Everything is importable from ``recon_cli.phantoms``. ``anatomy`` (real anatomy: slices
+of the MNI brain template) is imported from its own module, ``recon_cli.phantoms.anatomy``, since it
+reads the template file.
 """
 
 from recon_cli.phantoms.images import as_generator, cardiac_cine_phantom, shepp_logan

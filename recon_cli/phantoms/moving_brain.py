@@ -1,8 +1,8 @@
 """Real anatomy in motion: a brain-template slice deformed periodically over the frames of a cine.
 
 The cine phantom is piecewise smooth by construction, total variation's ideal case. This source gives
-dynamic images with the texture of real tissue (``recon_cli.anatomy``: slices of the MNI152 template) and
-a motion a learned prior has to follow:
+dynamic images with the texture of real tissue (``recon_cli.phantoms.anatomy``: slices of the MNI152
+template) and a motion a learned prior has to follow:
 
 * a smooth non-rigid displacement field (a Gaussian random field of correlation length ~1/6 of the field
   of view, peak amplitude 1.5-3.5% of it) that swells and relaxes periodically, 0.85-1.2 cycles over the
@@ -37,14 +37,14 @@ def moving_brain_cine(
     Args:
         n: Image size (n x n).
         frames: Number of time frames.
-        part: "train", "test" (held-out slices) or "all" (``recon_cli.anatomy.brain_slices``).
+        part: "train", "test" (held-out slices) or "all" (``recon_cli.phantoms.anatomy.brain_slices``).
         generator: Seeded generator or int seed; it draws the slice (unless ``index``), motion and phase.
         index: Which slice of ``part``; None draws one.
 
     Returns:
         (frames, n, n) complex64; magnitudes in [0, 1].
     """
-    from recon_cli.anatomy import brain_slices, smooth_phase
+    from recon_cli.phantoms.anatomy import brain_slices, smooth_phase
 
     gen = as_generator(generator)
     u = _sampler(gen)

@@ -8,13 +8,12 @@ the model's (checked by the plugin's own config class). A YAML file may also gro
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from recon_cli.errors import UsageError
-from recon_cli.settings import coerce_setting, expected
+from recon_cli.settings import resolve_settings
 
 SCHEDULES = ("cosine", "step", "constant")
 LOSSES = ("l1", "mse", "nmse")
@@ -207,23 +206,13 @@ def split_settings(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
 
 def build_config(cls: type, overrides: dict[str, Any], section: str) -> Any:
     """``cls()`` with ``overrides`` converted to each field's type; unknown keys are a ``UsageError``."""
-    fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise UsageError(
-            f"unknown {section} setting(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}"
-        )
-    defaults = cls()
-    values = {k: _coerce(f"{section}.{k}", v, getattr(defaults, k)) for k, v in overrides.items()}
-    return dataclasses.replace(defaults, **values)
-
-
-def _coerce(name: str, value: Any, default: Any) -> Any:
-    """A setting (often text from the command line) converted to the type of its default."""
-    try:
-        return coerce_setting(value, default)
-    except ValueError:
-        raise UsageError(f"{name} expects {expected(default)}, got {value!r}") from None
+    return resolve_settings(
+        cls,
+        overrides,
+        error=UsageError,
+        unknown=f"{section} setting(s)",
+        key=lambda name: f"{section}.{name}",
+    )
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
