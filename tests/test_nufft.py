@@ -160,3 +160,20 @@ def test_pipe_menon_with_finufft_spreading_grids_like_torchkbnufft() -> None:
         gridded = nufft_adjoint(kspace, traj, (n, n), weights).abs().numpy()
         errors.append(nrmse(gridded * np.vdot(gridded, truth) / np.vdot(gridded, gridded), truth))
     assert abs(errors[0] - errors[1]) < 0.01 * errors[1], errors  # the same gridding
+
+
+def test_finufft_takes_a_trajectory_made_under_inference_mode(rng: torch.Generator) -> None:
+    """Inference tensors keep no version counter; the plan cache keys them by their values instead, and a
+    new trajectory in the same memory still gets new plans."""
+    n, frames = 32, 2
+    image = _complex((frames, 1, n, n), rng)
+    traj = torch.from_numpy(golden_angle_radial(9, frames, 2 * n))
+    expected = nufft_forward(image, traj, backend="finufft")
+    with torch.inference_mode():
+        frozen = traj.clone()
+        op = NonCartesianSense(1, (n, n), frozen, backend="finufft")
+        got = op(image)
+        frozen.mul_(0.5)  # same storage, other points: the cache must not reuse the old plans
+        halved = op(image)
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert torch.allclose(halved, nufft_forward(image, traj * 0.5, backend="finufft"), atol=1e-5)

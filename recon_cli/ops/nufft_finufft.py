@@ -88,7 +88,7 @@ class _PlanCache:
         """One type-2 plan per trajectory frame, points set. traj: (frames or 1, 2, samples) CPU."""
         import finufft
 
-        traj_key = (traj.data_ptr(), traj._version, tuple(traj.shape), traj.dtype)
+        traj_key = (traj.data_ptr(), _version(traj), tuple(traj.shape), traj.dtype)
         if traj_key != self._traj_key:
             self._plans.clear()
             self._traj_key = traj_key
@@ -301,3 +301,13 @@ def pipe_menon_weights_cpu(traj: torch.Tensor, im_size: tuple[int, int], iterati
             weights = (weights.real / np.maximum(density, np.finfo(np.float32).tiny)).astype(np.complex64)
         out[b, 0] = weights.real
     return torch.from_numpy(out)
+
+
+def _version(traj: torch.Tensor) -> int | str:
+    """What changes when ``traj`` is written in place: its version counter, or for an inference tensor
+    (which keeps none) a digest of its values."""
+    if traj.is_inference():
+        import hashlib
+
+        return hashlib.sha1(traj.detach().contiguous().numpy().tobytes()).hexdigest()
+    return traj._version
