@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from recon_cli.errors import InputDataError, ReconError, UsageError
+from recon_cli.errors import InputDataError, ReconError, UsageError, first_line
 from recon_cli.io.atomic import atomic_path, check_writable, refuse_inputs
 from recon_cli.io.plausibility import check_stored
 from recon_cli.metrics import as_volume, compute_metrics
@@ -128,7 +128,7 @@ def read_magnitudes(path: Path | str, *, reference: bool = False) -> np.ndarray:
         try:
             images = read_h5_images(path)[0]
         except (OSError, KeyError, ValueError) as exc:
-            raise InputDataError(path, f"unreadable image file: {str(exc).splitlines()[0][:160]}") from None
+            raise InputDataError(path, f"unreadable image file: {first_line(exc)}") from None
         return _volume(path, images)
     if not reference:
         raise InputDataError(path, "no 'images' dataset (not an image file written by recon)")
@@ -166,7 +166,7 @@ def _read_nifti(path: Path) -> np.ndarray:
             raise TypeError(f"{type(image).__name__} is not a NIfTI image")
         data = np.abs(np.asarray(image.get_fdata(dtype=np.float64)))
     except Exception as exc:  # nibabel raises several types for broken files
-        raise InputDataError(path, f"unreadable NIfTI file: {str(exc).splitlines()[0][:160]}") from None
+        raise InputDataError(path, f"unreadable NIfTI file: {first_line(exc)}") from None
     if data.ndim == 2:
         return _finite(path, data.T[None, None])
     if data.ndim == 3:
