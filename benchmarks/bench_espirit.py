@@ -17,15 +17,10 @@ docs/benchmarks.md.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,22 +28,25 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make `benchmarks` and `recon_cli` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.harness import (  # noqa: E402
+    add_worker_options,
+    bart_times,
+    benchmark_parser,
+    best_and_median,
+    coil_images_from_cfl,
+    load_average,
+    pinned_env,
+    print_times,
+    run_checked,
+    worker_times,
+)
+
 THREADS = 2
 SIZE, COILS, CALIB, KERNEL, THRESHOLD, CROP = 256, 8, 24, 6, 0.02, 0.95
 ECALIB = ["ecalib", "-m", "1", "-r", str(CALIB), "-k", str(KERNEL), "-t", str(THRESHOLD**2), "-c", str(CROP)]
 REPEATS = {"recon": 5, "recon-exact": 3, "bart": 5, "sigpy": 2}
-
-
-def read_cfl(base: Path) -> np.ndarray:
-    """BART .cfl/.hdr (column-major complex64), as (coils, y, x) for a (x, y, 1, coils) array."""
-    dims = [int(d) for d in base.with_suffix(".hdr").read_text().splitlines()[1].split()]
-    data = np.fromfile(base.with_suffix(".cfl"), dtype=np.complex64).reshape(dims, order="F")
-    return np.ascontiguousarray(data.reshape(dims[0], dims[1], -1).T)
-
-
-def _env() -> dict[str, str]:
-    n = str(THREADS)
-    return {**os.environ, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n}
+WORKERS = ("recon", "recon-exact", "sigpy")
+ENV = pinned_env(THREADS)
 
 
 def _worker(tool: str, folder: Path, repeats: int) -> None:
@@ -58,7 +56,7 @@ def _worker(tool: str, folder: Path, repeats: int) -> None:
     torch.set_num_threads(THREADS)
     from recon_cli.coils import espirit_maps
 
-    kspace = torch.from_numpy(read_cfl(folder / "k"))
+    kspace = torch.from_numpy(coil_images_from_cfl(folder / "k"))
     backend = "sigpy" if tool == "sigpy" else "torch"
     grid = SIZE if tool == "recon-exact" else None  # eigenvectors on the full grid, as BART
 
@@ -73,29 +71,7 @@ def _worker(tool: str, folder: Path, repeats: int) -> None:
             backend=backend,
         )
 
-    maps = run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        maps = run()
-        times.append(time.perf_counter() - start)
-    np.save(folder / f"{tool}.npy", maps.numpy())
-    print(json.dumps(times))
-
-
-def _time_child(tool: str, folder: Path) -> list[float]:
-    cmd = [sys.executable, __file__, "--worker", tool, "--data", str(folder), "--repeats", str(REPEATS[tool])]
-    out = subprocess.run(cmd, env=_env(), capture_output=True, text=True, check=True).stdout
-    return list(json.loads(out.strip().splitlines()[-1]))
-
-
-def _time_bart(args: list[str], folder: Path, repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run(["bart", *args], cwd=folder, env=_env(), capture_output=True, check=True)
-        times.append(time.perf_counter() - start)
-    return times
+    np.save(folder / f"{tool}.npy", print_times(run, repeats).numpy())
 
 
 def correlation(ours: np.ndarray, ref: np.ndarray, align: bool) -> float:
@@ -110,17 +86,17 @@ def correlation(ours: np.ndarray, ref: np.ndarray, align: bool) -> float:
 
 def measure(folder: Path) -> dict[str, object]:
     """Make the data, time every tool in two interleaved passes, compare the maps."""
-    subprocess.run(["bart", "phantom", "-k", "-s", str(COILS), "-x", str(SIZE), "k"], cwd=folder, check=True)
+    run_checked(["bart", "phantom", "-k", "-s", str(COILS), "-x", str(SIZE), "k"], cwd=folder)
     times: dict[str, list[float]] = {tool: [] for tool in [*REPEATS, "startup"]}
-    load = [os.getloadavg()[0]]
+    load = [load_average()]
     for _ in range(2):
-        times["startup"] += _time_bart(["ones", "1", "1", "one"], folder, 5)
-        times["bart"] += _time_bart([*ECALIB, "k", "s"], folder, REPEATS["bart"])
-        for tool in ("recon", "recon-exact", "sigpy"):
-            times[tool] += _time_child(tool, folder)
-    load.append(os.getloadavg()[0])
-    ref = read_cfl(folder / "s")
-    maps = {tool: np.load(folder / f"{tool}.npy") for tool in ("recon", "recon-exact", "sigpy")}
+        times["startup"] += bart_times(["ones", "1", "1", "one"], folder, 5, ENV)
+        times["bart"] += bart_times([*ECALIB, "k", "s"], folder, REPEATS["bart"], ENV)
+        for tool in WORKERS:
+            times[tool] += worker_times(__file__, tool, folder, REPEATS[tool], ENV)
+    load.append(load_average())
+    ref = coil_images_from_cfl(folder / "s")
+    maps = {tool: np.load(folder / f"{tool}.npy") for tool in WORKERS}
     agreement = {
         tool: {"direct": correlation(m, ref, False), "aligned": correlation(m, ref, True)}
         for tool, m in maps.items()
@@ -149,9 +125,7 @@ def render(result: dict) -> str:
     torch.set_num_threads(THREADS)
     times, agreement, labels = result["times"], result["agreement"], _labels()
     startup = float(np.min(times["startup"]))
-    best = {tool: float(np.min(times[tool])) for tool in labels}
-    median = {tool: float(np.median(times[tool])) for tool in labels}
-    best["bart"], median["bart"] = best["bart"] - startup, median["bart"] - startup
+    best, median = best_and_median(times, list(labels), startup, commands=["bart"])
     rows: list[list[object]] = []
     for tool, label in labels.items():
         corr = "reference"
@@ -180,11 +154,8 @@ def render(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--worker", choices=("recon", "recon-exact", "sigpy"), help=argparse.SUPPRESS)
-    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--repeats", type=int, default=3, help=argparse.SUPPRESS)
-    parser.add_argument("--no-write", action="store_true", help="print the section, leave the docs alone")
+    parser = benchmark_parser(__doc__)
+    add_worker_options(parser, WORKERS)
     args = parser.parse_args(argv)
     if args.worker:
         _worker(args.worker, args.data, args.repeats)
