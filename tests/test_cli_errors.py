@@ -183,3 +183,12 @@ def test_unknown_model_and_device(tmp_path: Path, radial_sample: Path) -> None:
         app, ["reconstruct", str(radial_sample), "--set", "combine=magic", "--out", str(tmp_path)]
     )
     assert result.exit_code == 4 and "combine" in result.stderr
+
+
+def test_first_line_of_an_exception() -> None:
+    from recon_cli.errors import first_line
+
+    assert first_line(ValueError("bad header\n  at line 3\n")) == "bad header"
+    assert first_line(KeyError()) == "KeyError"  # an empty message: the exception's type
+    assert first_line(OSError("x" * 500)) == "x" * 160
+    assert first_line(OSError("x" * 500), None) == "x" * 500
