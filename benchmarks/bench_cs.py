@@ -22,9 +22,7 @@ Run: ``python benchmarks/bench_cs.py`` (needs ``bart``); writes the "cs" section
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -32,26 +30,14 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make `benchmarks` and `recon_cli` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.harness import (  # noqa: E402
-    add_worker_options,
-    bart_times,
-    benchmark_parser,
-    best_and_median,
-    coil_images_from_cfl,
-    coil_images_to_cfl,
-    load_average,
-    pinned_env,
-    print_times,
-    run_checked,
-    worker_times,
-)
+from benchmarks import harness  # noqa: E402
 
 THREADS = 2
 SIZE, COILS, ACCELERATION, ITERATIONS, SEED = 256, 8, 4.0, 50, 0
 LAM_RELATIVE = 0.002  # lam as a fraction of the zero-filled image's 99th-percentile magnitude (cs default)
 REPEATS = {"recon": 3, "recon-db4": 3, "bart": 3, "sigpy": 2}
 WORKERS = ("recon", "recon-db4", "sigpy")
-ENV = pinned_env(THREADS, OMP_WAIT_POLICY="passive")
+ENV = harness.pinned_env(THREADS, OMP_WAIT_POLICY="passive")
 
 
 def variable_density_mask(size: int, acceleration: float, seed: int) -> np.ndarray:
@@ -69,11 +55,11 @@ def make_data(folder: Path) -> dict[str, float]:
         ["phantom", "-k", "-s", str(COILS), "-x", str(SIZE), "full"],
         ["ecalib", "-m", "1", "full", "maps"],
     ):
-        run_checked(["bart", *args], ENV, folder)
-    full, maps = coil_images_from_cfl(folder / "full"), coil_images_from_cfl(folder / "maps")
+        harness.run_checked(["bart", *args], ENV, folder)
+    full, maps = harness.coil_images_from_cfl(folder / "full"), harness.coil_images_from_cfl(folder / "maps")
     mask = variable_density_mask(SIZE, ACCELERATION, SEED)
     under = full * mask
-    coil_images_to_cfl(folder / "under", under)
+    harness.coil_images_to_cfl(folder / "under", under)
     coil_images = np.fft.fftshift(
         np.fft.ifft2(np.fft.ifftshift(full, axes=(-2, -1)), norm="ortho"), axes=(-2, -1)
     )
@@ -135,7 +121,7 @@ def _worker(tool: str, folder: Path, repeats: int, lam: float) -> None:
     torch.set_num_threads(THREADS)
     data = dict(np.load(folder / "data.npz"))
     run = _sigpy_runner(data, lam) if tool == "sigpy" else _recon_runner(tool, data, lam)
-    np.save(folder / f"{tool}.npy", print_times(run, repeats))
+    np.save(folder / f"{tool}.npy", harness.print_times(run, repeats))
 
 
 def nrmse(image: np.ndarray, truth: np.ndarray) -> float:
@@ -149,16 +135,18 @@ def measure(folder: Path) -> dict[str, object]:
     lam = setup["lam"]
     pics = ["pics", "-l1", "-r", repr(lam), "-w", "1", "-i", str(ITERATIONS), "under", "maps", "bart"]
     times: dict[str, list[float]] = {tool: [] for tool in [*REPEATS, "startup"]}
-    load = [load_average()]
+    load = [harness.load_average()]
     for _ in range(2):
-        times["startup"] += bart_times(["ones", "2", str(SIZE), str(SIZE), "one"], folder, 5, ENV)
-        times["bart"] += bart_times(pics, folder, REPEATS["bart"], ENV)
+        times["startup"] += harness.bart_times(["ones", "2", str(SIZE), str(SIZE), "one"], folder, 5, ENV)
+        times["bart"] += harness.bart_times(pics, folder, REPEATS["bart"], ENV)
         for tool in WORKERS:
-            times[tool] += worker_times(__file__, tool, folder, REPEATS[tool], ENV, "--lam", repr(lam))
-    load.append(load_average())
+            times[tool] += harness.worker_times(
+                __file__, tool, folder, REPEATS[tool], ENV, "--lam", repr(lam)
+            )
+    load.append(harness.load_average())
     data = np.load(folder / "data.npz")
     images = {tool: np.load(folder / f"{tool}.npy") for tool in WORKERS}
-    images["bart"] = coil_images_from_cfl(folder / "bart")[0]
+    images["bart"] = harness.coil_images_from_cfl(folder / "bart")[0]
     images["zero-filled"] = data["zero_filled"]
     errors = {tool: nrmse(image, data["truth"]) for tool, image in images.items()}
     agreement = nrmse(images["recon"], images["bart"])
@@ -177,12 +165,9 @@ def render(result: dict) -> str:
     """The markdown section."""
     import torch
 
-    from benchmarks.report import machine_line, markdown_table
-
     torch.set_num_threads(THREADS)
     times, errors = result["times"], result["errors"]
-    startup = float(np.min(times["startup"]))
-    best, median = best_and_median(times, list(LABELS), startup, commands=["bart"])
+    startup, best, median = harness.versus_bart_times(times, list(LABELS))
     rows: list[list[object]] = [
         [label, f"{best[t]:.3f}", f"{median[t]:.3f}", f"{best[t] / best['sigpy']:.2f}x",
          f"{best[t] / best['bart']:.2f}x", f"{errors[t]:.4f}", f"{errors[t] / errors['bart']:.3f}"]
@@ -199,10 +184,8 @@ def render(result: dict) -> str:
         f"lam = {result['lam']:.3g} ({LAM_RELATIVE} x the zero-filled image's 99th-percentile magnitude) "
         f"for every tool, {ITERATIONS} "
         f"iterations, no data scaling (`-w 1`, `scale_data=false`). {THREADS} threads per tool, each in its "
-        f"own process. `bart` times are wall times of `pics` minus {startup * 1e3:.1f} ms start-up (`bart "
-        f"ones`) and include its file I/O; recon and sigpy are timed in memory after a warm-up call, "
-        f"step-size power iterations included. Load average {result['load'][0]:.1f} before and "
-        f"{result['load'][1]:.1f} after (a shared machine: the best times are the fairest comparison)."
+        "own process. "
+        + harness.versus_bart_note("`pics`", startup, result["load"], ", step-size power iterations included")
     )
     goal = (
         f"Goal (as accurate as `bart pics`, no slower than sigpy's L1WaveletRecon): accuracy "
@@ -212,25 +195,17 @@ def render(result: dict) -> str:
         f"recon against bart): the same problem, different random shifts and starting points."
     )
     title = "## L1-wavelet compressed sensing: recon `cs` vs bart pics vs sigpy (`benchmarks/bench_cs.py`)"
-    return "\n\n".join([title, setup, markdown_table(header, rows), goal, machine_line()])
+    return harness.versus_bart_section(title, setup, header, rows, goal)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = benchmark_parser(__doc__)
-    add_worker_options(parser, WORKERS)
+    parser = harness.worker_parser(__doc__, WORKERS)
     parser.add_argument("--lam", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         _worker(args.worker, args.data, args.repeats, args.lam)
         return 0
-    if shutil.which("bart") is None:
-        sys.exit("bench_cs needs BART (`apt-get install bart`)")
-    with tempfile.TemporaryDirectory() as tmp:
-        result = measure(Path(tmp))
-    from benchmarks.report import publish
-
-    publish("cs", render(result), write=not args.no_write)
-    return 0
+    return harness.measure_against_bart("cs", measure, render, write=not args.no_write)
 
 
 if __name__ == "__main__":

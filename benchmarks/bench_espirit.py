@@ -18,9 +18,7 @@ docs/benchmarks.md.
 from __future__ import annotations
 
 import math
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,25 +26,14 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make `benchmarks` and `recon_cli` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.harness import (  # noqa: E402
-    add_worker_options,
-    bart_times,
-    benchmark_parser,
-    best_and_median,
-    coil_images_from_cfl,
-    load_average,
-    pinned_env,
-    print_times,
-    run_checked,
-    worker_times,
-)
+from benchmarks import harness  # noqa: E402
 
 THREADS = 2
 SIZE, COILS, CALIB, KERNEL, THRESHOLD, CROP = 256, 8, 24, 6, 0.02, 0.95
 ECALIB = ["ecalib", "-m", "1", "-r", str(CALIB), "-k", str(KERNEL), "-t", str(THRESHOLD**2), "-c", str(CROP)]
 REPEATS = {"recon": 5, "recon-exact": 3, "bart": 5, "sigpy": 2}
 WORKERS = ("recon", "recon-exact", "sigpy")
-ENV = pinned_env(THREADS)
+ENV = harness.pinned_env(THREADS)
 
 
 def _worker(tool: str, folder: Path, repeats: int) -> None:
@@ -56,7 +43,7 @@ def _worker(tool: str, folder: Path, repeats: int) -> None:
     torch.set_num_threads(THREADS)
     from recon_cli.coils import espirit_maps
 
-    kspace = torch.from_numpy(coil_images_from_cfl(folder / "k"))
+    kspace = torch.from_numpy(harness.coil_images_from_cfl(folder / "k"))
     backend = "sigpy" if tool == "sigpy" else "torch"
     grid = SIZE if tool == "recon-exact" else None  # eigenvectors on the full grid, as BART
 
@@ -71,7 +58,7 @@ def _worker(tool: str, folder: Path, repeats: int) -> None:
             backend=backend,
         )
 
-    np.save(folder / f"{tool}.npy", print_times(run, repeats).numpy())
+    np.save(folder / f"{tool}.npy", harness.print_times(run, repeats).numpy())
 
 
 def correlation(ours: np.ndarray, ref: np.ndarray, align: bool) -> float:
@@ -86,16 +73,16 @@ def correlation(ours: np.ndarray, ref: np.ndarray, align: bool) -> float:
 
 def measure(folder: Path) -> dict[str, object]:
     """Make the data, time every tool in two interleaved passes, compare the maps."""
-    run_checked(["bart", "phantom", "-k", "-s", str(COILS), "-x", str(SIZE), "k"], cwd=folder)
+    harness.run_checked(["bart", "phantom", "-k", "-s", str(COILS), "-x", str(SIZE), "k"], cwd=folder)
     times: dict[str, list[float]] = {tool: [] for tool in [*REPEATS, "startup"]}
-    load = [load_average()]
+    load = [harness.load_average()]
     for _ in range(2):
-        times["startup"] += bart_times(["ones", "1", "1", "one"], folder, 5, ENV)
-        times["bart"] += bart_times([*ECALIB, "k", "s"], folder, REPEATS["bart"], ENV)
+        times["startup"] += harness.bart_times(["ones", "1", "1", "one"], folder, 5, ENV)
+        times["bart"] += harness.bart_times([*ECALIB, "k", "s"], folder, REPEATS["bart"], ENV)
         for tool in WORKERS:
-            times[tool] += worker_times(__file__, tool, folder, REPEATS[tool], ENV)
-    load.append(load_average())
-    ref = coil_images_from_cfl(folder / "s")
+            times[tool] += harness.worker_times(__file__, tool, folder, REPEATS[tool], ENV)
+    load.append(harness.load_average())
+    ref = harness.coil_images_from_cfl(folder / "s")
     maps = {tool: np.load(folder / f"{tool}.npy") for tool in WORKERS}
     agreement = {
         tool: {"direct": correlation(m, ref, False), "aligned": correlation(m, ref, True)}
@@ -120,12 +107,9 @@ def render(result: dict) -> str:
     """The markdown section."""
     import torch
 
-    from benchmarks.report import machine_line, markdown_table
-
     torch.set_num_threads(THREADS)
     times, agreement, labels = result["times"], result["agreement"], _labels()
-    startup = float(np.min(times["startup"]))
-    best, median = best_and_median(times, list(labels), startup, commands=["bart"])
+    startup, best, median = harness.versus_bart_times(times, list(labels))
     rows: list[list[object]] = []
     for tool, label in labels.items():
         corr = "reference"
@@ -139,35 +123,24 @@ def render(result: dict) -> str:
     setup = (
         f"BART phantom k-space, {COILS} coils, {SIZE} x {SIZE}; calibration {CALIB} x {CALIB}, kernel "
         f"{KERNEL}, threshold {THRESHOLD} (`{' '.join(['bart', *ECALIB])}`), crop {CROP}, one set of maps; "
-        f"{THREADS} threads per tool, each in its own process. `bart` times are wall times of the command "
-        f"minus {startup * 1e3:.1f} ms start-up (`bart ones`) and include its file I/O; recon and sigpy are "
-        f"timed in memory after a warm-up call. Load average {result['load'][0]:.1f} before and "
-        f"{result['load'][1]:.1f} after (a shared machine: the best times are the fairest comparison)."
+        f"{THREADS} threads per tool, each in its own process. "
+        + harness.versus_bart_note("the command", startup, result["load"])
     )
     goal = (
         f"Goal (no slower than `bart ecalib`, map correlation >= 0.999): **{'met' if met else 'not met'}**: "
         f"recon {best['recon']:.3f} s vs bart {best['bart']:.3f} s (best of {len(times['recon'])} and "
         f"{len(times['bart'])} runs), correlation {corr:.5f}."
     )
-    title = "## ESPIRiT: recon vs bart ecalib vs sigpy"
-    return "\n\n".join([title, setup, markdown_table(header, rows), goal, machine_line()])
+    return harness.versus_bart_section("## ESPIRiT: recon vs bart ecalib vs sigpy", setup, header, rows, goal)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = benchmark_parser(__doc__)
-    add_worker_options(parser, WORKERS)
+    parser = harness.worker_parser(__doc__, WORKERS)
     args = parser.parse_args(argv)
     if args.worker:
         _worker(args.worker, args.data, args.repeats)
         return 0
-    if shutil.which("bart") is None:
-        sys.exit("bench_espirit needs BART (`apt-get install bart`)")
-    with tempfile.TemporaryDirectory() as tmp:
-        result = measure(Path(tmp))
-    from benchmarks.report import publish
-
-    publish("espirit", render(result), write=not args.no_write)
-    return 0
+    return harness.measure_against_bart("espirit", measure, render, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -97,11 +99,14 @@ def repeat_timed(run: Callable[[], T], repeats: int) -> tuple[list[float], T]:
     return times, result
 
 
-def add_worker_options(parser: argparse.ArgumentParser, workers: Sequence[str]) -> None:
-    """The hidden options of a script that times tools in its own child processes (``worker_times``)."""
+def worker_parser(doc: str | None, workers: Sequence[str]) -> argparse.ArgumentParser:
+    """``benchmark_parser`` plus the hidden options of a script that times tools in child processes of
+    itself (``--worker TOOL --data DIR --repeats N``, what ``worker_times`` passes)."""
+    parser = benchmark_parser(doc)
     parser.add_argument("--worker", choices=tuple(workers), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--repeats", type=int, default=3, help=argparse.SUPPRESS)
+    return parser
 
 
 def worker_times(
@@ -122,18 +127,55 @@ def print_times(run: Callable[[], T], repeats: int) -> T:
     return result
 
 
+def measure_against_bart(
+    name: str, measure: Callable[[Path], dict[str, Any]], render: Callable[[dict[str, Any]], str], write: bool
+) -> int:
+    """The main run of a benchmark that compares with BART: ``measure`` in a temporary folder, then print
+    (and with ``write`` store) the section ``name``; exits with a message when ``bart`` is not installed."""
+    if shutil.which("bart") is None:
+        sys.exit(f"bench_{name} needs BART (`apt-get install bart`)")
+    with tempfile.TemporaryDirectory() as tmp:
+        result = measure(Path(tmp))
+    from benchmarks.report import publish
+
+    publish(name, render(result), write=write)
+    return 0
+
+
 def bart_times(args: Sequence[str], folder: Path, repeats: int, env: dict[str, str]) -> list[float]:
     """Wall seconds of ``repeats`` runs of ``bart ARGS`` in ``folder``."""
     return [wall_seconds(["bart", *args], env, folder) for _ in range(repeats)]
 
 
-def best_and_median(
-    times: dict[str, list[float]], tools: Sequence[str], startup: float = 0.0, commands: Sequence[str] = ()
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Best and median seconds of each tool; ``commands``' times (of whole processes) less ``startup``."""
-    best = {tool: float(np.min(times[tool])) - (startup if tool in commands else 0.0) for tool in tools}
-    median = {tool: float(np.median(times[tool])) - (startup if tool in commands else 0.0) for tool in tools}
-    return best, median
+def versus_bart_times(
+    times: dict[str, list[float]], tools: Sequence[str]
+) -> tuple[float, dict[str, float], dict[str, float]]:
+    """(start-up, best, median) seconds of each tool from ``times`` (its runs, and under "startup" those
+    of a trivial ``bart`` command); the ``bart`` times less that start-up, the fastest of its runs."""
+    startup = float(np.min(times["startup"]))
+    less = {tool: startup if tool == "bart" else 0.0 for tool in tools}
+    best = {tool: float(np.min(times[tool])) - less[tool] for tool in tools}
+    median = {tool: float(np.median(times[tool])) - less[tool] for tool in tools}
+    return startup, best, median
+
+
+def versus_bart_section(
+    title: str, setup: str, header: list[str], rows: list[list[object]], goal: str
+) -> str:
+    """A section of a benchmark against BART: title, set-up, the tools' table, the goal, the machine."""
+    from benchmarks.report import machine_line, markdown_table
+
+    return "\n\n".join([title, setup, markdown_table(header, rows), goal, machine_line()])
+
+
+def versus_bart_note(command: str, startup: float, load: Sequence[float], in_memory: str = "") -> str:
+    """The sentences saying how the tools were timed against BART and how busy the machine was."""
+    return (
+        f"`bart` times are wall times of {command} minus {startup * 1e3:.1f} ms start-up (`bart ones`) and "
+        f"include its file I/O; recon and sigpy are timed in memory after a warm-up call{in_memory}. Load "
+        f"average {load[0]:.1f} before and {load[1]:.1f} after (a shared machine: the best times are the "
+        "fairest comparison)."
+    )
 
 
 def load_average() -> float:
