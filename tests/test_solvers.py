@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import itertools
 
 import numpy as np
 import pytest
@@ -11,10 +10,7 @@ import torch
 
 from recon_cli.regularizers import (
     Wavelet2d,
-    crop_top_left,
-    cycle_spinning_shifts,
     huber_tv_gradient,
-    pad_bottom_right,
     soft_threshold,
     temporal_difference,
     temporal_difference_adjoint,
@@ -221,21 +217,3 @@ def test_huber_tv_gradient_matches_autograd(rng: torch.Generator) -> None:
     value = torch.where(mag <= mu, mag**2 / (2 * mu), mag - mu / 2).sum()
     (grad,) = torch.autograd.grad(value, x)  # torch's complex gradient is the conjugate Wirtinger x 2
     assert torch.allclose(huber_tv_gradient(x.detach(), mu), grad, atol=1e-12)
-
-
-def test_zero_padding_and_cropping_are_adjoint(rng: torch.Generator) -> None:
-    x, y = _complex((3, 5, 7), rng), _complex((3, 8, 16), rng)
-    padded = pad_bottom_right(x, (8, 16))
-    assert padded.shape == (3, 8, 16) and torch.equal(padded[..., :5, :7], x)
-    assert padded[..., 5:, :].abs().sum() == 0 and padded[..., :, 7:].abs().sum() == 0
-    lhs = torch.vdot(padded.flatten(), y.flatten())
-    rhs = torch.vdot(x.flatten(), crop_top_left(y, (5, 7)).flatten())
-    assert abs(complex(lhs - rhs)) < 1e-12 * abs(complex(lhs))
-
-
-def test_cycle_spinning_shifts_are_seeded_and_within_one_block() -> None:
-    first = list(itertools.islice(cycle_spinning_shifts(3), 200))
-    assert first == list(itertools.islice(cycle_spinning_shifts(3), 200))  # the same for every call
-    assert first != list(itertools.islice(cycle_spinning_shifts(3, seed=1), 200))
-    assert all(0 <= s < 8 for shift in first for s in shift) and len(set(first)) > 32
-    assert set(itertools.islice(cycle_spinning_shifts(3, enabled=False), 5)) == {(0, 0)}
