@@ -9,8 +9,6 @@ and ``TOOL_{forward,adjoint,normal}.npy`` (results in our layout) to DIR.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import time
 import warnings
@@ -18,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.harness import pinned_env, read_cfl, repeat_timed, run_checked, write_cfl
 
 THREADS = 2
 WARMUP, REPEATS, SLOW_REPEATS = 2, 9, 3
@@ -28,11 +28,7 @@ Timed = dict[str, Callable[[], np.ndarray]]
 def _median_ms(fn: Callable[[], object], repeats: int) -> float:
     for _ in range(WARMUP):
         fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
+    times, _ = repeat_timed(fn, repeats)
     return 1e3 * float(np.median(times))
 
 
@@ -134,8 +130,6 @@ def bart_cli(data: Path) -> tuple[Timed, float]:
 
     setup = the same-sized ``bart ones`` command: process start and file output, subtracted later.
     """
-    from tests.helpers import read_cfl, write_cfl
-
     traj, image, kspace = (np.load(data / f"{n}.npy") for n in ("traj", "image", "kspace"))
     frames, coils, ny, nx = image.shape
     spokes = int(np.load(data / "spokes.npy"))
@@ -152,10 +146,10 @@ def bart_cli(data: Path) -> tuple[Timed, float]:
     k = kspace.reshape(frames, coils, spokes, samples).transpose(3, 2, 1, 0)
     write_cfl(data / "b_ksp", k.reshape(1, samples, spokes, coils, *(1,) * 6, frames))
     dims = f"{nx}:{ny}:1"
-    env = dict(os.environ, OMP_NUM_THREADS=str(THREADS))
+    env = pinned_env(THREADS)
 
     def bart(*args: str) -> None:
-        subprocess.run(["bart", *args], check=True, env=env, capture_output=True)
+        run_checked(["bart", *args], env)
 
     def forward() -> np.ndarray:
         bart("nufft", "-d", dims, str(data / "b_traj"), str(data / "b_img"), str(data / "b_fwd"))

@@ -18,11 +18,8 @@ scaling issue's 192 x 192, 24 coils, 30 frames x 19 spokes x 384 samples, 2 slic
 
 from __future__ import annotations
 
-import argparse
 import math
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,25 +29,21 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.harness import (  # noqa: E402
+    benchmark_parser,
+    load_average,
+    pinned_env,
+    read_cfl,
+    wall_seconds,
+    write_cfl,
+)
 from benchmarks.report import machine_line, markdown_table, publish  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample_data" / "radial_cine.h5"
 LAMBDAS = (0.0005, 0.002, 0.008, 0.03)
 FRAME_DIM, SLICE_DIM = 10, 13
-LOAD = os.getloadavg()
-
-
-def write_cfl(base: Path, array: np.ndarray) -> None:
-    """A BART .cfl/.hdr pair (column-major complex64)."""
-    dims = list(array.shape) + [1] * (16 - array.ndim)
-    base.with_suffix(".hdr").write_text("# Dimensions\n" + " ".join(map(str, dims)) + "\n")
-    np.asarray(array, dtype=np.complex64).ravel(order="F").tofile(base.with_suffix(".cfl"))
-
-
-def read_cfl(base: Path) -> np.ndarray:
-    dims = [int(d) for d in base.with_suffix(".hdr").read_text().splitlines()[1].split()]
-    return np.fromfile(base.with_suffix(".cfl"), dtype=np.complex64).reshape(dims, order="F")
+LOAD = load_average()
 
 
 def export(path: Path, folder: Path) -> tuple[int, np.ndarray | None]:
@@ -87,14 +80,6 @@ def export(path: Path, folder: Path) -> tuple[int, np.ndarray | None]:
     return n, reference
 
 
-def timed(command: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[:3])} failed: {proc.stderr.strip()[-400:]}")
-    return time.perf_counter() - start
-
-
 def bart_image(folder: Path, name: str) -> np.ndarray:
     """A BART image (x=ky rows, y=kx cols, ..., frames@10, slices@13) as recon's (slices, frames, ny, nx)."""
     a = read_cfl(folder / name)
@@ -120,14 +105,14 @@ def recon_run(path: Path, model: str, out: Path, env: dict[str, str]) -> tuple[f
 
     recon = str(Path(sys.executable).parent / "recon")
     command = [recon, "reconstruct", str(path), "--model", model, "--format", "nifti", "--out", str(out)]
-    seconds = timed([*command, "--overwrite"], env)
+    seconds = wall_seconds([*command, "--overwrite"], env)
     volume = np.asarray(nib.load(out / path.stem / f"{path.stem}.nii.gz").dataobj)
     volume = volume.reshape(volume.shape[0], volume.shape[1], -1, volume.shape[-1] if volume.ndim == 4 else 1)
     return seconds, volume.transpose(2, 3, 1, 0)  # NIfTI (x, y, slices, frames) -> (slices, frames, y, x)
 
 
 def compare(path: Path, threads: int, quick: bool) -> dict[str, object]:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    env = pinned_env(threads)
     bart = shutil.which("bart") or "bart"
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -136,10 +121,10 @@ def compare(path: Path, threads: int, quick: bool) -> dict[str, object]:
         export_s = time.perf_counter() - start
         dims = f"{n}:{n}:1"
         zf_recon, zf_image = recon_run(path, "zero-filled", folder / "r", env)
-        zf_bart = timed(
+        zf_bart = wall_seconds(
             [bart, "nufft", "-a", "-d", dims, *(str(folder / f) for f in ("traj", "ksp", "coil"))], env
         )
-        zf_bart += timed([bart, "rss", "8", str(folder / "coil"), str(folder / "zf")], env)
+        zf_bart += wall_seconds([bart, "rss", "8", str(folder / "coil"), str(folder / "zf")], env)
         row: dict[str, object] = {
             "file": path.name,
             "export_s": export_s,
@@ -150,19 +135,21 @@ def compare(path: Path, threads: int, quick: bool) -> dict[str, object]:
             row["zf_recon_nrmse"] = nrmse(_oriented(zf_image, reference), reference)
             row["zf_bart_nrmse"] = nrmse(_oriented(bart_image(folder, "zf"), reference), reference)
         cs_recon, cs_image = recon_run(path, "cs", folder / "c", env)
-        calib = timed(
+        calib = wall_seconds(
             [bart, "nufft", "-a", "-d", dims, *(str(folder / f) for f in ("traj_all", "ksp_all", "grid"))],
             env,
         )
-        calib += timed([bart, "fft", "-u", "3", str(folder / "grid"), str(folder / "gridk")], env)
-        calib += timed([bart, "ecalib", "-m1", "-r", "24", str(folder / "gridk"), str(folder / "sens")], env)
+        calib += wall_seconds([bart, "fft", "-u", "3", str(folder / "grid"), str(folder / "gridk")], env)
+        calib += wall_seconds(
+            [bart, "ecalib", "-m1", "-r", "24", str(folder / "gridk"), str(folder / "sens")], env
+        )
         row.update(cs_recon_s=cs_recon, bart_calib_s=calib)
         target = nrmse(_oriented(cs_image, reference), reference) if reference is not None else None
         row["cs_recon_nrmse"] = target
         best = None
         for lam in LAMBDAS:
             pics = [bart, "pics", "-S", "-i", "50", "-R", f"W:3:0:{lam}", "-R", f"T:1024:0:{lam}", "-t"]
-            seconds = timed([*pics, *(str(folder / f) for f in ("traj", "ksp", "sens", "pics"))], env)
+            seconds = wall_seconds([*pics, *(str(folder / f) for f in ("traj", "ksp", "sens", "pics"))], env)
             error = (
                 nrmse(_oriented(bart_image(folder, "pics"), reference), reference)
                 if reference is not None
@@ -258,7 +245,7 @@ def report(rows: list[dict[str, object]], threads: int) -> str:
             cs,
             caveat,
             f"Export of each file to BART's format (not counted): {exports}. Load average during the "
-            f"run: {LOAD[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (2 cores; both tools "
+            f"run: {LOAD[0]:.1f} at the start, {load_average():.1f} at the end (2 cores; both tools "
             "ran under the same load, so the ratios hold better than the seconds).",
         ]
     )
@@ -273,10 +260,7 @@ def _unmatched(r: dict[str, object]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--quick", action="store_true", help="the sample only")
-    parser.add_argument("--no-write", action="store_true")
+    parser = benchmark_parser(__doc__, threads=1, quick="the sample only")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         files = [SAMPLE] if args.quick else [SAMPLE, larger_scan(Path(tmp))]

@@ -9,8 +9,6 @@ same scoring as ``bench_imunne_quality.py`` (whose table adds the learned models
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -19,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.bench_imunne_quality import HELD_OUT_SEEDS, score  # noqa: E402
+from benchmarks.harness import benchmark_parser, load_average  # noqa: E402
 from benchmarks.report import machine_line, markdown_table, publish  # noqa: E402
 
 MODELS = ("zero-filled", "sense", "cs")
@@ -26,13 +25,11 @@ SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "radial_cine.h
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--no-write", action="store_true")
+    parser = benchmark_parser(__doc__, threads=2)
     args = parser.parse_args(argv)
     from sample_data.make_sample_data import make_radial_cine
 
-    load = os.getloadavg()[0]
+    load = load_average()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         held_out = [

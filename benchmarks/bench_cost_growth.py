@@ -14,11 +14,8 @@ Writes section "cost-growth" of docs/benchmarks.md and docs/cost_growth.png.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,6 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.harness import benchmark_parser, pinned_env, run_json  # noqa: E402
 from benchmarks.report import machine_line, markdown_table, publish  # noqa: E402
 
 MODELS = ("zero-filled", "sense", "cs", "imunne")
@@ -76,14 +74,7 @@ def make_scan(folder: Path, matrix: int, coils: int, frames: int) -> Path:
 
 
 def measure(path: Path, model: str, threads: int) -> dict[str, float]:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    proc = subprocess.run(
-        [sys.executable, "-c", WORKER, str(path), model, str(threads)],
-        capture_output=True, text=True, env=env, check=False,
-    )  # fmt: skip
-    if proc.returncode != 0:
-        raise RuntimeError(f"{model} on {path.name} failed: {proc.stderr.strip()[-500:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return dict(run_json([sys.executable, "-c", WORKER, str(path), model, str(threads)], pinned_env(threads)))
 
 
 def slope(sizes: list[int], costs: list[float]) -> float:
@@ -189,9 +180,7 @@ def _baseline(results: dict[str, dict[str, list[dict[str, float]]]]) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--no-write", action="store_true", help="print the section, do not store it")
+    parser = benchmark_parser(__doc__, threads=1)
     parser.add_argument("--cache", type=Path, help="JSON file that keeps finished runs (resume a long run)")
     args = parser.parse_args(argv)
     results = run(args.threads, args.cache)

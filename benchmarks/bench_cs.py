@@ -22,13 +22,7 @@ Run: ``python benchmarks/bench_cs.py`` (needs ``bart``); writes the "cs" section
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -36,32 +30,14 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make `benchmarks` and `recon_cli` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import harness  # noqa: E402
+
 THREADS = 2
 SIZE, COILS, ACCELERATION, ITERATIONS, SEED = 256, 8, 4.0, 50, 0
 LAM_RELATIVE = 0.002  # lam as a fraction of the zero-filled image's 99th-percentile magnitude (cs default)
 REPEATS = {"recon": 3, "recon-db4": 3, "bart": 3, "sigpy": 2}
 WORKERS = ("recon", "recon-db4", "sigpy")
-
-
-def _env() -> dict[str, str]:
-    n = str(THREADS)
-    threads = {"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n, "NUMBA_NUM_THREADS": n}
-    return {**os.environ, **threads, "OMP_WAIT_POLICY": "passive"}
-
-
-def read_cfl(base: Path) -> np.ndarray:
-    """BART .cfl/.hdr (column-major complex64) of dims (x, y, 1, coils) as (coils, y, x)."""
-    dims = [int(d) for d in base.with_suffix(".hdr").read_text().splitlines()[1].split()]
-    data = np.fromfile(base.with_suffix(".cfl"), dtype=np.complex64).reshape(dims, order="F")
-    return np.ascontiguousarray(data.reshape(dims[0], dims[1], -1).T)
-
-
-def write_cfl(base: Path, array: np.ndarray) -> None:
-    """(coils, y, x) as a BART (x, y, 1, coils) .cfl/.hdr pair."""
-    data = np.asarray(array, dtype=np.complex64).T[:, :, None, :]
-    dims = list(data.shape) + [1] * (16 - data.ndim)
-    base.with_suffix(".hdr").write_text("# Dimensions\n" + " ".join(map(str, dims)) + "\n")
-    data.ravel(order="F").tofile(base.with_suffix(".cfl"))
+ENV = harness.pinned_env(THREADS, OMP_WAIT_POLICY="passive")
 
 
 def variable_density_mask(size: int, acceleration: float, seed: int) -> np.ndarray:
@@ -79,11 +55,11 @@ def make_data(folder: Path) -> dict[str, float]:
         ["phantom", "-k", "-s", str(COILS), "-x", str(SIZE), "full"],
         ["ecalib", "-m", "1", "full", "maps"],
     ):
-        subprocess.run(["bart", *args], cwd=folder, env=_env(), check=True, capture_output=True)
-    full, maps = read_cfl(folder / "full"), read_cfl(folder / "maps")
+        harness.run_checked(["bart", *args], ENV, folder)
+    full, maps = harness.coil_images_from_cfl(folder / "full"), harness.coil_images_from_cfl(folder / "maps")
     mask = variable_density_mask(SIZE, ACCELERATION, SEED)
     under = full * mask
-    write_cfl(folder / "under", under)
+    harness.coil_images_to_cfl(folder / "under", under)
     coil_images = np.fft.fftshift(
         np.fft.ifft2(np.fft.ifftshift(full, axes=(-2, -1)), norm="ortho"), axes=(-2, -1)
     )
@@ -145,30 +121,7 @@ def _worker(tool: str, folder: Path, repeats: int, lam: float) -> None:
     torch.set_num_threads(THREADS)
     data = dict(np.load(folder / "data.npz"))
     run = _sigpy_runner(data, lam) if tool == "sigpy" else _recon_runner(tool, data, lam)
-    image = run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        image = run()
-        times.append(time.perf_counter() - start)
-    np.save(folder / f"{tool}.npy", image)
-    print(json.dumps(times))
-
-
-def _time_child(tool: str, folder: Path, lam: float) -> list[float]:
-    cmd = [sys.executable, __file__, "--worker", tool, "--data", str(folder)]
-    cmd += ["--repeats", str(REPEATS[tool]), "--lam", repr(lam)]
-    out = subprocess.run(cmd, env=_env(), capture_output=True, text=True, check=True).stdout
-    return list(json.loads(out.strip().splitlines()[-1]))
-
-
-def _time_bart(args: list[str], folder: Path, repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run(["bart", *args], cwd=folder, env=_env(), capture_output=True, check=True)
-        times.append(time.perf_counter() - start)
-    return times
+    np.save(folder / f"{tool}.npy", harness.print_times(run, repeats))
 
 
 def nrmse(image: np.ndarray, truth: np.ndarray) -> float:
@@ -182,16 +135,18 @@ def measure(folder: Path) -> dict[str, object]:
     lam = setup["lam"]
     pics = ["pics", "-l1", "-r", repr(lam), "-w", "1", "-i", str(ITERATIONS), "under", "maps", "bart"]
     times: dict[str, list[float]] = {tool: [] for tool in [*REPEATS, "startup"]}
-    load = [os.getloadavg()[0]]
+    load = [harness.load_average()]
     for _ in range(2):
-        times["startup"] += _time_bart(["ones", "2", str(SIZE), str(SIZE), "one"], folder, 5)
-        times["bart"] += _time_bart(pics, folder, REPEATS["bart"])
+        times["startup"] += harness.bart_times(["ones", "2", str(SIZE), str(SIZE), "one"], folder, 5, ENV)
+        times["bart"] += harness.bart_times(pics, folder, REPEATS["bart"], ENV)
         for tool in WORKERS:
-            times[tool] += _time_child(tool, folder, lam)
-    load.append(os.getloadavg()[0])
+            times[tool] += harness.worker_times(
+                __file__, tool, folder, REPEATS[tool], ENV, "--lam", repr(lam)
+            )
+    load.append(harness.load_average())
     data = np.load(folder / "data.npz")
     images = {tool: np.load(folder / f"{tool}.npy") for tool in WORKERS}
-    images["bart"] = read_cfl(folder / "bart")[0]
+    images["bart"] = harness.coil_images_from_cfl(folder / "bart")[0]
     images["zero-filled"] = data["zero_filled"]
     errors = {tool: nrmse(image, data["truth"]) for tool, image in images.items()}
     agreement = nrmse(images["recon"], images["bart"])
@@ -210,14 +165,9 @@ def render(result: dict) -> str:
     """The markdown section."""
     import torch
 
-    from benchmarks.report import machine_line, markdown_table
-
     torch.set_num_threads(THREADS)
     times, errors = result["times"], result["errors"]
-    startup = float(np.min(times["startup"]))
-    best = {tool: float(np.min(times[tool])) for tool in LABELS}
-    median = {tool: float(np.median(times[tool])) for tool in LABELS}
-    best["bart"], median["bart"] = best["bart"] - startup, median["bart"] - startup
+    startup, best, median = harness.versus_bart_times(times, list(LABELS))
     rows: list[list[object]] = [
         [label, f"{best[t]:.3f}", f"{median[t]:.3f}", f"{best[t] / best['sigpy']:.2f}x",
          f"{best[t] / best['bart']:.2f}x", f"{errors[t]:.4f}", f"{errors[t] / errors['bart']:.3f}"]
@@ -234,10 +184,8 @@ def render(result: dict) -> str:
         f"lam = {result['lam']:.3g} ({LAM_RELATIVE} x the zero-filled image's 99th-percentile magnitude) "
         f"for every tool, {ITERATIONS} "
         f"iterations, no data scaling (`-w 1`, `scale_data=false`). {THREADS} threads per tool, each in its "
-        f"own process. `bart` times are wall times of `pics` minus {startup * 1e3:.1f} ms start-up (`bart "
-        f"ones`) and include its file I/O; recon and sigpy are timed in memory after a warm-up call, "
-        f"step-size power iterations included. Load average {result['load'][0]:.1f} before and "
-        f"{result['load'][1]:.1f} after (a shared machine: the best times are the fairest comparison)."
+        "own process. "
+        + harness.versus_bart_note("`pics`", startup, result["load"], ", step-size power iterations included")
     )
     goal = (
         f"Goal (as accurate as `bart pics`, no slower than sigpy's L1WaveletRecon): accuracy "
@@ -247,28 +195,17 @@ def render(result: dict) -> str:
         f"recon against bart): the same problem, different random shifts and starting points."
     )
     title = "## L1-wavelet compressed sensing: recon `cs` vs bart pics vs sigpy (`benchmarks/bench_cs.py`)"
-    return "\n\n".join([title, setup, markdown_table(header, rows), goal, machine_line()])
+    return harness.versus_bart_section(title, setup, header, rows, goal)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
-    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--repeats", type=int, default=3, help=argparse.SUPPRESS)
+    parser = harness.worker_parser(__doc__, WORKERS)
     parser.add_argument("--lam", type=float, help=argparse.SUPPRESS)
-    parser.add_argument("--no-write", action="store_true", help="print the section, leave the docs alone")
     args = parser.parse_args(argv)
     if args.worker:
         _worker(args.worker, args.data, args.repeats, args.lam)
         return 0
-    if shutil.which("bart") is None:
-        sys.exit("bench_cs needs BART (`apt-get install bart`)")
-    with tempfile.TemporaryDirectory() as tmp:
-        result = measure(Path(tmp))
-    from benchmarks.report import publish
-
-    publish("cs", render(result), write=not args.no_write)
-    return 0
+    return harness.measure_against_bart("cs", measure, render, write=not args.no_write)
 
 
 if __name__ == "__main__":

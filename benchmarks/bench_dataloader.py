@@ -16,8 +16,6 @@ Loading keeps up when its time per example is below the step time (ratio < 1). R
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import tempfile
 import time
@@ -29,6 +27,7 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.harness import benchmark_parser, load_average, repeat_timed  # noqa: E402
 from benchmarks.report import machine_line, markdown_table, publish  # noqa: E402
 from recon_cli.train.config import DataConfig, TrainConfig  # noqa: E402
 from recon_cli.train.datasets import FastMRISlices  # noqa: E402
@@ -76,12 +75,12 @@ def step_seconds(dataset: TrainingData, repeats: int = 3) -> float:
     model = plugin.build(resolve_config(plugin, {}))
     example = unbatch(collate([dataset[(0, 0)]]), 0, torch.device("cpu"))
     config = TrainConfig()
-    times = []
-    for _ in range(repeats + 1):
-        start = time.perf_counter()
+
+    def step() -> None:
         loss = reconstruction_loss(model(example["kspace"], operator_for(example)), example["target"], config)
         loss.backward()
-        times.append(time.perf_counter() - start)
+
+    times, _ = repeat_timed(step, repeats + 1)
     return sum(times[1:]) / repeats
 
 
@@ -111,10 +110,8 @@ def sources(folder: Path, quick: bool) -> dict[str, TrainingData]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__, quick="smaller data (a smoke run)")
     parser.add_argument("--examples", type=int, default=12, help="examples timed per configuration")
-    parser.add_argument("--quick", action="store_true", help="smaller data (a smoke run)")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated")
     rows: list[list[object]] = []
@@ -147,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     markdown = "\n\n".join(
         [
             "## Data loading vs model step (`benchmarks/bench_dataloader.py`)",
-            machine_line() + f" Load average at the start: {os.getloadavg()[0]:.1f} (a shared machine).",
+            machine_line() + f" Load average at the start: {load_average():.1f} (a shared machine).",
             "Loader: the training `DataLoader` (bucketing sampler, batch 1), examples per second after the "
             "first batch; radial and Cartesian examples are simulated on the fly (phantom, coils, noise), "
             "fastMRI slices are read from HDF5 and undersampled with a new mask. Step: forward + backward of "

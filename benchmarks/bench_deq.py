@@ -18,8 +18,6 @@ docs/benchmarks.md.
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
 import sys
 import time
@@ -30,6 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.harness import benchmark_parser, load_average  # noqa: E402
 from benchmarks.report import machine_line, markdown_table, publish  # noqa: E402
 
 MODES = (
@@ -112,14 +111,11 @@ def train_mode(overrides: dict[str, object], steps: int, train_set, test: list[d
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__, threads=1, quick="32 x 32 images (a smoke run)")
     parser.add_argument(
         "--steps", type=int, default=0, help="optimiser steps per mode (default 600; quick 20)"
     )
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--quick", action="store_true", help="32 x 32 images (a smoke run)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="deq config overrides")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated")
     torch.set_num_threads(args.threads)
@@ -130,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
     train_set, test_set = _data(args.quick)
     test = [test_set[(i, 0)] for i in range(len(test_set))]
-    load = os.getloadavg()[0]
+    load = load_average()
     zero_filled = _metrics([operator_for(ex).gridding(ex["kspace"]) for ex in test], test)
     results = {}
     for name, overrides in MODES:

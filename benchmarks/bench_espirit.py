@@ -17,15 +17,8 @@ docs/benchmarks.md.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,22 +26,14 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make `benchmarks` and `recon_cli` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import harness  # noqa: E402
+
 THREADS = 2
 SIZE, COILS, CALIB, KERNEL, THRESHOLD, CROP = 256, 8, 24, 6, 0.02, 0.95
 ECALIB = ["ecalib", "-m", "1", "-r", str(CALIB), "-k", str(KERNEL), "-t", str(THRESHOLD**2), "-c", str(CROP)]
 REPEATS = {"recon": 5, "recon-exact": 3, "bart": 5, "sigpy": 2}
-
-
-def read_cfl(base: Path) -> np.ndarray:
-    """BART .cfl/.hdr (column-major complex64), as (coils, y, x) for a (x, y, 1, coils) array."""
-    dims = [int(d) for d in base.with_suffix(".hdr").read_text().splitlines()[1].split()]
-    data = np.fromfile(base.with_suffix(".cfl"), dtype=np.complex64).reshape(dims, order="F")
-    return np.ascontiguousarray(data.reshape(dims[0], dims[1], -1).T)
-
-
-def _env() -> dict[str, str]:
-    n = str(THREADS)
-    return {**os.environ, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n}
+WORKERS = ("recon", "recon-exact", "sigpy")
+ENV = harness.pinned_env(THREADS)
 
 
 def _worker(tool: str, folder: Path, repeats: int) -> None:
@@ -58,7 +43,7 @@ def _worker(tool: str, folder: Path, repeats: int) -> None:
     torch.set_num_threads(THREADS)
     from recon_cli.coils import espirit_maps
 
-    kspace = torch.from_numpy(read_cfl(folder / "k"))
+    kspace = torch.from_numpy(harness.coil_images_from_cfl(folder / "k"))
     backend = "sigpy" if tool == "sigpy" else "torch"
     grid = SIZE if tool == "recon-exact" else None  # eigenvectors on the full grid, as BART
 
@@ -73,29 +58,7 @@ def _worker(tool: str, folder: Path, repeats: int) -> None:
             backend=backend,
         )
 
-    maps = run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        maps = run()
-        times.append(time.perf_counter() - start)
-    np.save(folder / f"{tool}.npy", maps.numpy())
-    print(json.dumps(times))
-
-
-def _time_child(tool: str, folder: Path) -> list[float]:
-    cmd = [sys.executable, __file__, "--worker", tool, "--data", str(folder), "--repeats", str(REPEATS[tool])]
-    out = subprocess.run(cmd, env=_env(), capture_output=True, text=True, check=True).stdout
-    return list(json.loads(out.strip().splitlines()[-1]))
-
-
-def _time_bart(args: list[str], folder: Path, repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run(["bart", *args], cwd=folder, env=_env(), capture_output=True, check=True)
-        times.append(time.perf_counter() - start)
-    return times
+    np.save(folder / f"{tool}.npy", harness.print_times(run, repeats).numpy())
 
 
 def correlation(ours: np.ndarray, ref: np.ndarray, align: bool) -> float:
@@ -110,17 +73,17 @@ def correlation(ours: np.ndarray, ref: np.ndarray, align: bool) -> float:
 
 def measure(folder: Path) -> dict[str, object]:
     """Make the data, time every tool in two interleaved passes, compare the maps."""
-    subprocess.run(["bart", "phantom", "-k", "-s", str(COILS), "-x", str(SIZE), "k"], cwd=folder, check=True)
+    harness.run_checked(["bart", "phantom", "-k", "-s", str(COILS), "-x", str(SIZE), "k"], cwd=folder)
     times: dict[str, list[float]] = {tool: [] for tool in [*REPEATS, "startup"]}
-    load = [os.getloadavg()[0]]
+    load = [harness.load_average()]
     for _ in range(2):
-        times["startup"] += _time_bart(["ones", "1", "1", "one"], folder, 5)
-        times["bart"] += _time_bart([*ECALIB, "k", "s"], folder, REPEATS["bart"])
-        for tool in ("recon", "recon-exact", "sigpy"):
-            times[tool] += _time_child(tool, folder)
-    load.append(os.getloadavg()[0])
-    ref = read_cfl(folder / "s")
-    maps = {tool: np.load(folder / f"{tool}.npy") for tool in ("recon", "recon-exact", "sigpy")}
+        times["startup"] += harness.bart_times(["ones", "1", "1", "one"], folder, 5, ENV)
+        times["bart"] += harness.bart_times([*ECALIB, "k", "s"], folder, REPEATS["bart"], ENV)
+        for tool in WORKERS:
+            times[tool] += harness.worker_times(__file__, tool, folder, REPEATS[tool], ENV)
+    load.append(harness.load_average())
+    ref = harness.coil_images_from_cfl(folder / "s")
+    maps = {tool: np.load(folder / f"{tool}.npy") for tool in WORKERS}
     agreement = {
         tool: {"direct": correlation(m, ref, False), "aligned": correlation(m, ref, True)}
         for tool, m in maps.items()
@@ -144,14 +107,9 @@ def render(result: dict) -> str:
     """The markdown section."""
     import torch
 
-    from benchmarks.report import machine_line, markdown_table
-
     torch.set_num_threads(THREADS)
     times, agreement, labels = result["times"], result["agreement"], _labels()
-    startup = float(np.min(times["startup"]))
-    best = {tool: float(np.min(times[tool])) for tool in labels}
-    median = {tool: float(np.median(times[tool])) for tool in labels}
-    best["bart"], median["bart"] = best["bart"] - startup, median["bart"] - startup
+    startup, best, median = harness.versus_bart_times(times, list(labels))
     rows: list[list[object]] = []
     for tool, label in labels.items():
         corr = "reference"
@@ -165,38 +123,24 @@ def render(result: dict) -> str:
     setup = (
         f"BART phantom k-space, {COILS} coils, {SIZE} x {SIZE}; calibration {CALIB} x {CALIB}, kernel "
         f"{KERNEL}, threshold {THRESHOLD} (`{' '.join(['bart', *ECALIB])}`), crop {CROP}, one set of maps; "
-        f"{THREADS} threads per tool, each in its own process. `bart` times are wall times of the command "
-        f"minus {startup * 1e3:.1f} ms start-up (`bart ones`) and include its file I/O; recon and sigpy are "
-        f"timed in memory after a warm-up call. Load average {result['load'][0]:.1f} before and "
-        f"{result['load'][1]:.1f} after (a shared machine: the best times are the fairest comparison)."
+        f"{THREADS} threads per tool, each in its own process. "
+        + harness.versus_bart_note("the command", startup, result["load"])
     )
     goal = (
         f"Goal (no slower than `bart ecalib`, map correlation >= 0.999): **{'met' if met else 'not met'}**: "
         f"recon {best['recon']:.3f} s vs bart {best['bart']:.3f} s (best of {len(times['recon'])} and "
         f"{len(times['bart'])} runs), correlation {corr:.5f}."
     )
-    title = "## ESPIRiT: recon vs bart ecalib vs sigpy"
-    return "\n\n".join([title, setup, markdown_table(header, rows), goal, machine_line()])
+    return harness.versus_bart_section("## ESPIRiT: recon vs bart ecalib vs sigpy", setup, header, rows, goal)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--worker", choices=("recon", "recon-exact", "sigpy"), help=argparse.SUPPRESS)
-    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--repeats", type=int, default=3, help=argparse.SUPPRESS)
-    parser.add_argument("--no-write", action="store_true", help="print the section, leave the docs alone")
+    parser = harness.worker_parser(__doc__, WORKERS)
     args = parser.parse_args(argv)
     if args.worker:
         _worker(args.worker, args.data, args.repeats)
         return 0
-    if shutil.which("bart") is None:
-        sys.exit("bench_espirit needs BART (`apt-get install bart`)")
-    with tempfile.TemporaryDirectory() as tmp:
-        result = measure(Path(tmp))
-    from benchmarks.report import publish
-
-    publish("espirit", render(result), write=not args.no_write)
-    return 0
+    return harness.measure_against_bart("espirit", measure, render, write=not args.no_write)
 
 
 if __name__ == "__main__":

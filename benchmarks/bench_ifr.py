@@ -36,6 +36,8 @@ import torch
 if __package__ in (None, ""):  # run as a script: make `benchmarks` and `recon_cli` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.harness import benchmark_parser, optimiser_step  # noqa: E402
+
 SETTINGS = [
     ("pseudo-radial", 0.10),
     ("pseudo-radial", 0.20),
@@ -108,11 +110,7 @@ def train_network(
         kspace, op = single_coil(batch, mask)
         target = batch.to(torch.complex64) if complex_target else batch.abs()
         loss = reconstruction_loss(model(kspace, op), target, loss_config)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-        losses.append(float(loss.detach()))
+        losses.append(optimiser_step(optimiser, loss, schedule))
     model.eval()
     tail = losses[-max(len(losses) // 10, 1) :]
     return model, {"seconds": time.perf_counter() - start, "loss": float(np.mean(tail))}
@@ -273,15 +271,12 @@ trained on the complex NMSE; metrics on magnitudes against the combined image:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__, threads=1, quick="tiny smoke run; nothing written")
     parser.add_argument("--matrix", type=int, default=64, help="image size N (N x N)")
     parser.add_argument("--steps", type=int, default=150, help="training steps per network")
     parser.add_argument("--batch", type=int, default=8, help="slices per training step")
     parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run; nothing written")
-    parser.add_argument("--no-write", action="store_true", help="print the section, leave the docs alone")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.quick:

@@ -23,6 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.harness import benchmark_parser  # noqa: E402
 from benchmarks.report import machine_line, markdown_table, publish  # noqa: E402
 
 MODEL_SETTINGS = {
@@ -130,14 +131,13 @@ def _markdown(results: dict, args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--matrix", type=int, default=32)
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--spokes", type=int, default=4, help="per frame (13 x 32 / 128 rounds to 4)")
     parser.add_argument("--val-length", type=int, default=8)
     parser.add_argument("--models", type=lambda s: s.split(","), default=["cunet", "imunne"])
-    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     results = {}

@@ -20,7 +20,6 @@ docs/benchmarks.md.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.bench_imunne_quality import HELD_OUT_SEEDS  # noqa: E402
+from benchmarks.harness import benchmark_parser, optimiser_step  # noqa: E402
 from benchmarks.report import machine_line, markdown_table, publish  # noqa: E402
 
 REFERENCES = ("cs", "alt-un", "imunne")
@@ -65,13 +65,10 @@ def reading(curve: list[list[object]], cs: dict[str, float]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__, threads=2, quick="2 fitting steps (a smoke run; writes nothing)")
     parser.add_argument("--steps", type=int, default=300, help="fitting steps")
     parser.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (constant)")
     parser.add_argument("--every", type=int, default=50, help="score every this many steps")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--quick", action="store_true", help="2 fitting steps (a smoke run; writes nothing)")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -112,15 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     for step in range(1, steps + 1):
         model.train()
-        loss = reconstruction_loss(model(kspace, op), target, config)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
+        loss = optimiser_step(optimiser, reconstruction_loss(model(kspace, op), target, config))
         if step % every == 0 or step == steps:
             model.eval()
             with torch.no_grad():
                 metrics = score(model(kspace, op), reference)
-            curve.append([step, f"{loss.item():.4f}", f"{metrics['ssim']:.3f}", f"{metrics['nrmse']:.3f}"])
+            curve.append([step, f"{loss:.4f}", f"{metrics['ssim']:.3f}", f"{metrics['nrmse']:.3f}"])
             print(step, curve[-1], f"{time.perf_counter() - start:.0f} s", flush=True)
     rows.append([f"`{FITTED}` fitted to this scan", steps, curve[-1][2], curve[-1][3]])
 

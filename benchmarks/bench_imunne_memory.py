@@ -27,10 +27,8 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 import warnings
@@ -40,6 +38,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.harness import benchmark_parser, load_average, pinned_env, repeat_timed, run_json  # noqa: E402
 from benchmarks.report import machine_line, markdown_table, publish  # noqa: E402
 
 ITERATIONS = (1, 5, 10, 20)
@@ -151,25 +150,19 @@ def infer_worker(name: str, sizes: dict[str, int], repeats: int) -> dict[str, fl
     """Median seconds to reconstruct the slice in eval mode with the default config (after a warm-up)."""
     _, kspace, op = _data(sizes)
     model = _model(name, {}).eval()
-    times = []
-    for _ in range(repeats + 1):
-        start = time.perf_counter()
+
+    def run() -> None:
         with torch.inference_mode():
             model(kspace, op)
-        times.append(time.perf_counter() - start)
+
+    times, _ = repeat_timed(run, repeats + 1)
     info = getattr(model, "last_info", None)
     return {"seconds": statistics.median(times[1:]), "iterations": getattr(info, "iterations", -1)}
 
 
 def _run(args: list[str]) -> dict[str, float]:
     """Run this script as a worker with ``THREADS`` threads; its JSON result (last stdout line)."""
-    env = {**os.environ, "OMP_NUM_THREADS": str(THREADS), "MKL_NUM_THREADS": str(THREADS)}
-    done = subprocess.run(
-        [sys.executable, __file__, *args], env=env, capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"worker {args} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return dict(run_json([sys.executable, __file__, *args], pinned_env(THREADS)))
 
 
 def _check(ok: bool) -> str:
@@ -177,12 +170,10 @@ def _check(ok: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__, quick="smaller data (a smoke run)")
     parser.add_argument("--worker", nargs=2, metavar=("MODEL", "K"), help=argparse.SUPPRESS)
     parser.add_argument("--infer", metavar="MODEL", help=argparse.SUPPRESS)
     parser.add_argument("--pair", metavar="K", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--quick", action="store_true", help="smaller data (a smoke run)")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated")
     sizes = QUICK if args.quick else FULL
@@ -254,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             "## IMUNNE vs Alt-UN: training memory and time against iterations "
             "(`benchmarks/bench_imunne_memory.py`)",
             machine_line().replace(f"with {torch.get_num_threads()} CPU", f"with {THREADS} CPU")
-            + f" Load average at the start: {os.getloadavg()[0]:.1f} (a shared machine). CPU figures only.",
+            + f" Load average at the start: {load_average():.1f} (a shared machine). CPU figures only.",
             f"One synthetic radial cine slice ({shape}; true coil maps in the operator), default networks "
             f"(CU-Net {_default('imunne', 'chans')} channels, depth {_default('imunne', 'depth')}; IMUNNE "
             f"{'with' if _default('imunne', 'contractive') else 'without'} the contractive regulariser; "

@@ -22,17 +22,15 @@ I/O excluded). Results go to the "imunne-quality" section of docs/benchmarks.md.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.harness import benchmark_parser, pinned_env, run_checked  # noqa: E402
 from benchmarks.report import machine_line, markdown_table, publish  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,11 +73,8 @@ def make_data(folder: Path, seeds: tuple[int, ...], snrs: tuple[float, ...]) -> 
 
 
 def recon(*args: str, threads: int) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     exe = Path(sys.executable).parent / "recon"  # the environment's own recon, activated or not
-    run = subprocess.run([str(exe), *args], capture_output=True, text=True, env=env)
-    if run.returncode != 0:
-        raise RuntimeError(f"recon {' '.join(args)} failed:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
+    run_checked([exe, *args], pinned_env(threads))
 
 
 def score(
@@ -112,11 +107,8 @@ def mean(rows: list[dict[str, float]], key: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = benchmark_parser(__doc__, threads=2, quick="one held-out scan, two noise levels")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--quick", action="store_true", help="one held-out scan, two noise levels")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument(
         "--cache",

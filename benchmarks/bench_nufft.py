@@ -14,8 +14,6 @@ Run: ``python benchmarks/bench_nufft.py``.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._nufft_worker import THREADS, TOOLS  # noqa: E402
+from benchmarks.harness import benchmark_parser, load_average, pinned_env, run_checked  # noqa: E402
 from benchmarks.report import machine_line, markdown_table, publish  # noqa: E402
 
 FRAMES, COILS, N, SPOKES, SAMPLES = 20, 8, 128, 13, 256
@@ -91,11 +90,9 @@ def fitted_error(result: np.ndarray, reference: np.ndarray) -> tuple[float, comp
 
 
 def run_tool(tool: str, folder: Path) -> dict[str, float]:
-    env = dict(os.environ, OMP_NUM_THREADS=str(THREADS), MKL_NUM_THREADS=str(THREADS), PYTHONPATH=str(ROOT))
+    env = pinned_env(THREADS, PYTHONPATH=str(ROOT))
     env.setdefault("OMP_WAIT_POLICY", "passive")
-    subprocess.run(
-        [sys.executable, "-m", "benchmarks._nufft_worker", tool, str(folder)], check=True, env=env, cwd=ROOT
-    )
+    run_checked([sys.executable, "-m", "benchmarks._nufft_worker", tool, str(folder)], env, ROOT)
     return json.loads((folder / f"{tool}.json").read_text())
 
 
@@ -104,7 +101,7 @@ def measure(folder: Path) -> tuple[dict[str, dict[str, float]], list[float]]:
     runs: dict[str, list[dict[str, float]]] = {tool: [] for tool in TOOLS}
     loads = []
     for round_index in range(ROUNDS):
-        loads.append(os.getloadavg()[0])
+        loads.append(load_average())
         for tool in TOOLS:
             print(f"round {round_index + 1}/{ROUNDS}: {tool}", flush=True)
             runs[tool].append(run_tool(tool, folder))
@@ -193,7 +190,8 @@ Notes:
 """
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    args = benchmark_parser(__doc__).parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench_nufft_") as tmp:
         folder = Path(tmp)
         make_data(folder)
@@ -207,8 +205,9 @@ def main() -> None:
             scales[tool] = {k: v[1] for k, v in fits.items()}
     for tool in ("ours-finufft", "ours-finufft-sense", "ours-torchkbnufft"):
         print(tool, "fitted scales (1 expected):", {k: f"{abs(v):.5f}" for k, v in scales[tool].items()})
-    publish("nufft", render(times, errors, loads))
+    publish("nufft", render(times, errors, loads), write=not args.no_write)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -19,7 +19,6 @@ Results go to the "pd-family" section of docs/benchmarks.md. Rerun with
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.harness import benchmark_parser  # noqa: E402
 from benchmarks.report import machine_line, markdown_table, publish  # noqa: E402
 
 # the order of Ramzi et al. (2020) fastMRI benchmark, worst to best
@@ -231,8 +231,8 @@ def _verdict_two(results: dict[str, dict[str, Any]]) -> str:
     return "; ".join(notes) + "."
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = benchmark_parser(__doc__, threads=1, quick="a smoke run: 10 steps, 32x32")
     parser.add_argument("--steps", type=int, default=500, help="optimiser steps of every learned model")
     parser.add_argument("--matrix", type=int, default=64)
     parser.add_argument("--spokes", type=int, default=24, help="radial spokes per image (part 2)")
@@ -240,10 +240,7 @@ def main() -> None:
     parser.add_argument("--part", choices=("1", "2", "both"), default="both",
                         help="1: single-coil ordering (section pd-family); 2: multi-coil XPDNet/NC-PDNet "
                         "(section pd-family-multicoil)")  # fmt: skip
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 10 steps, 32x32")
-    parser.add_argument("--no-write", action="store_true", help="print, do not update docs/benchmarks.md")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     steps, matrix = (10, 32) if args.quick else (args.steps, args.matrix)
     spokes = 12 if args.quick else args.spokes
@@ -269,7 +266,8 @@ def main() -> None:
             f"{machine_line()} This part took {minutes:.1f} min. Rerun: `{command} --part {part}`\n\n{body}"
         )
         publish(name, markdown, write=not args.no_write)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

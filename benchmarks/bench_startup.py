@@ -9,7 +9,6 @@ round-robin, and takes medians. Writes the "startup" section of docs/benchmarks.
 
 from __future__ import annotations
 
-import argparse
 import json
 import resource
 import shutil
@@ -116,11 +115,12 @@ def report(times: Timings, tool: str, runs: int) -> str:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    from benchmarks.harness import benchmark_parser
+
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--no-write", action="store_true", help="Print the section only.")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     cmds = commands()
     if shutil.which("hyperfine"):
         times, tool = time_with_hyperfine(cmds, args.runs), "hyperfine (--shell=none)"
@@ -129,7 +129,8 @@ def main() -> None:
     from benchmarks.report import publish
 
     publish("startup", report(times, tool, args.runs), write=not args.no_write)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

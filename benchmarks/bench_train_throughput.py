@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,6 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.harness import benchmark_parser, optimiser_step, pinned_env, repeat_timed, run_json  # noqa: E402
 from benchmarks.report import machine_line, markdown_table, publish  # noqa: E402
 
 # --size: the issue's protocol, the stage-A training size of training/imunne_vs.yaml, a smoke run
@@ -131,15 +130,13 @@ def worker(name: str, chans: int, amp: bool, last: bool, share: bool, sizes: dic
     seen = _dtype_probes(model, op)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     config, dtype = TrainConfig(), torch.bfloat16 if amp else None
-    times = []
-    for _ in range(steps + 1):
-        start = time.perf_counter()
+
+    def step() -> float:
         with autocast(dtype, torch.device("cpu")):
             output = model(example["kspace"], op)
-        reconstruction_loss(output, example["target"], config).backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        times.append(time.perf_counter() - start)
+        return optimiser_step(optimizer, reconstruction_loss(output, example["target"], config))
+
+    times, _ = repeat_timed(step, steps + 1)
     return {"seconds": statistics.median(times[1:]), **seen}
 
 
@@ -211,11 +208,7 @@ def profile_worker(name: str, amp: bool, sizes: dict) -> dict:
 
 def _run(args: list[str]) -> dict:
     """This script as a 1-thread worker; its JSON result (last stdout line)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, __file__, *args], env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"worker {args} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return dict(run_json([sys.executable, __file__, *args], pinned_env(1)))
 
 
 def _flag(value: bool) -> str:
@@ -312,14 +305,13 @@ def _tables(results: dict, profiles: dict, conv: dict, steps: int, size: str) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     parser.add_argument("--profile", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--conv", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=2, help="timed steps per variant (after a warm-up)")
     parser.add_argument("--size", choices=tuple(SIZES), default="protocol", help="example size")
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of the models")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args(argv)
     sizes = SIZES[args.size]
     if args.worker:

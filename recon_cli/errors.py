@@ -60,6 +60,13 @@ class OutputWriteError(ReconError):
         super().__init__(f"{self.path}: cannot write output: {reason}{where}; nothing was written")
 
 
+def first_line(exc: BaseException, limit: int | None = 160) -> str:
+    """The first line of ``exc``'s message, cut to ``limit`` characters (None: whole); its type's name
+    when the message is empty (the one form every error message quotes an exception in)."""
+    lines = str(exc).splitlines()
+    return lines[0][:limit] if lines else type(exc).__name__
+
+
 def memory_error(exc: BaseException, prefix: str) -> OutOfMemoryError | None:
     """The OutOfMemoryError for an allocation failure (numpy, torch on CPU or CUDA), else None.
 

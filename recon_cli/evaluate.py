@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from recon_cli.errors import InputDataError, ReconError, UsageError
+from recon_cli.errors import InputDataError, ReconError, UsageError, first_line
 from recon_cli.evaluate_request import (
     HTML_FILE,
     NORMALIZATIONS,
@@ -80,7 +80,7 @@ def read_magnitudes(path: Path | str, *, reference: bool = False) -> np.ndarray:
         try:
             images = read_h5_images(path)[0]
         except (OSError, KeyError, ValueError) as exc:
-            raise InputDataError(path, f"unreadable image file: {str(exc).splitlines()[0][:160]}") from None
+            raise InputDataError(path, f"unreadable image file: {first_line(exc)}") from None
         return _volume(path, images)
     if not reference:
         raise InputDataError(path, "no 'images' dataset (not an image file written by recon)")
@@ -118,7 +118,7 @@ def _read_nifti(path: Path) -> np.ndarray:
             raise TypeError(f"{type(image).__name__} is not a NIfTI image")
         data = np.abs(np.asarray(image.get_fdata(dtype=np.float64)))
     except Exception as exc:  # nibabel raises several types for broken files
-        raise InputDataError(path, f"unreadable NIfTI file: {str(exc).splitlines()[0][:160]}") from None
+        raise InputDataError(path, f"unreadable NIfTI file: {first_line(exc)}") from None
     if data.ndim == 2:
         return _finite(path, data.T[None, None])
     if data.ndim == 3:

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from recon_cli.errors import InputDataError, ModelError
+from recon_cli.errors import InputDataError, ModelError, first_line
 from recon_cli.registry import ModelPlugin
 
 
@@ -28,7 +28,7 @@ def apply_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], sourc
 def _state_dict_problem(exc: RuntimeError) -> str:
     """torch's load_state_dict message in one line: the first missing/unexpected key or shape mismatch."""
     lines = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()]
-    detail = lines[0] if lines else str(exc).splitlines()[0]
+    detail = lines[0] if lines else first_line(exc, None)
     detail = detail.replace("\t", " ")
     return detail if len(detail) <= 200 else detail[:197] + "..."
 
@@ -71,17 +71,31 @@ def weights_source(plugin: ModelPlugin, weights: Path | None) -> dict[str, Any] 
     return {"source": kind, "path": str(path), "sha256": digest}
 
 
+def read_plain(path: Path, what: str) -> object:
+    """What a ``.pt`` file (weights or a training checkpoint) holds, read with ``weights_only=True``.
+
+    Args:
+        path: The file.
+        what: What it should be ("weights", "checkpoint"), for the error message.
+
+    Raises:
+        InputDataError: it holds Python objects beyond tensors and plain containers (unsafe to load), or
+            it is not a PyTorch file (or truncated).
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # a pickle that needs more than tensors and plain containers
+        raise InputDataError(
+            path, f"not a plain {what} file: it holds Python objects that recon does not load (unsafe)"
+        ) from None
+    except Exception:  # torch.load fails in many ways on files it did not write (zip, pickle, EOF, ...)
+        raise InputDataError(path, f"not a PyTorch {what} file, or truncated") from None
+
+
 def read_weights(plugin: ModelPlugin, path: Path | str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(state dict, model config it was trained with) of a weights file (loaded with weights_only)."""
     path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:  # a pickle that needs more than tensors and plain containers
-        raise InputDataError(
-            path, "not a plain weights file: it holds Python objects that recon does not load (unsafe)"
-        ) from None
-    except Exception:  # torch.load fails in many ways on files it did not write (zip, pickle, EOF, ...)
-        raise InputDataError(path, "not a PyTorch weights file, or truncated") from None
+    state = read_plain(path, "weights")
     if not isinstance(state, dict):
         raise InputDataError(path, "not a state dict or a recon checkpoint")
     saved = state.get("config")

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from recon_cli.io.ismrmrd_lib import ismrmrd, xsd
+from recon_cli.io.ismrmrd_lib import ismrmrd
+from tests.helpers import ismrmrd_header_xml, write_ismrmrd_file
 
 __all__ = ["CASES", "Attack", "Case", "generator_file", "radial_file", "set_xml"]
 
@@ -93,34 +94,20 @@ def radial_file(
         scale: Factor on the normalised trajectory ([-0.5, 0.5) when 1).
         seed: Seed of the random k-space samples.
     """
-    space = xsd.encodingSpaceType(
-        matrixSize=xsd.matrixSizeType(x=MATRIX, y=MATRIX, z=1),
-        fieldOfView_mm=xsd.fieldOfViewMm(x=200.0, y=200.0, z=5.0),
-    )
-    header = xsd.ismrmrdHeader(
-        experimentalConditions=xsd.experimentalConditionsType(H1resonanceFrequency_Hz=63_870_000),
-        encoding=[
-            xsd.encodingType(
-                encodedSpace=space,
-                reconSpace=space,
-                encodingLimits=xsd.encodingLimitsType(),
-                trajectory=xsd.trajectoryType.RADIAL,
-            )
-        ],
-    )
     rng = np.random.default_rng(seed)
-    dset = ismrmrd.Dataset(str(path), "dataset", create_if_needed=True)
-    dset.write_xml_header(xsd.ToXML(header))
-    for i, n in enumerate(samples):
-        angle = np.pi * i / len(samples)
-        radius = (np.arange(n) - n / 2) / n * scale
-        traj = np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1).astype(np.float32)
-        data = (rng.standard_normal((2, n)) + 1j * rng.standard_normal((2, n))).astype(np.complex64)
-        acq = ismrmrd.Acquisition.from_array(data, traj)
-        acq.idx.kspace_encode_step_1 = i
-        dset.append_acquisition(acq)
-    dset.close()
-    return path
+
+    def spokes() -> Iterator[object]:
+        for i, n in enumerate(samples):
+            angle = np.pi * i / len(samples)
+            radius = (np.arange(n) - n / 2) / n * scale
+            traj = np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1).astype(np.float32)
+            data = (rng.standard_normal((2, n)) + 1j * rng.standard_normal((2, n))).astype(np.complex64)
+            acq = ismrmrd.Acquisition.from_array(data, traj)
+            acq.idx.kspace_encode_step_1 = i
+            yield acq
+
+    xml = ismrmrd_header_xml((MATRIX, MATRIX, 1), (200.0, 200.0, 5.0), "radial")
+    return write_ismrmrd_file(path, xml, spokes())
 
 
 def _fastmri(path: Path, header: str | None = "dataset", fov: float = 220.0, seed: int = 0) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +92,63 @@ def small_cine(
         return image, maps, simulate_cartesian(image, maps, snr=40.0, generator=gen, mask=mask)
     traj = torch.from_numpy(golden_angle_radial(spokes, frames, 2 * n))
     return image, maps, simulate_radial_cine(image, maps, traj, readout_length=2 * n, snr=40.0, generator=gen)
+
+
+def ismrmrd_header_xml(
+    matrix: tuple[int, int, int],
+    fov_mm: tuple[float, float, float],
+    trajectory: str = "cartesian",
+    *,
+    larmor_hz: int = 63_870_000,
+    encoding_limits: object | None = None,
+) -> str:
+    """An ISMRMRD XML header built with the ismrmrd package: one encoding, the same encoded and recon space.
+
+    Args:
+        matrix: (x, y, z) matrix size.
+        fov_mm: (x, y, z) field of view in millimetres.
+        trajectory: ISMRMRD trajectory name ("cartesian", "radial", ...).
+        larmor_hz: H1 resonance frequency.
+        encoding_limits: An ``xsd.encodingLimitsType``; None: empty limits.
+    """
+    from recon_cli.io.ismrmrd_lib import xsd
+
+    space = xsd.encodingSpaceType(
+        matrixSize=xsd.matrixSizeType(x=matrix[0], y=matrix[1], z=matrix[2]),
+        fieldOfView_mm=xsd.fieldOfViewMm(x=fov_mm[0], y=fov_mm[1], z=fov_mm[2]),
+    )
+    encoding = xsd.encodingType(
+        encodedSpace=space,
+        reconSpace=space,
+        encodingLimits=xsd.encodingLimitsType() if encoding_limits is None else encoding_limits,
+        trajectory=xsd.trajectoryType(trajectory),
+    )
+    conditions = xsd.experimentalConditionsType(H1resonanceFrequency_Hz=larmor_hz)
+    return str(xsd.ToXML(xsd.ismrmrdHeader(experimentalConditions=conditions, encoding=[encoding])))
+
+
+def write_ismrmrd_file(path: Path, xml: str, acquisitions: Iterable[object]) -> Path:
+    """An ISMRMRD file written with the ismrmrd package: the header ``xml`` and ``acquisitions`` in order."""
+    from recon_cli.io.ismrmrd_lib import ismrmrd
+
+    dset = ismrmrd.Dataset(str(path), "dataset", create_if_needed=True)
+    dset.write_xml_header(xml)
+    for acq in acquisitions:
+        dset.append_acquisition(acq)
+    dset.close()
+    return path
+
+
+def set_options(values: Mapping[str, object], prefix: str = "") -> list[str]:
+    """``--set`` options of a recon command: ``{"chans": 4}`` -> ``["--set", "chans=4"]``.
+
+    Args:
+        values: Setting names and values, in the order they are given.
+        prefix: Put before every name, e.g. "data." for training-data settings.
+    """
+    return [arg for key, value in values.items() for arg in ("--set", f"{prefix}{key}={value}")]
+
+
+# Identity fields of a test scan's header (ScanHeader.patient / .study), as writers copy them into outputs.
+PATIENT = {"name": "Doe^Jane", "id": "P12345", "birth_date": "1970-01-02", "sex": "F", "weight_kg": "61"}
+STUDY = {"date": "2024-05-06", "time": "12:34:56", "description": "cardiac", "institution": "St Elsewhere"}

@@ -9,6 +9,7 @@ one, as ours). Radial: a seeded cardiac cine phantom, 8 birdcage coils, 13 golde
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from typer.testing import CliRunner
 from recon_cli.ops.cartesian import CartesianSense
 from recon_cli.ops.functional import ifft2c
 from recon_cli.registry import load_plugin, resolve_config
+from recon_cli.solvers.regularizers import crop_top_left, cycle_spinning_shifts, pad_bottom_right
 from tests.helpers import bart, nrmse, read_cfl, write_cfl
 
 N = 128
@@ -201,3 +203,25 @@ def test_configs_reject_bad_values() -> None:
         _model("cs", wavelet="bior2.2")
     with pytest.raises(ModelError, match="lam must be >= 0"):
         _model("sense", lam=-1.0)
+
+
+def test_wavelet_zero_padding_and_cropping_are_adjoint() -> None:
+    """cs and ifr-cs pad each frame to the wavelet's size and crop back: the two are adjoint."""
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn((3, 5, 7), dtype=torch.complex128, generator=gen)
+    y = torch.randn((3, 8, 16), dtype=torch.complex128, generator=gen)
+    padded = pad_bottom_right(x, (8, 16))
+    assert padded.shape == (3, 8, 16) and torch.equal(padded[..., :5, :7], x)
+    assert padded[..., 5:, :].abs().sum() == 0 and padded[..., :, 7:].abs().sum() == 0
+    lhs = torch.vdot(padded.flatten(), y.flatten())
+    rhs = torch.vdot(x.flatten(), crop_top_left(y, (5, 7)).flatten())
+    assert abs(complex(lhs - rhs)) < 1e-12 * abs(complex(lhs))
+
+
+def test_cycle_spinning_shifts_are_seeded_and_within_one_block() -> None:
+    """The shifts cs and ifr-cs spin their wavelet by: seeded, the same every call, within 2**levels."""
+    first = list(itertools.islice(cycle_spinning_shifts(3), 200))
+    assert first == list(itertools.islice(cycle_spinning_shifts(3), 200))  # the same for every call
+    assert first != list(itertools.islice(cycle_spinning_shifts(3, seed=1), 200))
+    assert all(0 <= s < 8 for shift in first for s in shift) and len(set(first)) > 32
+    assert set(itertools.islice(cycle_spinning_shifts(3, enabled=False), 5)) == {(0, 0)}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import h5py
@@ -13,45 +13,36 @@ import pytest
 from typer.testing import CliRunner
 
 from recon_cli.cli.main import app
+from tests.helpers import ismrmrd_header_xml, write_ismrmrd_file
 
 runner = CliRunner()
 
 
 def _ismrmrd_header(trajectory: str = "radial", n: int = 32) -> str:
     xsd = ismrmrd.xsd
-
-    def space() -> object:
-        return xsd.encodingSpaceType(
-            matrixSize=xsd.matrixSizeType(x=n, y=n, z=1),
-            fieldOfView_mm=xsd.fieldOfViewMm(x=200.0, y=200.0, z=5.0),
-        )
-
     limits = xsd.encodingLimitsType(
         kspace_encoding_step_1=xsd.limitType(minimum=0, maximum=n - 1, center=n // 2)
     )
-    enc = xsd.encodingType(
-        encodedSpace=space(),
-        reconSpace=space(),
-        encodingLimits=limits,
-        trajectory=xsd.trajectoryType(trajectory),
+    return ismrmrd_header_xml(
+        (n, n, 1), (200.0, 200.0, 5.0), trajectory, larmor_hz=63500000, encoding_limits=limits
     )
-    conditions = xsd.experimentalConditionsType(H1resonanceFrequency_Hz=63500000)
-    return xsd.ToXML(xsd.ismrmrdHeader(experimentalConditions=conditions, encoding=[enc]))
 
 
 def _ismrmrd_file(path: Path, *, acquisitions: int, with_traj: bool) -> None:
-    dset = ismrmrd.Dataset(str(path), "dataset", create_if_needed=True)
-    dset.write_xml_header(_ismrmrd_header())
     rng = np.random.default_rng(0)
-    for i in range(acquisitions):
-        acq = ismrmrd.Acquisition()
-        acq.resize(number_of_samples=64, active_channels=2, trajectory_dimensions=2 if with_traj else 0)
-        acq.data[:] = (rng.standard_normal((2, 64)) + 1j * rng.standard_normal((2, 64))).astype(np.complex64)
-        if with_traj:
-            acq.traj[:] = np.stack([np.linspace(-0.5, 0.5, 64, endpoint=False), np.zeros(64)], axis=1)
-        acq.idx.kspace_encode_step_1 = i
-        dset.append_acquisition(acq)
-    dset.close()
+
+    def readouts() -> Iterator[object]:
+        for i in range(acquisitions):
+            acq = ismrmrd.Acquisition()
+            acq.resize(number_of_samples=64, active_channels=2, trajectory_dimensions=2 if with_traj else 0)
+            samples = rng.standard_normal((2, 64)) + 1j * rng.standard_normal((2, 64))
+            acq.data[:] = samples.astype(np.complex64)
+            if with_traj:
+                acq.traj[:] = np.stack([np.linspace(-0.5, 0.5, 64, endpoint=False), np.zeros(64)], axis=1)
+            acq.idx.kspace_encode_step_1 = i
+            yield acq
+
+    write_ismrmrd_file(path, _ismrmrd_header(), readouts())
 
 
 def _fastmri(path: Path, kspace: np.ndarray) -> None:
@@ -192,3 +183,12 @@ def test_unknown_model_and_device(tmp_path: Path, radial_sample: Path) -> None:
         app, ["reconstruct", str(radial_sample), "--set", "combine=magic", "--out", str(tmp_path)]
     )
     assert result.exit_code == 4 and "combine" in result.stderr
+
+
+def test_first_line_of_an_exception() -> None:
+    from recon_cli.errors import first_line
+
+    assert first_line(ValueError("bad header\n  at line 3\n")) == "bad header"
+    assert first_line(KeyError()) == "KeyError"  # an empty message: the exception's type
+    assert first_line(OSError("x" * 500)) == "x" * 160
+    assert first_line(OSError("x" * 500), None) == "x" * 500

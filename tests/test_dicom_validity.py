@@ -17,7 +17,7 @@ import pytest
 
 from recon_cli.io.dicom import write_dicom_series
 from recon_cli.io.scan import ScanHeader, SliceGeometry
-from tests.helpers import require_tool
+from tests.helpers import PATIENT, STUDY, require_tool
 
 SLICES, FRAMES, NY, NX = 2, 5, 24, 32
 FRAME_TIME_MS, TR_MS = 40.0, 3.08
@@ -68,20 +68,8 @@ def _header() -> ScanHeader:
         trajectory="radial",
         frame_time_ms=FRAME_TIME_MS,
         geometry=geometry,
-        patient={
-            "name": "Doe^Jane",
-            "id": "P12345",
-            "birth_date": "1970-01-02",
-            "sex": "F",
-            "weight_kg": "61",
-        },
-        study={
-            "date": "2024-05-06",
-            "time": "12:34:56",
-            "description": "cardiac",
-            "institution": "St Elsewhere",
-            "id": "ST-4711X",
-        },
+        patient=dict(PATIENT),
+        study={**STUDY, "id": "ST-4711X"},
         series={
             "description": "cine_sa",
             "protocol_name": "cine_sa",

@@ -292,3 +292,29 @@ def test_shipped_imunne_beats_zero_filling_and_cunet_on_the_sample(repo_root) ->
     assert scores["imunne"][0] > scores["zero-filled"][0] + 0.1, scores
     assert scores["imunne"][1] < scores["zero-filled"][1], scores
     assert scores["imunne"][0] > scores["cunet"][0] and scores["imunne"][1] < scores["cunet"][1], scores
+
+
+@pytest.mark.parametrize("value", [1e-3, 0.05, 0.5, 1.0, 10.0, 800.0])
+def test_softplus_inverse_inverts_torch_softplus_even_for_large_values(value: float) -> None:
+    from recon_cli.nn.positive import softplus_inverse
+
+    raw = torch.tensor(softplus_inverse(value), dtype=torch.float64)
+    assert float(torch.nn.functional.softplus(raw)) == pytest.approx(value, rel=1e-12)
+    with pytest.raises(ValueError, match="positive"):
+        softplus_inverse(0.0)
+
+
+def test_data_gradient_is_the_gradient_of_the_data_term() -> None:
+    """A^H (A x - y) against autograd of 1/2 ||A x - y||^2 on a Cartesian multi-coil operator."""
+    from recon_cli.nn.unrolled import data_gradient
+
+    truth, maps, scan = small_cine("cartesian", n=16, frames=2, coils=3, seed=4)
+    op = build_operator(scan, 0, maps)
+    y = scan.kspace[0]
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn((2, 16, 16, 2), generator=gen).to(torch.float32)
+    x = torch.view_as_complex(x).requires_grad_(True)
+    loss = 0.5 * (op(x) - y).abs().pow(2).sum()
+    (grad,) = torch.autograd.grad(loss, x)  # torch gives the conjugate Wirtinger gradient times 2
+    expected = data_gradient(x.detach(), op, op.gridding(y))
+    assert torch.allclose(expected, grad, atol=1e-4 * float(grad.abs().max()))

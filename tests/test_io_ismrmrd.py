@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import subprocess
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
@@ -28,7 +29,16 @@ from recon_cli.io.scan import Scan, ScanHeader, SliceGeometry
 from recon_cli.noise import prewhiten, whitening_matrix
 from recon_cli.ops.functional import ifft2c, rss
 from recon_cli.ops.nufft import nufft_adjoint, pipe_menon_dcf
-from tests.helpers import bart, correlation, nrmse, read_cfl, require_tool, run_tool
+from tests.helpers import (
+    bart,
+    correlation,
+    ismrmrd_header_xml,
+    nrmse,
+    read_cfl,
+    require_tool,
+    run_tool,
+    write_ismrmrd_file,
+)
 
 MATRIX = 128
 COILS = 8
@@ -193,30 +203,16 @@ def _write_radial(
     path: Path, points: np.ndarray | None, data: np.ndarray, frames: np.ndarray | None = None
 ) -> Path:
     """An ISMRMRD radial file written with the ismrmrd package (one acquisition per spoke)."""
-    space = xsd.encodingSpaceType(
-        matrixSize=xsd.matrixSizeType(x=MATRIX, y=MATRIX, z=1),
-        fieldOfView_mm=xsd.fieldOfViewMm(x=256.0, y=256.0, z=8.0),
-    )
-    header = xsd.ismrmrdHeader(
-        experimentalConditions=xsd.experimentalConditionsType(H1resonanceFrequency_Hz=63_870_000),
-        encoding=[
-            xsd.encodingType(
-                encodedSpace=space,
-                reconSpace=space,
-                encodingLimits=xsd.encodingLimitsType(),
-                trajectory=xsd.trajectoryType.RADIAL,
-            )
-        ],
-    )
-    dset = ismrmrd.Dataset(str(path), "dataset", create_if_needed=True)
-    dset.write_xml_header(xsd.ToXML(header))
-    for i in range(data.shape[0]):
-        acq = ismrmrd.Acquisition.from_array(data[i], None if points is None else points[i])
-        acq.idx.kspace_encode_step_1 = i
-        acq.idx.phase = 0 if frames is None else int(frames[i])
-        dset.append_acquisition(acq)
-    dset.close()
-    return path
+
+    def spokes() -> Iterator[object]:
+        for i in range(data.shape[0]):
+            acq = ismrmrd.Acquisition.from_array(data[i], None if points is None else points[i])
+            acq.idx.kspace_encode_step_1 = i
+            acq.idx.phase = 0 if frames is None else int(frames[i])
+            yield acq
+
+    xml = ismrmrd_header_xml((MATRIX, MATRIX, 1), (256.0, 256.0, 8.0), "radial")
+    return write_ismrmrd_file(path, xml, spokes())
 
 
 def _grid_rss(scan: Scan, frame: int = 0) -> tuple[np.ndarray, torch.Tensor]:
@@ -309,35 +305,21 @@ def test_radial_samples_beyond_pi_are_dropped(bart_radial: dict[str, np.ndarray]
 
 
 def _header_xml(trajectory: str = "cartesian", z: int = 1) -> str:
-    space = xsd.encodingSpaceType(
-        matrixSize=xsd.matrixSizeType(x=16, y=8, z=z), fieldOfView_mm=xsd.fieldOfViewMm(x=100, y=100, z=5)
-    )
-    return xsd.ToXML(
-        xsd.ismrmrdHeader(
-            experimentalConditions=xsd.experimentalConditionsType(H1resonanceFrequency_Hz=63_870_000),
-            encoding=[
-                xsd.encodingType(
-                    encodedSpace=space,
-                    reconSpace=space,
-                    encodingLimits=xsd.encodingLimitsType(),
-                    trajectory=xsd.trajectoryType(trajectory),
-                )
-            ],
-        )
-    )
+    return ismrmrd_header_xml((16, 8, z), (100, 100, 5), trajectory)
 
 
 def _write_lines(path: Path, xml: str, lines: list[tuple[np.ndarray, int, int]]) -> None:
     """ISMRMRD file with readouts (data (coils, samples), line, flags) written by the ismrmrd package."""
-    dset = ismrmrd.Dataset(str(path), "dataset", create_if_needed=True)
-    dset.write_xml_header(xml)
-    for data, line, flags in lines:
-        acq = ismrmrd.Acquisition.from_array(data.astype(np.complex64))
-        acq.idx.kspace_encode_step_1 = line
-        acq.center_sample = data.shape[1] // 2
-        acq.flags = flags
-        dset.append_acquisition(acq)
-    dset.close()
+
+    def readouts() -> Iterator[object]:
+        for data, line, flags in lines:
+            acq = ismrmrd.Acquisition.from_array(data.astype(np.complex64))
+            acq.idx.kspace_encode_step_1 = line
+            acq.center_sample = data.shape[1] // 2
+            acq.flags = flags
+            yield acq
+
+    write_ismrmrd_file(path, xml, readouts())
 
 
 def _line(samples: int = 16, value: complex = 1.0) -> np.ndarray:

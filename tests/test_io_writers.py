@@ -24,7 +24,7 @@ from recon_cli.io.nifti import write_nifti
 from recon_cli.io.previews import montage, write_gif, write_png_preview
 from recon_cli.io.scan import ScanHeader, SliceGeometry
 from recon_cli.io.writers import OUTPUT_FORMATS, write_outputs
-from tests.helpers import require_tool
+from tests.helpers import PATIENT, STUDY, require_tool
 
 SLICES, FRAMES, NY, NX = 2, 3, 24, 32
 DY, DX = 2.0, 1.25  # row spacing, column spacing (fov / matrix below)
@@ -58,19 +58,8 @@ def _header(**changes: object) -> ScanHeader:
         fov_mm=(NY * DY, NX * DX, THICKNESS),
         frame_time_ms=FRAME_TIME,
         geometry=geometry,
-        patient={
-            "name": "Doe^Jane",
-            "id": "P12345",
-            "birth_date": "1970-01-02",
-            "sex": "F",
-            "weight_kg": "61",
-        },
-        study={
-            "date": "2024-05-06",
-            "time": "12:34:56",
-            "description": "cardiac",
-            "institution": "St Elsewhere",
-        },
+        patient=dict(PATIENT),
+        study=dict(STUDY),
         sequence={"TR_ms": 3.1, "TE_ms": 1.4, "flip_deg": 50.0, "field_T": 1.5},
     )
     fields.update(changes)

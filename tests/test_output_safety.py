@@ -360,20 +360,8 @@ def test_non_finite_settings_are_refused(tmp_path: Path, tiny_scan: Path) -> Non
         app, ["reconstruct", str(tiny_scan), "--model", "cs", "--set", "lam_wavelet=inf", "--out", str(out)]
     )
     assert result.exit_code == 4
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            "--model",
-            "unet",
-            "--data",
-            "synthetic:radial",
-            "--lr",
-            "nan",
-            "--out",
-            str(tmp_path / "r"),
-        ],
-    )
+    train = "train --model unet --data synthetic:radial --lr nan".split()
+    result = runner.invoke(app, [*train, "--out", str(tmp_path / "r")])
     assert result.exit_code == 2, result.stderr
     assert "finite" in _one_error_line(result)
     assert not (tmp_path / "r").exists()

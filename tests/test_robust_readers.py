@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
@@ -24,6 +25,7 @@ from recon_cli.io import read_scan
 from recon_cli.io.fastmri import read_fastmri
 from recon_cli.io.plausibility import MAX_ENCODED_MATRIX, MAX_MATRIX
 from tests.attack_cases import CASES, Case, generator_file, nobody_prefix, radial_file, set_xml
+from tests.helpers import ismrmrd_header_xml, write_ismrmrd_file
 
 runner = CliRunner()
 _IMAGE_SUFFIXES = (".nii", ".nii.gz", ".dcm", ".png", ".gif", ".json", ".html", ".csv", ".h5")
@@ -191,28 +193,18 @@ def test_fastmri_bad_attributes_are_typed(tmp_path: Path, attribute: str, messag
 
 def test_assumed_kspace_centre_is_a_guess(tmp_path: Path) -> None:
     """No encoding-limit centre and no centre sample: the middle line and sample are assumptions."""
-    from recon_cli.io.ismrmrd_lib import ismrmrd, xsd
+    from recon_cli.io.ismrmrd_lib import ismrmrd
 
-    space = xsd.encodingSpaceType(
-        matrixSize=xsd.matrixSizeType(x=16, y=8, z=1), fieldOfView_mm=xsd.fieldOfViewMm(x=100, y=100, z=5)
-    )
-    encoding = xsd.encodingType(
-        encodedSpace=space, reconSpace=space, encodingLimits=xsd.encodingLimitsType(),
-        trajectory=xsd.trajectoryType("cartesian"),
-    )  # fmt: skip
-    header = xsd.ismrmrdHeader(
-        experimentalConditions=xsd.experimentalConditionsType(H1resonanceFrequency_Hz=63_870_000),
-        encoding=[encoding],
-    )
-    path = tmp_path / "nocentre.h5"
-    dset = ismrmrd.Dataset(str(path), "dataset", create_if_needed=True)
-    dset.write_xml_header(xsd.ToXML(header))
     rng = np.random.default_rng(3)
-    for line in range(8):
-        acq = ismrmrd.Acquisition.from_array((rng.standard_normal((2, 16)) + 0j).astype(np.complex64))
-        acq.idx.kspace_encode_step_1 = line
-        dset.append_acquisition(acq)
-    dset.close()
+
+    def lines() -> Iterator[object]:
+        for line in range(8):
+            acq = ismrmrd.Acquisition.from_array((rng.standard_normal((2, 16)) + 0j).astype(np.complex64))
+            acq.idx.kspace_encode_step_1 = line
+            yield acq
+
+    xml = ismrmrd_header_xml((16, 8, 1), (100, 100, 5))
+    path = write_ismrmrd_file(tmp_path / "nocentre.h5", xml, lines())
     scan = read_scan(path)
     assert scan.kspace.shape == (1, 1, 2, 8, 16)
     assert any("no centre phase-encoding line" in g for g in scan.guesses)

@@ -6,12 +6,13 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from recon_cli.cli.main import app
 from recon_cli.errors import UsageError
@@ -172,27 +173,18 @@ def test_equispaced_mask_equals_fastmri_for_each_offset(n_cols: int, acc: int, c
         np.testing.assert_array_equal(equispaced_mask(n_cols, acc, cf, 0, offset=offset), theirs)
 
 
-def test_simulate_mask_command_cartesian(tmp_path) -> None:
-    out = tmp_path / "mask.h5"
-    args = [
-        "simulate-mask",
-        "--kind",
-        "random",
-        "--shape",
-        "32,128",
-        "--acceleration",
-        "4",
-        "--center-fraction",
-        "0.08",
-        "--frames",
-        "3",
-        "--seed",
-        "0",
-        "--out",
-        str(out),
-    ]
+def _simulate_mask(options: str, out: Path) -> tuple[list[str], Result]:
+    """``recon simulate-mask OPTIONS --out OUT`` (checked to succeed): its arguments and result."""
+    args = ["simulate-mask", *options.split(), "--out", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
+    return args, result
+
+
+def test_simulate_mask_command_cartesian(tmp_path) -> None:
+    out = tmp_path / "mask.h5"
+    options = "--kind random --shape 32,128 --acceleration 4 --center-fraction 0.08 --frames 3 --seed 0"
+    args, result = _simulate_mask(options, out)
     assert "sampled fraction" in result.output and "acceleration" in result.output
     with h5py.File(out) as f:
         mask = f["mask"][()]
@@ -205,23 +197,7 @@ def test_simulate_mask_command_cartesian(tmp_path) -> None:
 
 def test_simulate_mask_command_radial(tmp_path) -> None:
     out = tmp_path / "traj.h5"
-    args = [
-        "simulate-mask",
-        "--kind",
-        "golden-angle",
-        "--spokes",
-        "13",
-        "--frames",
-        "4",
-        "--samples",
-        "64",
-        "--matrix",
-        "32",
-        "--out",
-        str(out),
-    ]
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
+    _simulate_mask("--kind golden-angle --spokes 13 --frames 4 --samples 64 --matrix 32", out)
     with h5py.File(out) as f:
         np.testing.assert_array_equal(f["traj"][()], golden_angle_radial(13, 4, 64))
     assert out.with_suffix(".png").is_file()

@@ -27,6 +27,7 @@ from recon_cli.train.examples import collate
 from recon_cli.train.objective import lr_factor
 from recon_cli.train.sampler import BucketBatchSampler, ShardedSampler
 from recon_cli.train.synthetic import SyntheticCine, write_fastmri_folder
+from tests.helpers import set_options
 
 runner = CliRunner()
 
@@ -372,34 +373,10 @@ def test_init_starts_a_new_run_from_given_or_shipped_weights(tmp_path: Path) -> 
 
 def test_cli_trains_and_reconstruct_uses_the_run_folder(tmp_path: Path, radial_sample: Path) -> None:
     out = tmp_path / "run"
-    sets = ["--set", "chans=4", "--set", "num_pools=2"]
-    data = [
-        "--set",
-        "data.matrix=32",
-        "--set",
-        "data.frames=2",
-        "--set",
-        "data.coils=4",
-        "--set",
-        "data.length=2",
-    ]
+    data = {"matrix": 32, "frames": 2, "coils": 4, "length": 2}
+    train = "train --model unet --data synthetic:radial --steps 2 --workers 0".split()
     result = runner.invoke(
-        app,
-        [
-            "train",
-            "--model",
-            "unet",
-            "--data",
-            "synthetic:radial",
-            "--out",
-            str(out),
-            "--steps",
-            "2",
-            "--workers",
-            "0",
-            *sets,
-            *data,
-        ],
+        app, [*train, "--out", str(out), *set_options(TINY_MODEL), *set_options(data, "data.")]
     )
     assert result.exit_code == 0, result.output
     recon = runner.invoke(
@@ -452,38 +429,10 @@ def test_two_process_ddp_resume_is_bit_identical(tmp_path: Path) -> None:
     """torchrun, 2 CPU processes with gloo: a run stopped by SIGTERM at step 3 and resumed ends with the
     same weights as an uninterrupted 6-step run (4 batches per rank and epoch, 2 per step)."""
     common = [
-        "--model",
-        "unet",
-        "--data",
-        "synthetic:cartesian",
-        "--val",
-        "synthetic:cartesian",
-        "--steps",
-        "6",
-        "--accumulate",
-        "2",
-        "--val-every",
-        "3",
-        "--workers",
-        "0",
-        "--device",
-        "cpu",
-        "--seed",
-        "3",
-        "--set",
-        "chans=4",
-        "--set",
-        "num_pools=2",
-        "--set",
-        "data.matrix=32",
-        "--set",
-        "data.frames=2",
-        "--set",
-        "data.coils=4",
-        "--set",
-        "data.length=8",
-        "--set",
-        "data.val_length=3",
+        *"--model unet --data synthetic:cartesian --val synthetic:cartesian --steps 6 --accumulate 2".split(),
+        *"--val-every 3 --workers 0 --device cpu --seed 3".split(),
+        *set_options(TINY_MODEL),
+        *set_options({"matrix": 32, "frames": 2, "coils": 4, "length": 8, "val_length": 3}, "data."),
     ]
     runs, outputs = [], []
     for extra in (["--out", "straight"], ["--out", "killed", "--stop-after", "3"]):  # one at a time

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from recon_cli.errors import ReconError, UsageError, memory_error
+from recon_cli.errors import ReconError, UsageError, first_line, memory_error
 
 console = Console()
 err_console = Console(stderr=True)
@@ -60,7 +60,7 @@ def handle_errors(func: F) -> F:
                 raise fail(str(oom), EXIT_OOM) from None
             if debug_enabled():
                 traceback.print_exc()
-            line = str(exc).splitlines()[0] if str(exc) else ""
+            line = first_line(exc, None) if str(exc).splitlines() else ""
             raise fail(
                 f"internal error ({type(exc).__name__}: {line}); rerun with --debug for details",
                 EXIT_INTERNAL,
@@ -122,7 +122,7 @@ def parse_settings(config_file: Path | None, settings: list[str] | None) -> dict
         try:
             loaded = yaml.safe_load(config_file.read_text()) or {}
         except yaml.YAMLError as exc:
-            raise InputDataError(config_file, f"not valid YAML: {str(exc).splitlines()[0]}") from None
+            raise InputDataError(config_file, f"not valid YAML: {first_line(exc, None)}") from None
         if not isinstance(loaded, dict):
             raise InputDataError(config_file, "config must be a mapping of key: value")
         values.update(loaded)

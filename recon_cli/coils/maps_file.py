@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from recon_cli.coils.compression import uncompress_maps
-from recon_cli.errors import InputDataError
+from recon_cli.errors import InputDataError, first_line
 from recon_cli.io.atomic import atomic_path
 from recon_cli.io.plausibility import MAX_ENCODED_MATRIX, check_matrix, check_stored
 from recon_cli.io.scan import Scan
@@ -79,7 +79,7 @@ def _load(path: Path) -> tuple[torch.Tensor, torch.Tensor | None]:
                 raise InputDataError(path, "no 'maps' dataset (write one with `recon estimate-coils`)")
             matrices = _complex_array(path, f, "compression", 3)
     except OSError as exc:
-        raise InputDataError(path, f"unreadable HDF5 coil-map file: {str(exc).splitlines()[0]}") from None
+        raise InputDataError(path, f"unreadable HDF5 coil-map file: {first_line(exc, None)}") from None
     return maps, matrices
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from recon_cli.errors import InputDataError
+from recon_cli.errors import InputDataError, first_line
 
 if TYPE_CHECKING:
     from recon_cli.io.scan import Scan
@@ -34,7 +34,7 @@ def detect_format(path: Path | str) -> str:
             path, "no such file" + (" (a broken symbolic link)" if path.is_symlink() else "")
         ) from None
     except OSError as exc:  # permission denied, a symlink loop, an I/O error
-        raise InputDataError(path, f"cannot read: {(exc.strerror or _short(exc)).lower()}") from None
+        raise InputDataError(path, f"cannot read: {(exc.strerror or first_line(exc)).lower()}") from None
     try:
         with h5py.File(path, "r") as f:
             if "kspace" in f and isinstance(f["kspace"], h5py.Dataset):
@@ -44,7 +44,8 @@ def detect_format(path: Path | str) -> str:
                 if isinstance(group, h5py.Group) and "xml" in group:
                     return "ismrmrd"
     except OSError as exc:
-        raise InputDataError(path, f"unreadable HDF5 file (truncated or corrupt): {_short(exc)}") from None
+        problem = f"unreadable HDF5 file (truncated or corrupt): {first_line(exc)}"
+        raise InputDataError(path, problem) from None
     raise InputDataError(path, "HDF5 file holds neither fastMRI 'kspace' nor an ISMRMRD dataset")
 
 
@@ -70,8 +71,3 @@ def _has_offset_signature(path: Path, size: int) -> bool:
                 return True
             offset *= 2
     return False
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:160]

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from recon_cli.errors import InputDataError, UsageError
+from recon_cli.errors import InputDataError, UsageError, first_line
 from recon_cli.io.fastmri_header import (
     assume_orientation,
     check_coil_count,
@@ -87,7 +87,7 @@ def read_fastmri(
     except (InputDataError, UsageError):
         raise
     except (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexError) as exc:
-        raise InputDataError(path, f"unreadable fastMRI file: {_short(exc)}") from None
+        raise InputDataError(path, f"unreadable fastMRI file: {first_line(exc)}") from None
 
 
 def _read_raw(f: Any, path: Path, slices: slice | Sequence[int] | None) -> dict[str, Any]:
@@ -277,8 +277,3 @@ def _fill_from_xml(header: ScanHeader, hdr: Any) -> None:
     if header.acceleration == (1, 1) and par is not None and par.accelerationFactor is not None:
         af = par.accelerationFactor
         header.acceleration = (int(af.kspace_encoding_step_1), int(af.kspace_encoding_step_2))
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:160]

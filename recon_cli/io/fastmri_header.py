@@ -135,8 +135,3 @@ def _parse_xml(xml: str, path: Path, guesses: list[str]) -> Any:
     from recon_cli.io.ismrmrd_header import parse_header_text
 
     return parse_header_text(path, xml, guesses)
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:160]

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from recon_cli.errors import InputDataError
+from recon_cli.errors import InputDataError, first_line
 from recon_cli.io.detect import detect_format
 from recon_cli.io.plausibility import MAX_ACQUISITIONS, MAX_COILS, check_count, check_stored
 
@@ -42,7 +42,7 @@ def describe_file(path: Path) -> dict[str, Any]:
     except InputDataError:
         raise
     except (OSError, KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
-        line = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        line = first_line(exc)
         raise InputDataError(path, f"unreadable {fmt} file: {line}") from None
 
 

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from recon_cli.nn.unet import u_pass
 from recon_cli.ops.functional import channels_to_complex, complex_to_channels
 
 SPECTRAL_MARGIN = 1.1
@@ -217,20 +218,12 @@ class CUNet(nn.Module):
         frames, height, width = image.shape
         stack = _with_context(image.to(torch.complex64), context, self.context_chans)
         x = complex_to_channels(stack, dim=1)  # (T, 2 (1 + context_chans), Y, X), real parts first
-        x = F.pad(x, _padding(height, width, self.depth))
-        skips = []
-        for stage in self.down:
-            x = stage(x)
-            skips.append(x)
-            x = F.avg_pool2d(x, kernel_size=2)
-        x = self.bottom(x)
-        for level in reversed(range(self.depth)):
-            x = F.interpolate(x, scale_factor=2, mode="nearest")
-            joined = complex_cat(skips[level], x)
-            x = self.up[level](joined * self.skip_scale if self.skip_scale != 1.0 else joined)
-        x = self.head(x)
-        top, left = (x.shape[-2] - height) // 2, (x.shape[-1] - width) // 2
-        x = x[:, :, top : top + height, left : left + width]
+
+        def up(level: int, skip: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+            joined = complex_cat(skip, F.interpolate(x, scale_factor=2, mode="nearest"))
+            return self.up[level](joined * self.skip_scale if self.skip_scale != 1.0 else joined)
+
+        x = u_pass(x, _padding(height, width, self.depth), self.down, self.bottom, up, self.head)
         return channels_to_complex(x.float(), dim=1).squeeze(1)
 
 

@@ -9,6 +9,8 @@ so training and evaluation modes compute the same function.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -57,19 +59,48 @@ class UNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (N, in_chans, H, W) float -> (N, out_chans, H, W), any H and W."""
         height, width = x.shape[-2:]
-        x = F.pad(x, _padding(height, width, self.num_pools))
-        skips = []
-        for block in self.down:
-            x = block(x)
-            skips.append(x)
-            x = F.avg_pool2d(x, kernel_size=2)
-        x = self.bottom(x)
-        for level in reversed(range(self.num_pools)):
-            x = self.upsample[level](x)
-            x = self.up[level](torch.cat([skips[level], x], dim=1))
-        x = self.head(x)
-        top, left = (x.shape[-2] - height) // 2, (x.shape[-1] - width) // 2
-        return x[..., top : top + height, left : left + width]
+
+        def up(level: int, skip: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+            return self.up[level](torch.cat([skip, self.upsample[level](x)], dim=1))
+
+        return u_pass(x, _padding(height, width, self.num_pools), self.down, self.bottom, up, self.head)
+
+
+def u_pass(
+    x: torch.Tensor,
+    padding: tuple[int, int, int, int],
+    down: nn.ModuleList,
+    bottom: nn.Module,
+    up: Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor],
+    head: nn.Module,
+) -> torch.Tensor:
+    """The pass every U-Net here makes: pad, encode, decode with skip connections, crop back.
+
+    Args:
+        x: (N, C, H, W) input (any H and W).
+        padding: ``F.pad`` widths (left, right, top, bottom) to a grid the poolings divide exactly.
+        down: Encoder stages; each one's output is kept as a skip, then 2 x 2 average-pooled.
+        bottom: The coarsest stage.
+        up: ``up(level, skip, x)``: upsample ``x`` to ``skip``'s level and join them, from the coarsest
+            level to the finest.
+        head: The output layer.
+
+    Returns:
+        (N, out channels, H, W): ``head``'s output cropped to the input's size.
+    """
+    height, width = x.shape[-2:]
+    x = F.pad(x, padding)
+    skips = []
+    for stage in down:
+        x = stage(x)
+        skips.append(x)
+        x = F.avg_pool2d(x, kernel_size=2)
+    x = bottom(x)
+    for level in reversed(range(len(skips))):
+        x = up(level, skips[level], x)
+    x = head(x)
+    top, left = (x.shape[-2] - height) // 2, (x.shape[-1] - width) // 2
+    return x[..., top : top + height, left : left + width]
 
 
 def _padding(height: int, width: int, num_pools: int) -> tuple[int, int, int, int]:

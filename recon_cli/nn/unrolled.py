@@ -7,13 +7,12 @@ with a learnable positive step t (softplus of a free parameter) and a learned re
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from recon_cli.errors import ModelError
+from recon_cli.nn.positive import softplus_inverse
 from recon_cli.ops.base import LinearOperator
 
 
@@ -31,7 +30,7 @@ class GradientStepBlock(nn.Module):
         if step_init <= 0:
             raise ValueError(f"step_init must be positive, got {step_init}")
         self.regulariser = regulariser
-        self.step_raw = nn.Parameter(torch.tensor(math.log(math.expm1(step_init))))
+        self.step_raw = nn.Parameter(torch.tensor(softplus_inverse(step_init)))
 
     @property
     def step(self) -> torch.Tensor:
@@ -57,10 +56,26 @@ class GradientStepBlock(nn.Module):
         Returns:
             (frames, ny, nx) complex64.
         """
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            data_gradient = op.normal(x, weighted=True).to(torch.complex64) - gridded
         prior = self.regulariser(x) if context is None else self.regulariser(x, context)
-        return x - self.step * (data_gradient + prior)
+        return x - self.step * (data_gradient(x, op, gridded) + prior)
+
+
+def data_gradient(x: torch.Tensor, op: LinearOperator, gridded: torch.Tensor) -> torch.Tensor:
+    """The gradient of the data term 1/2 ||A x - y||_D^2: A^H D (A x - y) = A^H D A x - A^H D y.
+
+    Computed in full precision even under autocast (NUFFTs and FFTs are not for half precision).
+
+    Args:
+        x: (frames, ny, nx) complex64 current image.
+        op: Forward model with coil maps (image domain (frames, ny, nx)); D its density weights (Cartesian:
+            none).
+        gridded: (frames, ny, nx) complex64 A^H D y, the gridding of the measured data.
+
+    Returns:
+        (frames, ny, nx) complex64.
+    """
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return op.normal(x, weighted=True).to(torch.complex64) - gridded
 
 
 class ContractiveRegulariser(nn.Module):
@@ -85,7 +100,7 @@ class ContractiveRegulariser(nn.Module):
             raise ValueError("lipschitz must be in (0, 1) and shrink_init > 0")
         self.network = network
         self.lipschitz = lipschitz
-        self.shrink_raw = nn.Parameter(torch.tensor(math.log(math.expm1(shrink_init))))
+        self.shrink_raw = nn.Parameter(torch.tensor(softplus_inverse(shrink_init)))
         self.gain_raw = nn.Parameter(torch.tensor(2.0))  # g starts at 0.88 * lipschitz * mu
 
     @property

@@ -144,8 +144,8 @@ class FinufftNufft(nn.Module):
         traj: (frames or 1, 2, samples) radians/voxel, (ky, kx). Returns (frames, coils, samples).
         """
         if maps is not None and (maps.requires_grad or images.is_cuda):
-            return _Type2.apply(sense_expand(images, maps), traj, None, self)
-        return _Type2.apply(images, traj, maps, self)
+            return _FinufftApply.apply(sense_expand(images, maps), traj, None, self, False)
+        return _FinufftApply.apply(images, traj, maps, self, False)
 
     def adjoint_nufft(
         self, kspace: torch.Tensor, traj: torch.Tensor, maps: torch.Tensor | None = None
@@ -153,8 +153,8 @@ class FinufftNufft(nn.Module):
         """kspace: (frames, coils, samples) complex64/128 -> (frames, coils, ny, nx), or (frames, ny, nx)
         combined with ``maps`` (coils, ny, nx)."""
         if maps is not None and (maps.requires_grad or kspace.is_cuda):
-            return sense_reduce(_Type1.apply(kspace, traj, None, self), maps)
-        return _Type1.apply(kspace, traj, maps, self)
+            return sense_reduce(_FinufftApply.apply(kspace, traj, None, self, True), maps)
+        return _FinufftApply.apply(kspace, traj, maps, self, True)
 
     def execute(
         self, data: torch.Tensor, traj: torch.Tensor, maps: torch.Tensor | None, adjoint: bool
@@ -235,38 +235,27 @@ def _transform(plan: Any, src: np.ndarray, dst: np.ndarray, sens: np.ndarray | N
         np.sum(coil_images * sens[1], axis=1, out=dst)
 
 
-class _Type2(torch.autograd.Function):
-    """Image to k-space; backward is the adjoint. Maps (optional) get no gradient."""
+class _FinufftApply(torch.autograd.Function):
+    """Type 2 (image to k-space) or, with ``adjoint``, type 1 (k-space to image); the backward of each is
+    the other. Maps (optional) get no gradient."""
 
     @staticmethod
     def forward(
-        ctx: Any, images: torch.Tensor, traj: torch.Tensor, maps: torch.Tensor | None, nufft: FinufftNufft
+        ctx: Any,
+        data: torch.Tensor,
+        traj: torch.Tensor,
+        maps: torch.Tensor | None,
+        nufft: FinufftNufft,
+        adjoint: bool,
     ) -> torch.Tensor:
-        ctx.nufft = nufft
+        ctx.nufft, ctx.adjoint = nufft, adjoint
         ctx.save_for_backward(traj, maps)
-        return nufft.execute(images, traj, maps, adjoint=False)
+        return nufft.execute(data, traj, maps, adjoint=adjoint)
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None, None]:
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None, None, None]:
         traj, maps = ctx.saved_tensors
-        return _Type1.apply(grad, traj, maps, ctx.nufft), None, None, None
-
-
-class _Type1(torch.autograd.Function):
-    """K-space to image (the adjoint); backward is the forward. Maps (optional) get no gradient."""
-
-    @staticmethod
-    def forward(
-        ctx: Any, kspace: torch.Tensor, traj: torch.Tensor, maps: torch.Tensor | None, nufft: FinufftNufft
-    ) -> torch.Tensor:
-        ctx.nufft = nufft
-        ctx.save_for_backward(traj, maps)
-        return nufft.execute(kspace, traj, maps, adjoint=True)
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None, None]:
-        traj, maps = ctx.saved_tensors
-        return _Type2.apply(grad, traj, maps, ctx.nufft), None, None, None
+        return _FinufftApply.apply(grad, traj, maps, ctx.nufft, not ctx.adjoint), None, None, None, None
 
 
 def pipe_menon_weights_cpu(traj: torch.Tensor, im_size: tuple[int, int], iterations: int) -> torch.Tensor:

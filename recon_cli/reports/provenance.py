@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from recon_cli.errors import first_line
+
 RECORD_KEYS = ("input", "model", "config", "weights", "coils", "device", "date", "versions")
 _IMAGE_SUFFIXES = (".nii.gz", ".nii", ".h5", ".hdf5")
 
@@ -39,7 +41,7 @@ def read_provenance(image: Path | str) -> dict[str, Any] | None:
         try:
             data = json.loads(record.read_text())
         except (OSError, UnicodeDecodeError, ValueError) as exc:
-            return {"record": str(record), "source": "run record", "error": f"unreadable: {_first_line(exc)}"}
+            return {"record": str(record), "source": "run record", "error": f"unreadable: {first_line(exc)}"}
         if not isinstance(data, dict):
             return {"record": str(record), "source": "run record", "error": "not a JSON object"}
         found = {key: data[key] for key in RECORD_KEYS if key in data}
@@ -83,8 +85,3 @@ def _h5_attributes(image: Path) -> dict[str, Any] | None:
         except ValueError:
             found[key] = text
     return {"record": None, "source": "image file attributes", **found, "seeds": find_seeds(found)}
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).splitlines()
-    return text[0][:160] if text else type(exc).__name__

@@ -21,7 +21,7 @@ Shapes: images are (..., ny, nx) complex64/complex128; cines are (frames, ny, nx
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -174,6 +174,33 @@ class Wavelet2d(nn.Module):
             image = F.pixel_shuffle(phases, 2)
             out[..., :ny, :nx] = torch.roll(image, shifts=(1 - self.length // 2,) * 2, dims=(-2, -1))
         return out
+
+
+def pad_bottom_right(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Zero-pad the last two axes at their ends to ``shape`` (e.g. ``Wavelet2d.padded_shape``)."""
+    py, px = shape[0] - x.shape[-2], shape[1] - x.shape[-1]
+    return x if py == px == 0 else F.pad(x, (0, px, 0, py))
+
+
+def crop_top_left(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Adjoint of ``pad_bottom_right``: keep the first ``shape`` entries of the last two axes."""
+    return x[..., : shape[0], : shape[1]]
+
+
+def cycle_spinning_shifts(levels: int, enabled: bool = True, seed: int = 0) -> Iterator[tuple[int, int]]:
+    """Endless shifts for cycle spinning a ``levels``-level wavelet transform (``wavelet_soft_threshold``).
+
+    Each (sy, sx) is uniform in [0, 2**levels)^2, drawn from a CPU generator seeded with ``seed``, so
+    every call yields the same sequence; (0, 0) every time when not ``enabled``.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    block = 2**levels
+    while True:
+        if not enabled:
+            yield (0, 0)
+            continue
+        sy, sx = torch.randint(0, block, (2,), generator=gen).tolist()
+        yield (sy, sx)
 
 
 def wavelet_soft_threshold(

@@ -21,6 +21,7 @@ import torch
 
 from recon_cli.errors import InputDataError
 from recon_cli.io.atomic import atomic_path
+from recon_cli.weights import read_plain
 
 FORMAT = "recon-checkpoint/1"
 LAST, BEST = "last.pt", "best.pt"
@@ -47,10 +48,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         path = path / LAST
     if not path.is_file():
         raise InputDataError(path, "no checkpoint to resume from")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated files, pickles that are not plain data
-        raise InputDataError(path, f"unreadable checkpoint: {str(exc).splitlines()[0][:160]}") from None
+    state = read_plain(path, "checkpoint")
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise InputDataError(path, "not a recon training checkpoint")
     return state

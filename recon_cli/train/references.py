@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from recon_cli.errors import InputDataError, ModelError
+from recon_cli.errors import InputDataError, ModelError, first_line
 from recon_cli.io.scan import Scan
 from recon_cli.train.config import DataConfig
 
@@ -118,7 +118,7 @@ def write_cs_reference(scan: Scan, out: Path, coil_method: str) -> Path:
         maps = estimate_maps(scan, method=coil_method) if required else None
         images = reconstruct_scan(scan, model, maps)
     except Exception as exc:  # noqa: BLE001 - a plugin may fail in any way; say which step failed
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        detail = first_line(exc, None)
         raise ModelError(
             f"{scan.source}: data.reference=cs needs the 'cs' model to reconstruct a reference, and it "
             f"failed ({detail}); put references in the files or use data.reference=folder"

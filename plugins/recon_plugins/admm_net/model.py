@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -16,7 +14,9 @@ from recon_cli.nn.data_consistency import (
     zero_filled,
 )
 from recon_cli.nn.dct import dct_filter_bank
+from recon_cli.nn.positive import softplus_inverse
 from recon_cli.nn.shrinkage import PiecewiseLinearShrink
+from recon_cli.nn.slice_model import SliceModel
 from recon_cli.ops.base import LinearOperator
 from recon_cli.ops.cartesian import CartesianSense
 from recon_cli.ops.functional import fft2c, ifft2c
@@ -87,7 +87,7 @@ class ReconstructionLayer(nn.Module):
     def __init__(self, config: AdmmNetConfig) -> None:
         super().__init__()
         self.weight = nn.Parameter(_filters(config.filters, config.init))
-        self.rho_raw = nn.Parameter(torch.full((config.filters,), math.log(math.expm1(config.rho_init))))
+        self.rho_raw = nn.Parameter(torch.full((config.filters,), softplus_inverse(config.rho_init)))
         self.cg_iterations = config.cg_iterations
         self.complex_parts = config.complex
 
@@ -141,7 +141,7 @@ class AdmmStage(nn.Module):
         self.eta = nn.Parameter(torch.full((config.filters,), float(config.eta_init)))
 
 
-class AdmmNet(nn.Module):
+class AdmmNet(SliceModel):
     """Unrolled ADMM (see ``AdmmNetConfig``): ``stages`` stages and a last reconstruction layer.
 
     Frames go through the network independently (as a batch); the k-space is scaled per frame by the
@@ -156,18 +156,10 @@ class AdmmNet(nn.Module):
         self.stages = nn.ModuleList(AdmmStage(config) for _ in range(config.stages))
         self.final = ReconstructionLayer(config)
 
-    def forward(
-        self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Reconstruct one slice.
-
-        Args:
-            kspace: (frames, coils, ny, nx) complex64 Cartesian k-space, zero where not sampled.
-            op: ``CartesianSense`` with coil maps (or of a single coil without maps).
-            x0: Ignored: ADMM-Net starts from z = beta = 0 (accepted for the model contract).
-
-        Returns:
-            (frames, ny, nx) complex64 (zero imaginary part when ``complex`` is False).
+    def reconstruct(self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None) -> torch.Tensor:
+        """Cartesian data only: ``kspace`` zero where not sampled, ``op`` a ``CartesianSense`` with coil maps
+        (or of a single coil without maps); x0 is ignored: ADMM-Net starts from z = beta = 0. The
+        imaginary part of the result is zero when ``complex`` is False.
 
         Raises:
             ModelError: non-Cartesian operator, or several coils without maps.

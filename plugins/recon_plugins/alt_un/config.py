@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from recon_plugins.cunet.config import check_cunet
+
 
 @dataclass(frozen=True)
 class AltUNConfig:
@@ -33,5 +35,4 @@ class AltUNConfig:
 
         if self.blocks < 1 or self.step_init <= 0:
             raise ModelError("alt-un: blocks must be >= 1 and step_init > 0")
-        if self.chans < 1 or not 1 <= self.depth <= 6:
-            raise ModelError("alt-un: chans must be >= 1 and depth in 1..6")
+        check_cunet("alt-un", self.chans, self.depth)

@@ -6,12 +6,13 @@ import torch
 from torch import nn
 
 from recon_cli.nn.cunet import CUNet
+from recon_cli.nn.slice_model import SliceModel
 from recon_cli.nn.unrolled import GradientStepBlock, sense_gridding, view_shared_context
 from recon_cli.ops.base import LinearOperator
 from recon_plugins.alt_un.config import AltUNConfig
 
 
-class AltUN(nn.Module):
+class AltUN(SliceModel):
     """Unrolled gradient descent with a CU-Net regulariser, backpropagated through all K blocks (with
     ``view_share``, every block's CU-Net also sees the slice's view-shared image)."""
 
@@ -28,19 +29,8 @@ class AltUN(nn.Module):
             for _ in range(count)
         )
 
-    def forward(
-        self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Reconstruct one slice.
-
-        Args:
-            kspace: (frames, coils, ny, nx) Cartesian or (frames, coils, samples) non-Cartesian, complex64.
-            op: The slice's forward model with coil maps; image domain (frames, ny, nx).
-            x0: (frames, ny, nx) complex starting image; default the coil-combined gridding A^H D y.
-
-        Returns:
-            (frames, ny, nx) complex64.
-        """
+    def reconstruct(self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None) -> torch.Tensor:
+        """x0 default: the coil-combined gridding A^H D y."""
         gridded = sense_gridding(kspace, op, "alt-un")
         context = view_shared_context(kspace, op, "alt-un", self.config.view_share)
         x = gridded if x0 is None else x0.to(torch.complex64)

@@ -15,16 +15,16 @@ projection.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from recon_cli.nn import channels_to_image, image_to_channels
 from recon_cli.nn.cnn import ConvStack
+from recon_cli.nn.positive import softplus_inverse
 from recon_cli.nn.primal_dual import normalised_start
-from recon_cli.nn.unrolled import require_maps
+from recon_cli.nn.slice_model import SliceModel
+from recon_cli.nn.unrolled import data_gradient, require_maps
 from recon_cli.ops.base import LinearOperator
 from recon_plugins.cascade_net.config import CascadeNetConfig
 
@@ -38,8 +38,7 @@ class DataConsistency(nn.Module):
 
     def __init__(self, lambda_init: float) -> None:
         super().__init__()
-        # inverse softplus, x + log(1 - exp(-x)), stable for large lambda
-        self.lambda_raw = nn.Parameter(torch.tensor(lambda_init + math.log(-math.expm1(-lambda_init))))
+        self.lambda_raw = nn.Parameter(torch.tensor(softplus_inverse(lambda_init)))
 
     @property
     def weight(self) -> torch.Tensor:
@@ -49,12 +48,10 @@ class DataConsistency(nn.Module):
 
     def forward(self, x: torch.Tensor, op: LinearOperator, gridded: torch.Tensor) -> torch.Tensor:
         """x, gridded (A^H D y): (frames, ny, nx) complex64 -> (frames, ny, nx) complex64."""
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            residual = gridded - op.normal(x, weighted=True).to(torch.complex64)
-        return x + self.weight * residual
+        return x - self.weight * data_gradient(x, op, gridded)
 
 
-class CascadeNet(nn.Module):
+class CascadeNet(SliceModel):
     """Deep cascade of residual real-valued CNNs (on real/imaginary channels) and DC layers."""
 
     def __init__(self, config: CascadeNetConfig) -> None:
@@ -67,19 +64,8 @@ class CascadeNet(nn.Module):
         )
         self.dcs = nn.ModuleList(DataConsistency(config.lambda_init) for _ in range(count))
 
-    def forward(
-        self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Reconstruct one slice.
-
-        Args:
-            kspace: (frames, coils, ny, nx) Cartesian or (frames, coils, samples) non-Cartesian, complex64.
-            op: The slice's forward model with coil maps; image domain (frames, ny, nx).
-            x0: (frames, ny, nx) complex starting image; default the gridding A^H D y.
-
-        Returns:
-            (frames, ny, nx) complex64.
-        """
+    def reconstruct(self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None) -> torch.Tensor:
+        """x0 default: the gridding A^H D y."""
         require_maps(op, "cascade-net")
         _, gridded, scale = normalised_start(kspace, op)
         x = gridded if x0 is None else x0.to(torch.complex64) / scale

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from recon_cli.errors import ModelError
+from recon_cli.nn.slice_model import SliceModel
 from recon_cli.ops.base import LinearOperator
 from recon_cli.solvers.iterative import SolverResult, Splitting, admm, fista, power_iteration
 from recon_cli.solvers.regularizers import (
     Wavelet2d,
+    crop_top_left,
+    cycle_spinning_shifts,
     huber_tv_gradient,
+    pad_bottom_right,
     soft_threshold,
     temporal_difference,
     temporal_difference_adjoint,
@@ -24,18 +26,6 @@ from recon_plugins.cs.config import CsConfig
 
 Operator = Callable[[torch.Tensor], torch.Tensor]
 _LIPSCHITZ_MARGIN = 1.05
-_SPIN_SEED = 0
-
-
-def _pad(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    """Zero-pad the last two axes at their ends to ``shape``."""
-    py, px = shape[0] - x.shape[-2], shape[1] - x.shape[-1]
-    return x if py == px == 0 else F.pad(x, (0, px, 0, py))
-
-
-def _crop(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    """Adjoint of ``_pad``: keep the first ``shape`` entries of the last two axes."""
-    return x[..., : shape[0], : shape[1]]
 
 
 def image_scale(image: torch.Tensor, quantile: float = 0.99) -> float:
@@ -47,7 +37,7 @@ def image_scale(image: torch.Tensor, quantile: float = 0.99) -> float:
     return scale if scale > 0 else 1.0
 
 
-class CompressedSensing(nn.Module):
+class CompressedSensing(SliceModel):
     """min_x 1/2 ||A x - y||_D^2 + lam_w ||W x||_1 + lam_t ||D_t x||_1 (see ``CsConfig``).
 
     W is an orthonormal wavelet transform applied to each frame (``recon_cli.solvers.regularizers.Wavelet2d``;
@@ -67,10 +57,8 @@ class CompressedSensing(nn.Module):
         self.last_result: SolverResult | None = None
         self.last_lipschitz = float("nan")
 
-    def forward(
-        self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """kspace: (frames, coils, ...) complex64; x0: (frames, ny, nx) or None -> (frames, ny, nx)."""
+    def reconstruct(self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None) -> torch.Tensor:
+        """Needs coil maps; x0 default: the gridding A^H D y."""
         maps = getattr(op, "maps", None)
         if maps is None:
             raise ModelError("cs: needs coil maps (give --coils or let them be estimated)")
@@ -82,14 +70,14 @@ class CompressedSensing(nn.Module):
         padded = self.wavelet.padded_shape(shape)
 
         def normal(x: torch.Tensor) -> torch.Tensor:
-            return _pad(op.normal(_crop(x, shape), weighted=weighted), padded)
+            return pad_bottom_right(op.normal(crop_top_left(x, shape), weighted=weighted), padded)
 
-        start = _pad((gridded if x0 is None else x0.to(aty.dtype)) / scale, padded)
+        start = pad_bottom_right((gridded if x0 is None else x0.to(aty.dtype)) / scale, padded)
         use_tv = self.config.lam_tv > 0 and aty.shape[0] > 1
         solve = self._fista if self.config.solver == "fista" else self._admm
-        self.last_result = solve(normal, _pad(aty, padded), start, use_tv)
+        self.last_result = solve(normal, pad_bottom_right(aty, padded), start, use_tv)
         support = torch.sum(maps.abs() ** 2, dim=-3) > 0
-        return torch.where(support, _crop(self.last_result.x, shape) * scale, 0).to(kspace.dtype)
+        return torch.where(support, crop_top_left(self.last_result.x, shape) * scale, 0).to(kspace.dtype)
 
     def _fista(self, normal: Operator, aty: torch.Tensor, start: torch.Tensor, use_tv: bool) -> SolverResult:
         cfg = self.config
@@ -104,7 +92,9 @@ class CompressedSensing(nn.Module):
             grad = normal(x) - aty
             return grad + lam_t * huber_tv_gradient(x, mu) if use_tv else grad
 
-        shifts = self._shifts(aty.shape[-2:])
+        shifts = cycle_spinning_shifts(
+            cfg.levels, cfg.cycle_spinning
+        )  # shifts < 2**levels divide the padding
 
         def prox(v: torch.Tensor, t: float) -> torch.Tensor:
             if lam_w == 0:
@@ -112,17 +102,6 @@ class CompressedSensing(nn.Module):
             return wavelet_soft_threshold(self.wavelet, v, t * lam_w, shift=next(shifts))
 
         return fista(gradient, prox, start, step=step, max_iter=cfg.iterations)
-
-    def _shifts(self, shape: torch.Size) -> Iterator[tuple[int, int]]:
-        """Cycle-spinning shifts, one per iteration, drawn from a seeded CPU generator ((0, 0) when off)."""
-        gen = torch.Generator().manual_seed(_SPIN_SEED)
-        block = 2**self.config.levels
-        while True:
-            if not self.config.cycle_spinning:
-                yield (0, 0)
-                continue
-            sy, sx = torch.randint(0, block, (2,), generator=gen).tolist()
-            yield (sy % shape[0], sx % shape[1])
 
     def _admm(self, normal: Operator, aty: torch.Tensor, start: torch.Tensor, use_tv: bool) -> SolverResult:
         cfg = self.config

@@ -23,7 +23,13 @@ class CUNetConfig:
     view_share: bool = False
 
     def __post_init__(self) -> None:
-        from recon_cli.errors import ModelError
+        check_cunet("cunet", self.chans, self.depth)
 
-        if self.chans < 1 or not 1 <= self.depth <= 6:
-            raise ModelError("cunet: chans must be >= 1 and depth in 1..6")
+
+def check_cunet(model: str, chans: int, depth: int) -> None:
+    """A ModelError naming ``model`` unless its CU-Net has chans >= 1 and depth in 1..6 (the checks of
+    every model built on a CU-Net)."""
+    from recon_cli.errors import ModelError
+
+    if chans < 1 or not 1 <= depth <= 6:
+        raise ModelError(f"{model}: chans must be >= 1 and depth in 1..6, got chans={chans}, depth={depth}")

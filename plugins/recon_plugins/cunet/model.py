@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from recon_cli.nn.cunet import CUNet
+from recon_cli.nn.slice_model import SliceModel
 from recon_cli.nn.unrolled import sense_gridding, view_shared_context
 from recon_cli.ops.base import LinearOperator
 from recon_plugins.cunet.config import CUNetConfig
 
 
-class CUNetRecon(nn.Module):
+class CUNetRecon(SliceModel):
     """Residual complex (2+1)D U-Net on the coil-combined gridded image series.
 
     The whole series is one spatio-temporal volume, so static data are a one-frame series. With
@@ -26,19 +26,8 @@ class CUNetRecon(nn.Module):
         self.coil_maps = "required"
         self.net = CUNet(config.chans, config.depth, context_chans=int(config.view_share))
 
-    def forward(
-        self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Reconstruct one slice.
-
-        Args:
-            kspace: (frames, coils, ny, nx) Cartesian or (frames, coils, samples) non-Cartesian, complex64.
-            op: The slice's forward model with coil maps; image domain (frames, ny, nx).
-            x0: (frames, ny, nx) complex starting image; default the coil-combined gridding of ``kspace``.
-
-        Returns:
-            (frames, ny, nx) complex64.
-        """
+    def reconstruct(self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None) -> torch.Tensor:
+        """x0 default: the coil-combined gridding of ``kspace``."""
         if x0 is None:
             x0 = sense_gridding(kspace, op, "cunet")
         x0 = x0.to(torch.complex64)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from recon_cli.nn import channels_to_image, image_to_channels, rms_scale
-from recon_cli.nn.unrolled import sense_gridding
+from recon_cli.nn.positive import softplus_inverse
+from recon_cli.nn.slice_model import SliceModel
+from recon_cli.nn.unrolled import data_gradient, sense_gridding
 from recon_cli.ops.base import LinearOperator
 from recon_cli.solvers.fixed_point import FixedPointInfo, broyden
 from recon_cli.solvers.implicit import BackwardInfo, BackwardOptions, differentiable_fixed_point
@@ -45,7 +45,7 @@ class ResidualDenoiser(nn.Module):
             self.register_buffer(f"power_vector_{i}", F.normalize(torch.ones(w[0].numel()), dim=0))
         self.lipschitz = lipschitz
         self.gain_raw = nn.Parameter(torch.tensor(-2.0))  # gain = lipschitz * sigmoid: 0.12 lipschitz
-        self.shrink_raw = nn.Parameter(torch.tensor(math.log(math.expm1(shrink_init))))
+        self.shrink_raw = nn.Parameter(torch.tensor(softplus_inverse(shrink_init)))
 
     @property
     def shrink(self) -> torch.Tensor:
@@ -83,7 +83,7 @@ class ResidualDenoiser(nn.Module):
         return (z - residual) / (1.0 + self.shrink)
 
 
-class DEQ(nn.Module):
+class DEQ(SliceModel):
     """Deep-equilibrium reconstruction with a learned proximal-gradient step.
 
     The step is f(x) = R(x - eta A^H D (A x - y)), eta = softplus(free parameter) > 0, D the operator's
@@ -102,7 +102,7 @@ class DEQ(nn.Module):
         self.config = config
         self.coil_maps = "required"
         self.denoiser = ResidualDenoiser(config.chans, config.layers, config.lipschitz, config.shrink_init)
-        self.step_raw = nn.Parameter(torch.tensor(math.log(math.expm1(config.step_init))))
+        self.step_raw = nn.Parameter(torch.tensor(softplus_inverse(config.step_init)))
         self.backward_options = BackwardOptions(
             mode=config.backward,
             solver=config.backward_solver,
@@ -140,23 +140,10 @@ class DEQ(nn.Module):
         Returns:
             (frames, ny, nx) complex64.
         """
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            data_gradient = op.normal(x, weighted=True).to(torch.complex64) - gridded
-        return self.denoiser(x - self.step * data_gradient, scale, weights)
+        return self.denoiser(x - self.step * data_gradient(x, op, gridded), scale, weights)
 
-    def forward(
-        self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Reconstruct one slice.
-
-        Args:
-            kspace: (frames, coils, ny, nx) Cartesian or (frames, coils, samples) non-Cartesian, complex64.
-            op: The slice's forward model with coil maps; image domain (frames, ny, nx).
-            x0: (frames, ny, nx) complex starting image; default the coil-combined gridding A^H D y.
-
-        Returns:
-            (frames, ny, nx) complex64.
-        """
+    def reconstruct(self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None) -> torch.Tensor:
+        """x0 default: the coil-combined gridding A^H D y."""
         gridded = sense_gridding(kspace, op, "deq")
         scale = rms_scale(gridded)
         start = gridded if x0 is None else x0.to(torch.complex64)

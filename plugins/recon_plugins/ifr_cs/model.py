@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from recon_cli.nn.data_consistency import cartesian_operator, tikhonov_dc, zero_filled
+from recon_cli.nn.slice_model import SliceModel
 from recon_cli.ops.base import LinearOperator
-from recon_cli.solvers.regularizers import Wavelet2d, wavelet_soft_threshold
+from recon_cli.solvers.regularizers import (
+    Wavelet2d,
+    crop_top_left,
+    cycle_spinning_shifts,
+    pad_bottom_right,
+    wavelet_soft_threshold,
+)
+from recon_plugins.cs.model import image_scale
 from recon_plugins.ifr_cs.config import IfrCsConfig
-
-_SPIN_SEED = 0
-
-
-def _pad(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    """Zero-pad the last two axes at their ends to ``shape``."""
-    py, px = shape[0] - x.shape[-2], shape[1] - x.shape[-1]
-    return x if py == px == 0 else F.pad(x, (0, px, 0, py))
 
 
 def _box3(x: torch.Tensor) -> torch.Tensor:
@@ -58,7 +55,7 @@ def feature_descriptor(image: torch.Tensor, kind: str, threshold: float) -> torc
     return v / (v + threshold**2)
 
 
-class IterativeFeatureRefinement(nn.Module):
+class IterativeFeatureRefinement(SliceModel):
     """z <- d + beta D(d) (x - d), x = DC(z), d = W^H soft(W x, lam) (see ``IfrCsConfig``).
 
     Every frame is reconstructed on its own (the frames share nothing). Starts from the zero-filled
@@ -72,18 +69,9 @@ class IterativeFeatureRefinement(nn.Module):
         # How the pipeline should treat coil maps: "required", "optional" (used when given) or "ignored".
         self.coil_maps = "required"
 
-    def forward(
-        self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Reconstruct one slice.
-
-        Args:
-            kspace: (frames, coils, ny, nx) complex64 Cartesian k-space, zero where not sampled.
-            op: ``CartesianSense`` with coil maps (or of a single coil without maps).
-            x0: (frames, ny, nx) complex starting image; default the zero-filled image.
-
-        Returns:
-            (frames, ny, nx) complex64.
+    def reconstruct(self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None) -> torch.Tensor:
+        """Cartesian data only: ``kspace`` zero where not sampled, ``op`` a ``CartesianSense`` with coil maps
+        (or of a single coil without maps); x0 default: the zero-filled image.
 
         Raises:
             ModelError: non-Cartesian operator, or several coils without maps.
@@ -91,10 +79,10 @@ class IterativeFeatureRefinement(nn.Module):
         cfg = self.config
         op = cartesian_operator(op, "ifr-cs")
         gridded = zero_filled(kspace, op)
-        scale = _image_scale(gridded)
+        scale = image_scale(gridded)
         y = kspace / scale
         z = (gridded if x0 is None else x0.to(gridded.dtype)) / scale
-        shifts = self._shifts()
+        shifts = cycle_spinning_shifts(cfg.levels, cfg.cycle_spinning)  # the same for every call
         lam = cfg.lam
         for _ in range(cfg.iterations):
             x = tikhonov_dc(z, y, op, cfg.rho, cg_iterations=cfg.cg_iterations)
@@ -116,26 +104,5 @@ class IterativeFeatureRefinement(nn.Module):
             (frames, ny, nx) complex.
         """
         shape = (int(x.shape[-2]), int(x.shape[-1]))
-        padded = _pad(x, self.wavelet.padded_shape(shape))
-        out = wavelet_soft_threshold(self.wavelet, padded, lam, shift=shift)
-        return out[..., : shape[0], : shape[1]]
-
-    def _shifts(self) -> Iterator[tuple[int, int]]:
-        """Cycle-spinning shifts from a seeded CPU generator ((0, 0) when off): the same for every call."""
-        gen = torch.Generator().manual_seed(_SPIN_SEED)
-        block = 2**self.config.levels
-        while True:
-            if not self.config.cycle_spinning:
-                yield (0, 0)
-                continue
-            sy, sx = torch.randint(0, block, (2,), generator=gen).tolist()
-            yield (sy, sx)
-
-
-def _image_scale(image: torch.Tensor, quantile: float = 0.99) -> float:
-    """The ``quantile`` of an image's magnitude (1.0 for an all-zero image). image: any shape, complex."""
-    magnitude = image.abs().flatten().float()
-    if magnitude.numel() > 2**24:  # torch.quantile's input limit
-        magnitude = magnitude[:: magnitude.numel() // 2**24 + 1]
-    scale = float(torch.quantile(magnitude, quantile))
-    return scale if scale > 0 else 1.0
+        padded = pad_bottom_right(x, self.wavelet.padded_shape(shape))
+        return crop_top_left(wavelet_soft_threshold(self.wavelet, padded, lam, shift=shift), shape)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -11,16 +9,14 @@ from torch import nn
 from recon_cli.nn.complex import channels_to_image, image_to_channels
 from recon_cli.nn.data_consistency import cartesian_operator, frame_scale, tikhonov_dc, zero_filled
 from recon_cli.nn.dct import dct_filter_bank
+from recon_cli.nn.positive import softplus_inverse
 from recon_cli.nn.shrinkage import PiecewiseLinearShrink
+from recon_cli.nn.slice_model import SliceModel
 from recon_cli.ops.base import LinearOperator
 from recon_cli.ops.cartesian import CartesianSense
 from recon_plugins.ifr_net.config import IfrNetConfig
 
 _DESCRIPTOR_BIAS = -2.0  # the descriptor starts at sigmoid(-2) = 0.12: mostly the denoised image
-
-
-def _softplus_inverse(value: float) -> float:
-    return math.log(math.expm1(value))
 
 
 class DenoisingBlock(nn.Module):
@@ -86,12 +82,12 @@ class IfrStage(nn.Module):
 
     def __init__(self, channels: int, config: IfrNetConfig) -> None:
         super().__init__()
-        self.rho_raw = nn.Parameter(torch.tensor(_softplus_inverse(config.rho_init)))
+        self.rho_raw = nn.Parameter(torch.tensor(softplus_inverse(config.rho_init)))
         self.denoiser = nn.Sequential(*(DenoisingBlock(channels, config) for _ in range(config.blocks)))
         self.refine = FeatureRefinement(channels, config.descriptor_channels)
 
 
-class IfrNet(nn.Module):
+class IfrNet(SliceModel):
     """x_n = DC(z_{n-1}), d_n = denoise(x_n), z_n = d_n + D_n (x_n - d_n); output DC(z_N) (``IfrNetConfig``).
 
     Frames go through the network independently (as a batch); the k-space is scaled per frame by the
@@ -105,20 +101,12 @@ class IfrNet(nn.Module):
         self.coil_maps = "required"
         self.channels = 2 if config.complex else 1
         self.stages = nn.ModuleList(IfrStage(self.channels, config) for _ in range(config.stages))
-        self.final_rho_raw = nn.Parameter(torch.tensor(_softplus_inverse(config.rho_init)))
+        self.final_rho_raw = nn.Parameter(torch.tensor(softplus_inverse(config.rho_init)))
 
-    def forward(
-        self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Reconstruct one slice.
-
-        Args:
-            kspace: (frames, coils, ny, nx) complex64 Cartesian k-space, zero where not sampled.
-            op: ``CartesianSense`` with coil maps (or of a single coil without maps).
-            x0: (frames, ny, nx) complex starting image; default the zero-filled image.
-
-        Returns:
-            (frames, ny, nx) complex64 (zero imaginary part when ``complex`` is False).
+    def reconstruct(self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None) -> torch.Tensor:
+        """Cartesian data only: ``kspace`` zero where not sampled, ``op`` a ``CartesianSense`` with coil maps
+        (or of a single coil without maps); x0 default: the zero-filled image. The
+        imaginary part of the result is zero when ``complex`` is False.
 
         Raises:
             ModelError: non-Cartesian operator, or several coils without maps.

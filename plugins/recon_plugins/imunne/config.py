@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from recon_plugins.cunet.config import check_cunet
+
 
 @dataclass(frozen=True)
 class IMUNNEConfig:
@@ -71,5 +73,6 @@ class IMUNNEConfig:
             raise ModelError(f"imunne: relaxation must be in (0, 1], got {self.relaxation}")
         if self.contractive and not (0 < self.lipschitz < 1 and self.shrink_init > 0):
             raise ModelError("imunne: lipschitz must be in (0, 1) and shrink_init > 0")
-        if self.step_init <= 0 or self.chans < 1 or not 1 <= self.depth <= 6:
-            raise ModelError("imunne: step_init must be > 0, chans >= 1 and depth in 1..6")
+        if self.step_init <= 0:
+            raise ModelError(f"imunne: step_init must be > 0, got {self.step_init}")
+        check_cunet("imunne", self.chans, self.depth)

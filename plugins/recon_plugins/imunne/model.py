@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from recon_cli.nn.cunet import CUNet
+from recon_cli.nn.slice_model import SliceModel
 from recon_cli.nn.unrolled import (
     ContractiveRegulariser,
     GradientStepBlock,
@@ -17,7 +18,7 @@ from recon_cli.solvers.fixed_point import FixedPointInfo, jacobian_free_fixed_po
 from recon_plugins.imunne.config import IMUNNEConfig
 
 
-class IMUNNE(nn.Module):
+class IMUNNE(SliceModel):
     """Implicit (fixed-point) network with one shared gradient-step block and a CU-Net regulariser.
 
     The fixed point is found without an autograd graph (Picard or Anderson iteration from the gridded
@@ -58,19 +59,8 @@ class IMUNNE(nn.Module):
         residual, self._residual = self._residual, None
         return residual
 
-    def forward(
-        self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Reconstruct one slice.
-
-        Args:
-            kspace: (frames, coils, ny, nx) Cartesian or (frames, coils, samples) non-Cartesian, complex64.
-            op: The slice's forward model with coil maps; image domain (frames, ny, nx).
-            x0: (frames, ny, nx) complex starting image; default the coil-combined gridding A^H D y.
-
-        Returns:
-            (frames, ny, nx) complex64.
-        """
+    def reconstruct(self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None) -> torch.Tensor:
+        """x0 default: the coil-combined gridding A^H D y."""
         gridded = sense_gridding(kspace, op, "imunne")
         context = view_shared_context(kspace, op, "imunne", self.config.view_share)
         start = gridded if x0 is None else x0.to(torch.complex64)

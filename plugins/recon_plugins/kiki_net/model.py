@@ -22,6 +22,7 @@ from recon_cli.errors import ModelError
 from recon_cli.nn import channels_to_image, image_to_channels
 from recon_cli.nn.cnn import ConvStack, apply_complex
 from recon_cli.nn.primal_dual import normalised_start
+from recon_cli.nn.slice_model import SliceModel
 from recon_cli.nn.unrolled import require_maps
 from recon_cli.ops.base import LinearOperator
 from recon_cli.ops.cartesian import CartesianSense
@@ -30,7 +31,7 @@ from recon_plugins.cascade_net.model import DataConsistency
 from recon_plugins.kiki_net.config import KIKINetConfig
 
 
-class KIKINet(nn.Module):
+class KIKINet(SliceModel):
     """KIKI-net for Cartesian multi-coil (or single-coil) data."""
 
     def __init__(self, config: KIKINetConfig) -> None:
@@ -42,19 +43,9 @@ class KIKINet(nn.Module):
         self.i_cnns = nn.ModuleList(ConvStack(2, 2, f, config.i_layers, out_init_scale=0.1) for _ in range(n))
         self.dcs = nn.ModuleList(DataConsistency(config.lambda_init) for _ in range(n))
 
-    def forward(
-        self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Reconstruct one slice.
-
-        Args:
-            kspace: (frames, coils, ny, nx) complex64 Cartesian k-space, zero where not sampled.
-            op: ``CartesianSense`` with coil maps; image domain (frames, ny, nx).
-            x0: (frames, ny, nx) complex starting image; its coil k-space replaces the measured k-space
-                as the first k-space CNN's input.
-
-        Returns:
-            (frames, ny, nx) complex64.
+    def reconstruct(self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None) -> torch.Tensor:
+        """Cartesian data only: ``kspace`` zero where not sampled, ``op`` a ``CartesianSense`` with coil
+        maps; the coil k-space of ``x0`` replaces the measured k-space as the first k-space CNN's input.
 
         Raises:
             ModelError: a non-Cartesian operator, or no coil maps.

@@ -19,12 +19,13 @@ from torch import nn
 
 from recon_cli.nn.cnn import ConvStack
 from recon_cli.nn.primal_dual import PrimalDualNet, normalised_start
+from recon_cli.nn.slice_model import SliceModel
 from recon_cli.nn.unrolled import require_maps
 from recon_cli.ops.base import LinearOperator
 from recon_plugins.ncpdnet.config import NCPDNetConfig
 
 
-class NCPDNet(nn.Module):
+class NCPDNet(SliceModel):
     """Residual-dual primal-dual network with density-compensated back-projection."""
 
     def __init__(self, config: NCPDNetConfig) -> None:
@@ -39,19 +40,8 @@ class NCPDNet(nn.Module):
         weighted = config.density_compensation
         self.pd = PrimalDualNet(primal, None, config.iterations, p, 1, weighted_adjoint=weighted)
 
-    def forward(
-        self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Reconstruct one slice.
-
-        Args:
-            kspace: (frames, coils, samples) non-Cartesian or (frames, coils, ny, nx) Cartesian, complex64.
-            op: The slice's forward model with coil maps; image domain (frames, ny, nx).
-            x0: (frames, ny, nx) complex starting image; default the back-projection of ``kspace``.
-
-        Returns:
-            (frames, ny, nx) complex64.
-        """
+    def reconstruct(self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None) -> torch.Tensor:
+        """x0 default: the back-projection of ``kspace``."""
         require_maps(op, "ncpdnet")
         y, start, scale = normalised_start(kspace, op, weighted=self.config.density_compensation)
         if x0 is not None:

@@ -18,12 +18,13 @@ from torch import nn
 
 from recon_cli.nn.cnn import ConvStack
 from recon_cli.nn.primal_dual import PrimalDualNet, normalised_start
+from recon_cli.nn.slice_model import SliceModel
 from recon_cli.nn.unrolled import require_maps
 from recon_cli.ops.base import LinearOperator
 from recon_plugins.pdnet.config import PDNetConfig
 
 
-class PDNet(nn.Module):
+class PDNet(SliceModel):
     """Learned primal-dual network with a primal and (optionally) a dual CNN per iteration."""
 
     def __init__(self, config: PDNetConfig) -> None:
@@ -41,19 +42,8 @@ class PDNet(nn.Module):
             )
         self.pd = PrimalDualNet(primal, dual, config.iterations, p, d, weighted_adjoint=False)
 
-    def forward(
-        self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Reconstruct one slice.
-
-        Args:
-            kspace: (frames, coils, ny, nx) Cartesian or (frames, coils, samples) non-Cartesian, complex64.
-            op: The slice's forward model with coil maps; image domain (frames, ny, nx).
-            x0: (frames, ny, nx) complex starting image; default the gridding A^H D y.
-
-        Returns:
-            (frames, ny, nx) complex64.
-        """
+    def reconstruct(self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None) -> torch.Tensor:
+        """x0 default: the gridding A^H D y."""
         require_maps(op, "pdnet")
         y, start, scale = normalised_start(kspace, op)
         if x0 is not None:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from recon_cli.errors import ModelError
+from recon_cli.nn.slice_model import SliceModel
 from recon_cli.ops.base import LinearOperator
 from recon_cli.solvers.iterative import conjugate_gradient
 from recon_plugins.sense.config import SenseConfig
 
 
-class CgSense(nn.Module):
+class CgSense(SliceModel):
     """x = argmin ||A x - y||_D^2 + lam ||x||^2, i.e. (A^H D A + lam I) x = A^H D y, by CG.
 
     D is the operator's density compensation when ``density_weighted`` (identity for Cartesian data and
@@ -27,10 +27,8 @@ class CgSense(nn.Module):
         self.coil_maps = "required"
         self.last_iterations = 0
 
-    def forward(
-        self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """kspace: (frames, coils, ...) complex64; x0: (frames, ny, nx) or None -> (frames, ny, nx)."""
+    def reconstruct(self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None) -> torch.Tensor:
+        """Needs coil maps; x0 default: zero (CG's start)."""
         if getattr(op, "maps", None) is None:
             raise ModelError("sense: needs coil maps (give --coils or let them be estimated)")
         lam, weighted = self.config.lam, self.config.density_weighted

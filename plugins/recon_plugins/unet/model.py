@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from recon_cli.errors import ModelError
 from recon_cli.nn import UNet, channels_to_image, image_to_channels, rms_scale
+from recon_cli.nn.slice_model import SliceModel
 from recon_cli.ops.base import LinearOperator
 from recon_cli.ops.functional import rss
 from recon_plugins.unet.config import UNetConfig
 
 
-class UNetRecon(nn.Module):
+class UNetRecon(SliceModel):
     """x = x0 + s * UNet(x0 / s), x0 the coil-combined gridding of the data and s its RMS level.
 
     Frames go through the network independently (as a batch), so static (1 frame) and dynamic data,
@@ -27,19 +27,9 @@ class UNetRecon(nn.Module):
         self.coil_maps = "required" if config.combine == "sense" else "ignored"
         self.net = UNet(2, 2, chans=config.chans, num_pools=config.num_pools)
 
-    def forward(
-        self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Reconstruct one slice.
-
-        Args:
-            kspace: (frames, coils, ny, nx) Cartesian or (frames, coils, samples) non-Cartesian, complex64.
-            op: The slice's forward model; with coil maps its image domain is (frames, ny, nx).
-            x0: (frames, ny, nx) complex starting image; default the coil-combined gridding of ``kspace``.
-
-        Returns:
-            (frames, ny, nx) complex64.
-        """
+    def reconstruct(self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None) -> torch.Tensor:
+        """``op`` may lack coil maps (the gridded coil images are then combined by root sum of squares);
+        x0 default: the coil-combined gridding of ``kspace``."""
         if x0 is None:
             x0 = self.initial_image(kspace, op)
         scale = rms_scale(x0)

@@ -19,12 +19,13 @@ from torch import nn
 from recon_cli.nn.mwcnn import MWCNN
 from recon_cli.nn.primal_dual import PrimalDualNet, normalised_start
 from recon_cli.nn.sensitivity import SensitivityRefinement, with_maps
+from recon_cli.nn.slice_model import SliceModel
 from recon_cli.nn.unrolled import require_maps
 from recon_cli.ops.base import LinearOperator
 from recon_plugins.xpdnet.config import XPDNetConfig
 
 
-class XPDNet(nn.Module):
+class XPDNet(SliceModel):
     """Residual-dual primal-dual network with MWCNN image updates and coil-map refinement."""
 
     def __init__(self, config: XPDNetConfig) -> None:
@@ -40,19 +41,8 @@ class XPDNet(nn.Module):
             SensitivityRefinement(config.refine_chans, config.refine_pools) if config.refine_maps else None
         )
 
-    def forward(
-        self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Reconstruct one slice.
-
-        Args:
-            kspace: (frames, coils, ny, nx) Cartesian or (frames, coils, samples) non-Cartesian, complex64.
-            op: The slice's forward model with coil maps (coils, ny, nx); image domain (frames, ny, nx).
-            x0: (frames, ny, nx) complex starting image; default the gridding with the refined maps.
-
-        Returns:
-            (frames, ny, nx) complex64.
-        """
+    def reconstruct(self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None) -> torch.Tensor:
+        """Coil maps (coils, ny, nx), refined first with ``refine_maps``; x0 default: their gridding."""
         require_maps(op, "xpdnet")
         if self.refine is not None:
             assert op.maps is not None

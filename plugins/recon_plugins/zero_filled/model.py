@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from recon_cli.errors import ModelError
+from recon_cli.nn.slice_model import SliceModel
 from recon_cli.ops.base import LinearOperator
 from recon_cli.ops.functional import rss
 from recon_cli.ops.nufft import NonCartesianSense, ramp_dcf
 from recon_plugins.zero_filled.config import ZeroFilledConfig
 
 
-class ZeroFilled(nn.Module):
+class ZeroFilled(SliceModel):
     """x = combine(A^H D y): D is the density compensation (identity for Cartesian data)."""
 
     def __init__(self, config: ZeroFilledConfig) -> None:
@@ -21,10 +21,8 @@ class ZeroFilled(nn.Module):
         # How the pipeline should treat coil maps: "required", "optional" (used when given) or "ignored".
         self.coil_maps = {"auto": "optional", "rss": "ignored", "sense": "required"}[config.combine]
 
-    def forward(
-        self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """kspace: (frames, coils, ...) complex64 -> image (frames, ny, nx) complex64."""
+    def reconstruct(self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None) -> torch.Tensor:
+        """Density-compensated adjoint, coil-combined with the maps (else root sum of squares); x0 ignored."""
         has_maps = getattr(op, "maps", None) is not None
         if self.config.combine == "sense" and not has_maps:
             raise ModelError("zero-filled: combine='sense' needs coil maps (give --coils or estimate them)")
