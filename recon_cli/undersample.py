@@ -161,7 +161,7 @@ def undersample_scan(scan: Scan, spec: PatternSpec) -> UndersampledScan:
     else:
         out = _radial(scan, pattern, spec)
         fraction, acceleration = pattern_statistics(spec, pattern)
-    out.reference = reference
+    out = dataclasses.replace(out, reference=reference)
     return UndersampledScan(out, pattern, spec, fraction, acceleration)
 
 
@@ -173,7 +173,14 @@ def _masked(scan: Scan, pattern: np.ndarray) -> tuple[Scan, float]:
     full = torch.broadcast_to(mask, (*scan.kspace.shape[:2], 1, *scan.kspace.shape[-2:]))
     header = dataclasses.replace(scan.header, geometry=list(scan.header.geometry))
     out = dataclasses.replace(
-        scan, kspace=scan.kspace * mask, mask=mask.contiguous(), acs=None, header=header, extra={}
+        scan,
+        kspace=scan.kspace * mask,
+        mask=mask.contiguous(),
+        acs=None,
+        header=header,
+        ismrmrd_info=None,
+        fastmri_info=None,
+        simulation=None,
     )
     return out, float(full.float().mean())
 
@@ -300,12 +307,12 @@ def _write_fastmri_copy(
     scan = under.scan
     assert scan.mask is not None and scan.reference is not None
     kspace = scan.kspace[:, 0]
-    if source.extra.get("layout") == "singlecoil":
+    if source.fastmri_info is not None and source.fastmri_info.layout == "singlecoil":
         kspace = kspace[:, 0]
     mask = torch.broadcast_to(scan.mask, (scan.n_slices, 1, 1, *scan.kspace.shape[-2:]))
     columns = mask[0, 0, 0, 0] if _constant_along(mask, -2) and bool((mask == mask[:1]).all()) else None
     reference = scan.reference[:, 0]
-    attrs = dict(source.extra.get("attrs", {}))
+    attrs = dict(source.fastmri_info.attrs if source.fastmri_info is not None else {})
     attrs.update(
         acceleration=float(under.spec.acceleration or under.acceleration),
         max=float(reference.max()),

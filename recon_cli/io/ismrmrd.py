@@ -36,9 +36,9 @@ Conventions, applied once here so nothing downstream re-parses files:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
-from typing import Any
 
 import h5py
 import numpy as np
@@ -62,15 +62,17 @@ from recon_cli.io.ismrmrd_table import flag as _flag
 from recon_cli.io.ismrmrd_table import open_group as _open_group
 from recon_cli.io.ismrmrd_write import write_ismrmrd
 from recon_cli.io.plausibility import check_trajectory_extent
-from recon_cli.io.scan import Scan, ScanHeader
+from recon_cli.io.scan import FrameCounter, IsmrmrdInfo, Scan, ScanHeader, TrajectoryUnits
 from recon_cli.ops.functional import crop_readout_oversampling
 
 __all__ = ["read_ismrmrd", "write_ismrmrd"]
 
 
-def _frame_counter(heads: np.ndarray, frame_index: str) -> str:
-    if frame_index != "auto":
-        return frame_index
+def _frame_counter(heads: np.ndarray, frame_index: str) -> FrameCounter:
+    if frame_index == "phase":
+        return "phase"
+    if frame_index == "repetition":
+        return "repetition"
     return "phase" if np.unique(heads["idx"]["phase"]).size > 1 else "repetition"
 
 
@@ -115,13 +117,11 @@ def read_ismrmrd(
         except (OSError, KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
             # a layout no check above foresaw (fields of odd types or shapes): still the file's fault
             raise InputDataError(path, f"unreadable ISMRMRD file: {short_error(exc)}") from None
-    if prewhiten:
-        _apply_prewhitening(scan)
-    return scan
+    return _apply_prewhitening(scan) if prewhiten else scan
 
 
 def _read_group(path: Path, group: h5py.Group, traj_units: str, frame_index: str) -> Scan:
-    """The scan of one ISMRMRD group; every assumption made on the way lands in ``scan.guesses``."""
+    """The scan of one ISMRMRD group; every assumption made on the way lands in ``Scan.guesses``."""
     guesses: list[str] = []
     hdr, text = parse_xml(path, group, guesses)
     if not hdr.encoding:
@@ -138,20 +138,26 @@ def _read_group(path: Path, group: h5py.Group, traj_units: str, frame_index: str
     if nz > 1 or (heads["idx"]["kspace_encode_step_2"] > 0).any():
         raise InputDataError(path, "3D acquisitions (kspace_encode_step_2) are not supported")
     counter = _frame_counter(heads, frame_index)
-    extra: dict[str, Any] = {"frame_counter": counter, "readout_oversampling": oversampling}
+    info = IsmrmrdInfo(frame_counter=counter, readout_oversampling=oversampling)
     if header.trajectory == "cartesian":
-        scan = _read_cartesian(table, header, hdr, img_idx, cal_idx, counter, extra)
+        scan = _read_cartesian(table, header, hdr, img_idx, cal_idx, info)
         _cartesian_centre_guesses(hdr, table.heads[img_idx], guesses)
     else:
         units = stated_trajectory_units(hdr) if traj_units == "auto" else None
-        scan = _read_noncartesian(table, header, img_idx, counter, units or traj_units, extra, guesses)
+        scan = _read_noncartesian(table, header, img_idx, units or traj_units, info, guesses)
     fill_timing_geometry(header, hdr, heads, counter, guesses)
-    _read_noise(table, noise_idx, scan)
-    scan.reference = _read_reference(path, group, scan)
-    _read_sampling_mask(path, group, scan)
+    noise, noise_samples = _read_noise(table, noise_idx, scan)
+    reference, ignored = _read_reference(path, group, scan)
+    mask = _read_sampling_mask(path, group, scan)
     _check_coil_count(hdr, scan, guesses)
-    scan.guesses.extend(guesses)
-    return scan
+    return dataclasses.replace(
+        scan,
+        noise=noise,
+        noise_samples=noise_samples,
+        reference=reference,
+        mask=scan.mask if mask is None else mask,
+        guesses=(*ignored, *guesses),
+    )
 
 
 _FOV_GUESS = "the recon field of view exceeds the encoded one along the readout; no oversampling was removed"
@@ -178,11 +184,15 @@ def _check_coil_count(hdr: xsd.ismrmrdHeader, scan: Scan, guesses: list[str]) ->
         )
 
 
-def _read_reference(path: Path, group: h5py.Group, scan: Scan) -> torch.Tensor | None:
-    """The optional target image ``{dataset}/reference`` (slices, frames, ny, nx) float32 (recon's own)."""
+def _read_reference(path: Path, group: h5py.Group, scan: Scan) -> tuple[torch.Tensor | None, list[str]]:
+    """The optional target image ``{dataset}/reference`` (slices, frames, ny, nx) float32 (recon's own).
+
+    Returns:
+        The image (None without a usable one) and the guess made when it had to be ignored.
+    """
     node = group.get("reference")
     if node is None:
-        return None
+        return None, []
     expected = (scan.n_slices, scan.n_frames, *scan.header.recon_matrix)
     if not isinstance(node, h5py.Dataset) or tuple(node.shape) != expected:
         shape = tuple(node.shape) if isinstance(node, h5py.Dataset) else "a group"
@@ -191,12 +201,11 @@ def _read_reference(path: Path, group: h5py.Group, scan: Scan) -> torch.Tensor |
         )
     reference = np.abs(np.asarray(node)).astype(np.float32)
     if not np.isfinite(reference).all():
-        scan.guesses.append("the file's 'reference' image was ignored: it contains NaN/Inf values")
-        return None
-    return torch.from_numpy(reference)
+        return None, ["the file's 'reference' image was ignored: it contains NaN/Inf values"]
+    return torch.from_numpy(reference), []
 
 
-def _read_sampling_mask(path: Path, group: h5py.Group, scan: Scan) -> None:
+def _read_sampling_mask(path: Path, group: h5py.Group, scan: Scan) -> torch.Tensor | None:
     """recon's optional 2-D pattern ``{dataset}/sampling_mask`` (slices or 1, frames, ny, nx) bool.
 
     Lines in ISMRMRD are whole readouts; a 2-D pattern (e.g. Poisson disc) zeroes samples inside them,
@@ -204,7 +213,7 @@ def _read_sampling_mask(path: Path, group: h5py.Group, scan: Scan) -> None:
     """
     node = group.get("sampling_mask")
     if node is None or not scan.is_cartesian:
-        return
+        return None
     shape = tuple(node.shape) if isinstance(node, h5py.Dataset) else ()
     if (
         len(shape) != 4
@@ -212,33 +221,32 @@ def _read_sampling_mask(path: Path, group: h5py.Group, scan: Scan) -> None:
         or shape[1:] != (scan.n_frames, *scan.image_shape)
     ):
         raise InputDataError(path, f"sampling_mask has shape {shape}, expected (slices, frames, ny, nx)")
-    scan.mask = torch.from_numpy(np.asarray(node) != 0).unsqueeze(2)
+    return torch.from_numpy(np.asarray(node) != 0).unsqueeze(2)
 
 
-def _read_noise(table: _Table, noise_idx: np.ndarray, scan: Scan) -> None:
+def _read_noise(table: _Table, noise_idx: np.ndarray, scan: Scan) -> tuple[torch.Tensor | None, int]:
+    """The noise scans' covariance (coils, coils) and their sample count (None, 0 without noise scans)."""
     if noise_idx.size == 0:
-        return
+        return None, 0
     readouts = table.readouts(noise_idx)
     if readouts[0].shape[0] != scan.n_coils:
         raise InputDataError(
             table.path, f"noise scans have {readouts[0].shape[0]} coils, data {scan.n_coils}"
         )
     samples = torch.from_numpy(np.concatenate(readouts, axis=1))
-    scan.noise = noise_ops.noise_covariance(samples)
-    scan.noise_samples = int(samples.shape[1])
+    return noise_ops.noise_covariance(samples), int(samples.shape[1])
 
 
-def _apply_prewhitening(scan: Scan) -> None:
+def _apply_prewhitening(scan: Scan) -> Scan:
     if scan.noise is None:
         raise InputDataError(scan.source, "prewhitening requested but the file has no noise acquisitions")
     try:
         w = noise_ops.whitening_matrix(scan.noise)
     except ValueError as exc:
         raise InputDataError(scan.source, str(exc)) from None
-    scan.kspace = noise_ops.prewhiten(scan.kspace, w, coil_dim=2)
-    if scan.acs is not None:
-        scan.acs = noise_ops.prewhiten(scan.acs, w, coil_dim=2)
-    scan.prewhitened = True
+    acs = None if scan.acs is None else noise_ops.prewhiten(scan.acs, w, coil_dim=2)
+    kspace = noise_ops.prewhiten(scan.kspace, w, coil_dim=2)
+    return dataclasses.replace(scan, kspace=kspace, acs=acs, prewhitened=True)
 
 
 def _place_readouts(
@@ -311,15 +319,15 @@ def _read_cartesian(
     hdr: xsd.ismrmrdHeader,
     img_idx: np.ndarray,
     cal_idx: np.ndarray,
-    counter: str,
-    extra: dict[str, Any],
+    info: IsmrmrdInfo,
 ) -> Scan:
     """Cartesian k-space, mask and calibration data (see the module docstring)."""
     enc = hdr.encoding[0]
     ny, nx_enc = int(enc.encodedSpace.matrixSize.y), int(enc.encodedSpace.matrixSize.x)
     limits = enc.encodingLimits.kspace_encoding_step_1 if enc.encodingLimits else None
     centre = int(limits.center) if limits is not None and limits.center > 0 else ny // 2
-    nx_out = max(1, round(nx_enc / extra["readout_oversampling"]))
+    nx_out = max(1, round(nx_enc / info.readout_oversampling))
+    counter = info.frame_counter
     heads = table.heads[img_idx]
     slice_values = np.unique(heads["idx"]["slice"])
     slices, n_slices = compact(heads["idx"]["slice"])
@@ -331,14 +339,13 @@ def _read_cartesian(
     if n_slices > 1 and bool((mask == mask[:1]).all()):
         mask = mask[:1]
     cal_idx = cal_idx[np.isin(table.heads["idx"]["slice"][cal_idx], slice_values)]
-    acs = None
+    acs = acs_mask = None
     if cal_idx.size:
         cal_slices = np.searchsorted(slice_values, table.heads["idx"]["slice"][cal_idx]).astype(np.int64)
         cgrid, crows, ccover = _place_readouts(table, cal_idx, ny, nx_enc, centre)
         acs, ccounts = _accumulate(cgrid, ccover, crows, cal_slices, n_slices, ny)
         acs = crop_readout_oversampling(acs, nx_out, dim=-1).unsqueeze(1)
-        extra["acs_mask"] = (ccounts > 0).any(dim=-1).reshape(n_slices, 1, 1, ny, 1)
-    extra["ismrmrd_encoded_matrix"] = (ny, nx_enc)
+        acs_mask = (ccounts > 0).any(dim=-1).reshape(n_slices, 1, 1, ny, 1)
     return Scan(
         kspace=kspace.contiguous(),
         header=header,
@@ -346,11 +353,13 @@ def _read_cartesian(
         format="ismrmrd",
         mask=mask.contiguous(),
         acs=None if acs is None else acs.contiguous(),
-        extra=extra,
+        ismrmrd_info=dataclasses.replace(info, stored_matrix=(ny, nx_enc), acs_mask=acs_mask),
     )
 
 
-def _to_radians(traj: np.ndarray, recon_matrix: tuple[int, int], units: str) -> tuple[np.ndarray, str]:
+def _to_radians(
+    traj: np.ndarray, recon_matrix: tuple[int, int], units: str
+) -> tuple[np.ndarray, TrajectoryUnits]:
     """(n, samples, 2) (kx, ky) in ``units`` -> radians/voxel, and the units used.
 
     "auto" takes the units (normalised or samples) under which the trajectory's largest |k| lies
@@ -368,37 +377,36 @@ def _to_radians(traj: np.ndarray, recon_matrix: tuple[int, int], units: str) -> 
         else:
             units = min(extent, key=lambda u: abs(math.log(extent[u] / math.pi)))
     if units == "normalised":
-        return traj * (2 * math.pi), units
+        return traj * (2 * math.pi), "normalised"
     if units == "samples":
         n = np.array([recon_matrix[1], recon_matrix[0]], np.float32)
-        return traj * (2 * math.pi / n), units
-    return traj, units
+        return traj * (2 * math.pi / n), "samples"
+    return traj, "radians"
 
 
 def _read_noncartesian(
     table: _Table,
     header: ScanHeader,
     img_idx: np.ndarray,
-    counter: str,
     units: str,
-    extra: dict[str, Any],
+    info: IsmrmrdInfo,
     guesses: list[str],
 ) -> Scan:
     """Non-Cartesian k-space and trajectories (see the module docstring)."""
     heads = table.heads[img_idx]
-    omega, extra["traj_units"] = _to_radians(table.trajectories(img_idx), header.recon_matrix, units)
+    counter = info.frame_counter
+    omega, used = _to_radians(table.trajectories(img_idx), header.recon_matrix, units)
     if units == "auto":
         guesses.append(
-            f"trajectory units inferred from their range as {extra['traj_units']} "
+            f"trajectory units inferred from their range as {used} "
             "(ISMRMRD does not record them; --traj-units states them)"
         )
-    check_trajectory_extent(table.path, float(np.abs(omega).max()), extra["traj_units"])
+    check_trajectory_extent(table.path, float(np.abs(omega).max()), used)
     data = table.samples(img_idx)
     keep = (np.abs(omega) <= math.pi * (1 + 1e-5)).all(axis=(0, 2))
     if not keep.any():
         raise InputDataError(table.path, f"no trajectory samples inside [-pi, pi] (traj_units={units!r})")
     if not keep.all():
-        extra["dropped_samples"] = int((~keep).sum())
         guesses.append(
             f"{int((~keep).sum())} of {keep.size} samples per readout lie beyond |k| = pi (finer than the "
             "recon matrix resolves) and were dropped"
@@ -434,5 +442,5 @@ def _read_noncartesian(
         format="ismrmrd",
         traj=torch.from_numpy(np.ascontiguousarray(traj)),
         readout_length=n_samples,
-        extra=extra,
+        ismrmrd_info=dataclasses.replace(info, traj_units=used, dropped_samples=int((~keep).sum())),
     )
