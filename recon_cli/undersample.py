@@ -334,20 +334,24 @@ def _write_fastmri_copy(
 
 
 def _fastmri_xml(scan: Scan) -> str:
-    """The input's ISMRMRD header with the encoded space set to the written k-space (no oversampling)."""
+    """The input's ISMRMRD header with the encoded space set to the written k-space (no oversampling).
+
+    The header is parsed as the reader parsed it (``ismrmrd_header.parse_header_text``: a lenient parse
+    is already one of the reader's guesses); a file without one gets a fresh header.
+    """
     from recon_cli.io.fastmri import fastmri_header_xml
+    from recon_cli.io.ismrmrd_header import parse_header_text
     from recon_cli.io.ismrmrd_lib import xsd
 
     rows, cols = int(scan.kspace.shape[-2]), int(scan.kspace.shape[-1])
     h = scan.header
-    try:
-        hdr = xsd.CreateFromDocument(h.xml)
-        encoded, recon = hdr.encoding[0].encodedSpace, hdr.encoding[0].reconSpace
-        encoded.matrixSize.x, encoded.matrixSize.y = rows, cols
-        encoded.fieldOfView_mm.x = recon.fieldOfView_mm.x
-        return str(xsd.ToXML(hdr, encoding="utf-8"))
-    except Exception:  # noqa: BLE001 - no header, or one only the lenient parser reads: write a fresh one
+    if h.xml is None:
         return fastmri_header_xml((rows, cols), h.recon_matrix, h.fov_mm, h.fov_mm, n_coils=scan.n_coils)
+    hdr = parse_header_text(scan.source, h.xml)
+    encoded, recon = hdr.encoding[0].encodedSpace, hdr.encoding[0].reconSpace
+    encoded.matrixSize.x, encoded.matrixSize.y = rows, cols
+    encoded.fieldOfView_mm.x = recon.fieldOfView_mm.x
+    return str(xsd.ToXML(hdr, encoding="utf-8"))
 
 
 def _write_ismrmrd_copy(out: Path, under: UndersampledScan, record: dict[str, Any], overwrite: bool) -> None:
