@@ -157,7 +157,8 @@ def undersample_scan(scan: Scan, spec: PatternSpec) -> UndersampledScan:
     if spec.is_cartesian:
         out, fraction = _masked(scan, pattern)
         acceleration = 1.0 / fraction if fraction > 0 else math.inf
-        out.header.acceleration = (max(1, round(acceleration)), 1)
+        header = dataclasses.replace(out.header, acceleration=(max(1, round(acceleration)), 1))
+        out = dataclasses.replace(out, header=header)
     else:
         out = _radial(scan, pattern, spec)
         fraction, acceleration = pattern_statistics(spec, pattern)

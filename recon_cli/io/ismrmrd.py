@@ -139,13 +139,15 @@ def _read_group(path: Path, group: h5py.Group, traj_units: str, frame_index: str
         raise InputDataError(path, "3D acquisitions (kspace_encode_step_2) are not supported")
     counter = _frame_counter(heads, frame_index)
     info = IsmrmrdInfo(frame_counter=counter, readout_oversampling=oversampling)
+    timing: list[str] = []  # the header is complete before any scan is built; its guesses come after
+    fill_timing_geometry(header, hdr, heads, counter, timing)
     if header.trajectory == "cartesian":
         scan = _read_cartesian(table, header, hdr, img_idx, cal_idx, info)
         _cartesian_centre_guesses(hdr, table.heads[img_idx], guesses)
     else:
         units = stated_trajectory_units(hdr) if traj_units == "auto" else None
         scan = _read_noncartesian(table, header, img_idx, units or traj_units, info, guesses)
-    fill_timing_geometry(header, hdr, heads, counter, guesses)
+    guesses += timing
     noise, noise_samples = _read_noise(table, noise_idx, scan)
     reference, ignored = _read_reference(path, group, scan)
     mask = _read_sampling_mask(path, group, scan)
