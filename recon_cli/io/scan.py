@@ -21,10 +21,9 @@ reader learnt beyond the header lives in typed fields: ``ismrmrd_info``, ``fastm
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, get_args
 
 if TYPE_CHECKING:  # torch is imported lazily so `recon --help` stays fast
@@ -40,6 +39,27 @@ TrajectoryUnits = Literal["normalised", "samples", "radians"]
 
 class InvalidScanError(ValueError):
     """A ``Scan`` built with a field of the wrong type, dtype or shape (the message names it)."""
+
+
+class Metadata(Mapping[str, Any]):
+    """A read-only copy of a file's key/value metadata (``MappingProxyType`` cannot be pickled or copied)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, Any] | None = None) -> None:
+        self._items = dict(items or {})
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Metadata({self._items!r})"
 
 
 @dataclass
@@ -120,11 +140,11 @@ class FastmriInfo:
     stored_shape: tuple[int, ...]
     stored_matrix: tuple[int, int]
     readout_oversampling: float = 1.0
-    attrs: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    attrs: Mapping[str, Any] = field(default_factory=Metadata)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.attrs, MappingProxyType):
-            object.__setattr__(self, "attrs", MappingProxyType(dict(self.attrs)))
+        if not isinstance(self.attrs, Metadata):
+            object.__setattr__(self, "attrs", Metadata(self.attrs))
 
 
 @dataclass(frozen=True)
@@ -326,8 +346,6 @@ def _check_info(scan: Scan) -> None:
     acs_mask = scan.ismrmrd_info.acs_mask if scan.ismrmrd_info is not None else None
     if acs_mask is not None:
         _check_tensor("ismrmrd_info.acs_mask", acs_mask, 5, (torch.bool,))
-        if scan.acs is None:
-            _fail("ismrmrd_info.acs_mask given without acs")
     noise = scan.simulation.noise_samples if scan.simulation is not None else None
     if noise is not None:
         _check_tensor("simulation.noise_samples", noise, 2, (torch.complex64, torch.complex128))
