@@ -103,8 +103,8 @@ def test_valid_scans_build() -> None:
         (_radial, {"mask": torch.ones(1, 2, 1, 1, dtype=torch.bool)}, "for Cartesian scans only"),
         (
             _radial,
-            {"simulation": Simulation(None, 0.1, torch.zeros(2, 10, dtype=torch.complex64))},
-            "simulation.noise_samples has 2 coils, kspace 3",
+            {"simulation": Simulation(None, 0.1, torch.zeros(3, 10))},
+            "simulation.noise_samples has dtype torch.float32",
         ),
     ],
 )

@@ -154,7 +154,8 @@ class Simulation:
     Attributes:
         snr: Image SNR of the added noise (``phantoms.noise_sigma``); None for none.
         noise_sigma: Standard deviation of the complex noise added per sample.
-        noise_samples: Noise-only samples per coil, (coils, n) complex64, when requested.
+        noise_samples: Noise-only samples per simulated coil, (coils, n) complex64, when requested (coil
+            compression leaves them on the simulated coils).
     """
 
     snr: float | None
@@ -349,5 +350,3 @@ def _check_info(scan: Scan) -> None:
     noise = scan.simulation.noise_samples if scan.simulation is not None else None
     if noise is not None:
         _check_tensor("simulation.noise_samples", noise, 2, (torch.complex64, torch.complex128))
-        if int(noise.shape[0]) != scan.n_coils:
-            _fail(f"simulation.noise_samples has {noise.shape[0]} coils, kspace {scan.n_coils}")
