@@ -1,6 +1,6 @@
 """Iterative feature refinement on real anatomy: zero-filled, IFR-CS, ADMM-Net and IFR-Net.
 
-Data: axial slices of the MNI152 brain template (``recon_cli.anatomy.brain_slices``): the 109 ``train``
+Data: axial slices of the MNI152 brain template (``phantoms.anatomy.brain_slices``): the 109 ``train``
 slices for training, the 28 held-out ``test`` slices for every figure. Single-coil k-space is simulated
 from the (real-valued) slices without noise, as in the ADMM-Net and IFR-Net papers, and undersampled with
 one fixed mask per sampling setting (``recon_cli.sampling.cartesian_mask``, seed 0): pseudo-radial at
@@ -70,9 +70,9 @@ def single_coil(images: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor,
 
 def sense_combined_brain(n: int, part: str, seed: int) -> torch.Tensor:
     """Complex images (slices, n, n): phase, 8 coils, noise, SENSE combination of the full data."""
-    from recon_cli.anatomy import brain_slices, smooth_phase
     from recon_cli.ops.functional import ifft2c
     from recon_cli.phantoms import coil_maps, simulate_cartesian
+    from recon_cli.phantoms.anatomy import brain_slices, smooth_phase
 
     out = []
     for i, image in enumerate(brain_slices(n, part)):
@@ -151,7 +151,7 @@ def evaluate_network(model: torch.nn.Module, test: torch.Tensor, mask: torch.Ten
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Every table's numbers."""
-    from recon_cli.anatomy import brain_slices
+    from recon_cli.phantoms.anatomy import brain_slices
 
     n = args.matrix
     train, test = brain_slices(n, "train"), brain_slices(n, "test")

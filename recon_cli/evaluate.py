@@ -19,75 +19,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from recon_cli.errors import InputDataError, ReconError, UsageError
+from recon_cli.evaluate_request import (
+    HTML_FILE,
+    NORMALIZATIONS,
+    REPORT_FILES,
+    EvaluateRequest,
+    EvaluationReport,
+    FileEvaluation,
+)
 from recon_cli.io.atomic import atomic_path, check_writable, refuse_inputs
 from recon_cli.io.plausibility import check_stored
 from recon_cli.metrics import as_volume, compute_metrics
 from recon_cli.reports.documents import report_csv, report_json
 from recon_cli.reports.views import PROFILE_CHOICES, View, choose_view
 
-if TYPE_CHECKING:
-    from recon_cli.reports.figures import RenderedFigure
-
-NORMALIZATIONS = ("none", "max", "lstsq")
-REPORT_FILES = ("metrics.json", "metrics.csv")
-HTML_FILE = "index.html"
-DEFAULT_ERROR_SCALE = 0.2
 _NIFTI_SUFFIXES = (".nii", ".nii.gz")
-
-
-@dataclass(frozen=True)
-class EvaluateRequest:
-    """What to compare against and how.
-
-    ``crop`` is (height, width) or None. ``html`` adds ``index.html``; its error maps span 0 to
-    ``error_scale`` x the data range, and cine temporal profiles run through the image centre
-    (``profile="center"``) or the reference's most moving pixel (``"motion"``, the heart in cardiac cine).
-    """
-
-    reference: Path
-    out_dir: Path
-    normalize: str = "lstsq"
-    crop: tuple[int, int] | None = None
-    overwrite: bool = False
-    html: bool = True
-    profile: str = "motion"
-    error_scale: float = DEFAULT_ERROR_SCALE
-
-
-@dataclass
-class FileEvaluation:
-    """Metrics of one reconstruction, or the error that stopped it; ``run``: its run record's gist."""
-
-    source: Path
-    ok: bool
-    error: str | None = None
-    shape: tuple[int, ...] | None = None
-    scale: float | None = None
-    data_range: float | None = None
-    volume: dict[str, float] = field(default_factory=dict)
-    slices: list[dict[str, float]] = field(default_factory=list)
-    frames: list[dict[str, float]] = field(default_factory=list)
-    run: dict[str, Any] | None = None
-    figures: list[RenderedFigure] = field(default_factory=list, repr=False)
-
-
-@dataclass
-class EvaluationReport:
-    """All files' results and where the report was written (``reference_shape`` after cropping)."""
-
-    request: EvaluateRequest
-    reference_shape: tuple[int, ...]
-    results: list[FileEvaluation]
-    outputs: list[Path]
-    reference_full_shape: tuple[int, ...] = ()
-    data_range: float | None = None
 
 
 def read_magnitudes(path: Path | str, *, reference: bool = False) -> np.ndarray:

@@ -27,8 +27,24 @@ def model_summary(plugin: ModelPlugin) -> dict[str, Any]:
         "kind": "learned" if plugin.trainable else "classical",
         "data": plugin.supports(),
         "shipped_weights": plugin.default_weights is not None,
+        "iterations": iteration_rule(plugin.config_cls),
         "description": plugin.description,
     }
+
+
+_DEPTH_FIELDS = ("iterations", "blocks", "cascades", "stages")  # the depth of an unrolled or iterative model
+
+
+def iteration_rule(config_cls: type) -> str:
+    """How many iterations a model runs at its defaults: "fixed N" (a fixed depth: unrolled networks,
+    solvers without a convergence test or with tolerance 0), "<=N tol T" (stops early when its relative
+    change falls below T), or "-" (a single pass)."""
+    defaults = config_cls()
+    depth = next((getattr(defaults, f) for f in _DEPTH_FIELDS if hasattr(defaults, f)), None)
+    if depth is None:
+        return "-"
+    tol = getattr(defaults, "tol", 0)
+    return f"<={depth} tol {tol:.0e}".replace("e-0", "e-") if tol else f"fixed {depth}"
 
 
 def model_card(plugin: ModelPlugin) -> dict[str, Any]:

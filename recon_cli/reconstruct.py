@@ -316,8 +316,15 @@ def _write_set(
 
 
 def _unconverged(model: LoadedModel, solver_log: list[dict[str, Any]]) -> list[str]:
-    """One line for each slice whose solver stopped at its maximum before reaching its tolerance."""
+    """One line for each slice whose solver stopped at its maximum before reaching its tolerance; with
+    tolerance 0 (a fixed-depth model, no convergence test) one line saying so."""
     tol = getattr(model.config, "tol", None)
+    if tol == 0 and solver_log:
+        counts = sorted({int(entry["iterations"]) for entry in solver_log})
+        return [
+            f"{model.plugin.name} ran a fixed {'/'.join(map(str, counts))} iterations per slice "
+            "(tolerance 0: fixed depth, no convergence test)"
+        ]
     return [
         f"{model.plugin.name} stopped at its maximum of {entry['iterations']} iterations on slice "
         f"{entry['slice']} (relative change {entry['relative_change']:.2g}, tolerance {tol:g})"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from recon_cli.contract import checked_model
 from recon_cli.errors import ModelError
-from recon_cli.settings import coerce_setting, expected
+from recon_cli.settings import resolve_settings
 
 if TYPE_CHECKING:
     import torch
@@ -95,30 +95,13 @@ def resolve_config(plugin: ModelPlugin, overrides: dict[str, Any] | None = None)
 
     Unknown keys and values of the wrong type are errors naming the model and the key.
     """
-    overrides = dict(overrides or {})
-    fields = {f.name: f for f in dataclasses.fields(plugin.config_cls)}
-    unknown = sorted(set(overrides) - set(fields))
-    if unknown:
-        raise ModelError(
-            f"model '{plugin.name}': unknown config key(s) {', '.join(unknown)}; "
-            f"known: {', '.join(sorted(fields))}"
-        )
-    defaults = plugin.config_cls()
-    values = {}
-    for key, value in overrides.items():
-        current = getattr(defaults, key)
-        values[key] = _coerce(plugin.name, key, value, current)
-    return dataclasses.replace(defaults, **values)
-
-
-def _coerce(model: str, key: str, value: Any, current: Any) -> Any:
-    """Convert a config value (e.g. a string from the command line) to the type of its default."""
-    try:
-        return coerce_setting(value, current)
-    except ValueError:
-        raise ModelError(
-            f"model '{model}': config key '{key}' expects {expected(current)}, got {value!r}"
-        ) from None
+    return resolve_settings(
+        plugin.config_cls,
+        overrides,
+        error=lambda message: ModelError(f"model '{plugin.name}': {message}"),
+        unknown="config key(s)",
+        key=lambda name: f"config key '{name}'",
+    )
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

@@ -1,8 +1,12 @@
-"""Typed settings from loose input: a value (often text from the command line or YAML) to its type."""
+"""Typed settings from loose input: a value (often text from the command line or YAML) to its type, and
+a config dataclass from its defaults plus such values (``resolve_settings``, the one resolver that model
+configs and the training sections share)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 _TRUE = ("1", "true", "yes", "on")
@@ -52,3 +56,40 @@ def coerce_setting(value: Any, default: Any) -> Any:
 def expected(default: Any) -> str:
     """What a setting of this default's type accepts, for error messages."""
     return "a finite number" if isinstance(default, float) else type(default).__name__
+
+
+def resolve_settings(
+    cls: type[Any],
+    overrides: Mapping[str, Any] | None,
+    *,
+    error: Callable[[str], Exception],
+    unknown: str,
+    key: Callable[[str], str],
+) -> Any:
+    """``cls()`` (a dataclass: its defaults) with ``overrides`` converted to each field's default's type.
+
+    Args:
+        cls: The config dataclass; every field has a default.
+        overrides: Field name -> value (text or typed), e.g. from ``--config`` and ``--set``.
+        error: Makes the exception to raise from a message (``ModelError``, ``UsageError``, ...).
+        unknown: What the keys are called, plural, in "unknown {unknown} a, b; known: ...".
+        key: How a key is named in "{key(name)} expects int, got 'x'".
+
+    Raises:
+        ``error(...)``: unknown keys (all of them named, with the known ones) or a value that does not
+        convert; anything ``cls``'s own checks (``__post_init__``) raise.
+    """
+    overrides = dict(overrides or {})
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown_keys = sorted(set(overrides) - names)
+    if unknown_keys:
+        raise error(f"unknown {unknown} {', '.join(unknown_keys)}; known: {', '.join(sorted(names))}")
+    defaults = cls()
+    values = {}
+    for name, value in overrides.items():
+        default = getattr(defaults, name)
+        try:
+            values[name] = coerce_setting(value, default)
+        except ValueError:
+            raise error(f"{key(name)} expects {expected(default)}, got {value!r}") from None
+    return dataclasses.replace(defaults, **values)

@@ -66,13 +66,16 @@ def make_radial_cine(
     snr: float | None = None,
     name: str = RADIAL_FILE,
     detail: float | None = None,
+    anatomy: bool = False,
 ) -> list[Path]:
     """The ISMRMRD radial cine, its ground-truth magnitude inside as ``dataset/reference``.
 
     ``seed``, ``snr`` and ``name`` make other scans of the same kind (held-out test data in
     ``benchmarks/``); the defaults make the bundled sample. The phantom, coils and trajectory depend only
     on ``seed``, so scans of one seed at different ``snr`` differ only in their noise level. ``detail``
-    sets the phantom's anatomical detail (``cardiac_cine_phantom``; the sample has none).
+    sets the phantom's anatomical detail (``cardiac_cine_phantom``; the sample has none). ``anatomy``
+    images real anatomy instead: a held-out brain-template slice under motion (``moving_brain_cine``,
+    never used in training).
     """
     p = {
         **RADIAL,
@@ -80,7 +83,10 @@ def make_radial_cine(
         **({"detail": detail} if detail is not None else {}),
     }
     gen = torch.Generator().manual_seed(seed)
-    image = phantoms.cardiac_cine_phantom(p["n"], p["frames"], generator=gen, detail=p["detail"])
+    if anatomy:
+        image = phantoms.moving_brain_cine(p["n"], p["frames"], part="test", generator=gen)
+    else:
+        image = phantoms.cardiac_cine_phantom(p["n"], p["frames"], generator=gen, detail=p["detail"])
     maps = phantoms.coil_maps(p["coils"], (p["n"], p["n"]), generator=gen)
     cov = phantoms.coil_noise_covariance(p["coils"], correlation=p["coil_correlation"], generator=gen)
     traj = torch.as_tensor(golden_angle_radial(p["spokes"], p["frames"], p["samples"]))
@@ -97,7 +103,8 @@ def make_radial_cine(
         slice_thickness_mm=p["slice_mm"],
         frame_time_ms=p["frame_ms"],
     )
-    scan.header.series["description"] = "synthetic golden-angle radial real-time cine (numerical phantom)"
+    what = "a brain-template slice under motion" if anatomy else "numerical phantom"
+    scan.header.series["description"] = f"synthetic golden-angle radial real-time cine ({what})"
     # scan.reference (the ground-truth magnitude) is written to dataset/reference, where read_ismrmrd finds it
     return [write_ismrmrd(out / name, scan, overwrite=overwrite)]
 

@@ -1,7 +1,9 @@
 # Sourced by scripts/train_{imunne,alt_un,cunet}.sh (issue 17): two stages of `recon train` on
 # synthetic:radial with the view-shared input, for one model, with the same data and budget for all.
 #   stage a: training/<run>.yaml (64 x 64, 20 frames x 7 spokes, 8 coils, phantom detail in [0, 1])
-#   stage b: the same at the benchmark protocol (128 x 128, 20 frames x 13 spokes), from stage a's weights
+#   stage b: the same at the benchmark protocol (128 x 128, 20 frames x 13 spokes), from stage a's weights,
+#            with 30% of the examples real anatomy (training brain-template slices under motion,
+#            data.anatomy; the held-out slices are never used)
 # A stage whose run folder already holds last.pt is resumed (`recon train --resume`), so the script
 # continues an interrupted run on any machine. One thread, niced: the CPU is shared.
 set -euo pipefail
@@ -25,7 +27,7 @@ PY
     fi
     if [[ $stage == b || $stage == all ]]; then
         run_stage "$recon" "training/${run}_b" --model "$model" --config "training/$run.yaml" \
-            --init "training/$run" --set data.matrix=128 --set data.spokes=13 --set data.val_length=2 \
+            --init "training/$run" --set data.matrix=128 --set data.spokes=13 --set data.val_length=4 --set data.anatomy=0.3 \
             --set train.steps=1000 --set train.lr=0.0003 --set train.warmup=0 --set train.ckpt_every=10 \
             --set train.val_every=50
     fi

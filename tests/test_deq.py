@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from recon_cli.errors import ModelError
-from recon_cli.fixed_point import broyden
-from recon_cli.implicit import BackwardInfo, BackwardOptions, differentiable_fixed_point
 from recon_cli.reconstruct import build_operator, load_model, reconstruct_scan
 from recon_cli.registry import load_plugin, resolve_config
+from recon_cli.solvers.fixed_point import broyden
+from recon_cli.solvers.implicit import BackwardInfo, BackwardOptions, differentiable_fixed_point
 from tests.helpers import small_cine
 
 TINY = {"chans": 8, "layers": 3, "iterations": 20, "eval_iterations": 20}

@@ -38,7 +38,7 @@ def _model(name: str, **overrides: object) -> torch.nn.Module:
 @pytest.fixture(scope="module")
 def brain() -> torch.Tensor:
     """Four held-out brain-template slices, (4, 32, 32) float32."""
-    from recon_cli.anatomy import brain_slices
+    from recon_cli.phantoms.anatomy import brain_slices
 
     return brain_slices(32, "test")[10:14]
 

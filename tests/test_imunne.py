@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from recon_cli.fixed_point import anderson, picard
 from recon_cli.nn.cunet import CUNet
 from recon_cli.ops.base import LinearOperator
 from recon_cli.reconstruct import build_operator, load_model, reconstruct_scan
 from recon_cli.registry import load_plugin, resolve_config
+from recon_cli.solvers.fixed_point import anderson, picard
 from tests.helpers import small_cine
 
 TINY = {"chans": 4, "depth": 2}

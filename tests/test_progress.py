@@ -61,3 +61,32 @@ def test_a_solver_stopping_at_its_maximum_says_so(tmp_path: Path) -> None:
 
     summary = json.loads(result.stdout)
     assert summary["ok"] == 1 and "stopped at its maximum" in summary["files"][0]["notes"][0]
+
+
+def test_a_fixed_depth_solve_says_it_has_no_convergence_test(tmp_path: Path) -> None:
+    from recon_cli.io.ismrmrd_write import write_ismrmrd
+
+    _, _, scan = small_cine("radial", n=32, frames=4, coils=4, seed=3)
+    raw = tmp_path / "scan.h5"
+    write_ismrmrd(raw, scan)
+    options = ["--set", "iterations=3", "--set", "tol=0", "--out", str(tmp_path / "o"), "--format", "h5"]
+    result = runner.invoke(app, ["reconstruct", str(raw), "--model", "imunne", *options])
+    assert result.exit_code == 0, result.stderr
+    text = " ".join(result.stderr.split())
+    assert "imunne ran a fixed 3 iterations per slice (tolerance 0: fixed depth, no convergence test)" in text
+    assert "stopped at its maximum" not in text
+
+
+def test_models_table_says_how_many_iterations_each_model_runs() -> None:
+    from recon_plugins.alt_un.config import AltUNConfig
+    from recon_plugins.cunet.config import CUNetConfig
+    from recon_plugins.sense.config import SenseConfig
+
+    from recon_cli.model_info import iteration_rule
+
+    assert iteration_rule(AltUNConfig) == f"fixed {AltUNConfig().blocks}"
+    assert SenseConfig().tol == 1e-5
+    assert iteration_rule(SenseConfig) == f"<={SenseConfig().iterations} tol 1e-5"
+    assert iteration_rule(CUNetConfig) == "-"
+    result = runner.invoke(app, ["models"])
+    assert result.exit_code == 0 and "iterations" in result.stdout.splitlines()[0]

@@ -75,3 +75,31 @@ def test_unreadable_settings_are_refused(value: object, default: object) -> None
 
     with pytest.raises(ValueError):
         coerce_setting(value, default)
+
+
+def test_model_and_training_configs_share_one_resolver_and_its_wording() -> None:
+    """resolve_config (model) and build_config (training sections) word errors as they always did."""
+    from recon_cli.errors import UsageError
+    from recon_cli.train.config import DataConfig, build_config
+
+    plugin = load_plugin("sense")
+    known = "density_weighted, iterations, lam, tol"
+    with pytest.raises(ModelError) as raised:
+        resolve_config(plugin, {"tolerance": 1, "lamda": 2})
+    assert str(raised.value) == f"model 'sense': unknown config key(s) lamda, tolerance; known: {known}"
+    with pytest.raises(ModelError) as raised:
+        resolve_config(plugin, {"iterations": "2.5"})
+    assert str(raised.value) == "model 'sense': config key 'iterations' expects int, got '2.5'"
+    with pytest.raises(ModelError) as raised:
+        resolve_config(plugin, {"lam": "nan"})
+    assert str(raised.value) == "model 'sense': config key 'lam' expects a finite number, got 'nan'"
+    resolved = resolve_config(plugin, {"iterations": "1e2", "density_weighted": "off", "lam": 0.5})
+    assert (resolved.iterations, resolved.density_weighted, resolved.lam) == (100, False, 0.5)
+
+    with pytest.raises(UsageError) as usage:
+        build_config(DataConfig, {"matirx": 3}, "data")
+    assert str(usage.value).startswith("unknown data setting(s) matirx; known: ")
+    with pytest.raises(UsageError) as usage:
+        build_config(DataConfig, {"matrix": "wide"}, "data")
+    assert str(usage.value) == "data.matrix expects int, got 'wide'"
+    assert build_config(DataConfig, {"matrix": "48"}, "data") == DataConfig(matrix=48)

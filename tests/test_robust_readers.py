@@ -265,7 +265,7 @@ def test_recon_fov_beyond_encoded_fov_is_a_guess(tmp_path: Path) -> None:
 
 def test_info_reports_the_readers_guesses(tmp_path: Path) -> None:
     """``recon info`` (torch-free, headers only) lists the same guesses as ``read_scan``."""
-    from recon_cli.summary import describe_file
+    from recon_cli.io.summary import describe_file
     from tests.attack_cases import _fastmri
 
     files = [

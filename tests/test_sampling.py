@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 
 import h5py
 import numpy as np
@@ -253,6 +255,26 @@ def test_mask_kinds_registry() -> None:
         "tiny-golden-angle",
     )
     assert CARTESIAN_KINDS == MASK_KINDS[:5]
+
+
+def test_package_names_load_lazily_without_numpy() -> None:
+    """``recon_cli.sampling`` loads names on first use: the CLI's kinds and defaults cost no numpy, and
+    the function ``spiral`` is not shadowed by its submodule of the same name."""
+    code = (
+        "import sys\n"
+        "from recon_cli.sampling.kinds import MASK_KINDS\n"
+        "from recon_cli.sampling.spec import PatternSpec\n"
+        "assert 'numpy' not in sys.modules, 'numpy imported'\n"
+        "import recon_cli.sampling as s\n"
+        "first = s.spiral\n"
+        "from recon_cli.sampling import spiral\n"
+        "assert callable(first) and spiral is first, spiral\n"
+        "assert s.MASK_KINDS is MASK_KINDS and s.PatternSpec is PatternSpec\n"
+        "print(PatternSpec().kind)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "random"
 
 
 # --- every Cartesian kind: acceleration, centre, seeding, frames -------------------------------------------

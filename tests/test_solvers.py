@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import pytest
 import torch
 
-from recon_cli.regularizers import (
+from recon_cli.solvers.convergence import relative_norm
+from recon_cli.solvers.iterative import Splitting, admm, conjugate_gradient, fista, power_iteration
+from recon_cli.solvers.regularizers import (
     Wavelet2d,
     huber_tv_gradient,
     soft_threshold,
@@ -17,7 +20,6 @@ from recon_cli.regularizers import (
     temporal_difference_gram,
     wavelet_soft_threshold,
 )
-from recon_cli.solvers import Splitting, admm, conjugate_gradient, fista, power_iteration
 
 
 def _complex(shape: tuple[int, ...], gen: torch.Generator, dtype=torch.complex128) -> torch.Tensor:
@@ -139,6 +141,22 @@ def test_fista_stops_at_tolerance(rng: torch.Generator) -> None:
         tol=1e-6,
     )
     assert result.iterations < 5000 and result.residual <= 1e-6
+
+
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128, torch.float32])
+def test_relative_norm_matches_numpy(dtype: torch.dtype, rng: torch.Generator) -> None:
+    a = torch.randn(3, 7, 5, generator=rng, dtype=torch.complex128).to(dtype)
+    b = torch.randn(3, 7, 5, generator=rng, dtype=torch.complex128).to(dtype)
+    expected = np.linalg.norm((a - b).numpy().ravel()) / np.linalg.norm(b.numpy().ravel())
+    assert relative_norm(a - b, b) == pytest.approx(expected, rel=1e-5)
+    # a zero reference is floored at the smallest normal number, not divided by
+    zero = torch.zeros_like(b)
+    assert relative_norm(zero, zero) == 0.0
+    floor = torch.finfo(torch.linalg.vector_norm(zero).dtype).tiny
+    small = a * 1e-36  # so that the ratio stays finite in float32
+    expected_small = float(torch.linalg.vector_norm(small)) / floor
+    assert relative_norm(small, zero) == pytest.approx(expected_small, rel=1e-4)
+    assert math.isnan(relative_norm(a * float("nan"), b))
 
 
 @pytest.mark.parametrize("name", ["haar", "db2", "db4", "sym4"])

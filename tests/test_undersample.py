@@ -24,7 +24,7 @@ from recon_cli.io.ismrmrd_write import write_ismrmrd
 from recon_cli.ops.functional import fft2c, ifft2c, rss
 from recon_cli.ops.nufft import NonCartesianSense, ramp_dcf
 from recon_cli.sampling import PatternSpec, golden_angle_radial
-from recon_cli.undersample import input_acceleration, undersample_file, undersample_scan
+from recon_cli.sampling.undersample import input_acceleration, undersample_file, undersample_scan
 
 CARTESIAN = ("random", "equispaced", "random-2d", "poisson", "pseudo-radial")
 ONE_D = ("random", "equispaced")

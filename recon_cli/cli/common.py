@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import glob
 import os
@@ -131,6 +132,21 @@ def parse_settings(config_file: Path | None, settings: list[str] | None) -> dict
             raise UsageError(f"--set expects key=value, got '{item}'")
         values[key.strip().replace("-", "_")] = value.strip()
     return values
+
+
+def field_defaults(cls: type[Any]) -> dict[str, Any]:
+    """The defaults of dataclass ``cls``'s fields, by name: the library's one copy, for options' defaults.
+
+    For requests with required fields (nothing to make ``cls()`` from); fields without a default are left
+    out.
+    """
+    defaults: dict[str, Any] = {}
+    for item in dataclasses.fields(cls):
+        if item.default is not dataclasses.MISSING:
+            defaults[item.name] = item.default
+        elif item.default_factory is not dataclasses.MISSING:
+            defaults[item.name] = item.default_factory()
+    return defaults
 
 
 def parse_size(text: str, option: str) -> tuple[int, int]:

@@ -44,7 +44,7 @@ def command(
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda:N.")] = "auto",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
 ) -> None:
-    from recon_cli.coils import estimate_coils_file
+    from recon_cli.estimate_coils import estimate_coils_file
 
     options = CoilOptions(method, calib_width, kernel_width, threshold, crop, smoothing, compress)
     written = estimate_coils_file(scan, out, options=options, device=device, overwrite=overwrite)

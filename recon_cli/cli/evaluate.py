@@ -8,12 +8,21 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from recon_cli.cli.common import console, err_console, expand_inputs, handle_errors, parse_size
+from recon_cli.cli.common import (
+    console,
+    err_console,
+    expand_inputs,
+    field_defaults,
+    handle_errors,
+    parse_size,
+)
+from recon_cli.evaluate_request import EvaluateRequest
 
 if TYPE_CHECKING:
-    from recon_cli.evaluate import EvaluationReport, FileEvaluation
+    from recon_cli.evaluate_request import EvaluationReport, FileEvaluation
 
 NAME = "evaluate"
+_D = field_defaults(EvaluateRequest)  # the defaults: one copy, in the library
 
 
 @handle_errors
@@ -33,29 +42,31 @@ def command(
     ],
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Report folder (metrics.json, metrics.csv, index.html).")
-    ] = Path("report"),
+    ] = _D["out_dir"],
     normalize: Annotated[
         str, typer.Option("--normalize", help="Scale recon onto the reference: none|max|lstsq.")
-    ] = "lstsq",
+    ] = _D["normalize"],
     crop: Annotated[
         str | None, typer.Option("--crop", help="Centre crop H,W of both before comparing.")
     ] = None,
     html: Annotated[
         bool, typer.Option("--html/--no-html", help="Also write index.html with figures (needs matplotlib).")
-    ] = True,
+    ] = _D["html"],
     profile: Annotated[
         str,
         typer.Option(
             "--profile",
             help="Cine x-t profile line: motion (most moving pixel: the heart in cardiac cine) or center.",
         ),
-    ] = "motion",
+    ] = _D["profile"],
     error_scale: Annotated[
         float, typer.Option("--error-scale", help="Error maps span 0 to this fraction of the data range.")
-    ] = 0.2,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing report.")] = False,
+    ] = _D["error_scale"],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing report.")] = _D[
+        "overwrite"
+    ],
 ) -> None:
-    from recon_cli.evaluate import EvaluateRequest, evaluate_files
+    from recon_cli.evaluate import evaluate_files
 
     request = EvaluateRequest(
         reference=reference,

@@ -27,7 +27,7 @@ def command(
     ] = False,
 ) -> None:
     from recon_cli.errors import ReconError, UsageError
-    from recon_cli.summary import describe_file
+    from recon_cli.io.summary import describe_file
 
     if system:
         _print_system(as_json)

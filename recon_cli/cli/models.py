@@ -42,10 +42,12 @@ def command(
         typer.echo(json.dumps(rows, indent=2))
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("name", "kind", "data", "weights"):
+    for col in ("name", "kind", "data", "weights", "iterations"):
         table.add_column(col, no_wrap=True)
     for row in rows:
-        table.add_row(row["name"], row["kind"], row["data"], "shipped" if row["shipped_weights"] else "-")
+        weights = "shipped" if row["shipped_weights"] else "-"
+        data = row["data"].replace(" / ", "/")  # one line per model at 80 columns
+        table.add_row(row["name"], row["kind"], data, weights, row["iterations"])
     console.print(table)
     console.print(Text("`recon models NAME` shows a model's card.", style="dim"))
 

@@ -63,29 +63,29 @@ def command(
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda:N.")] = _D.device,
     prewhiten: Annotated[
         bool, typer.Option("--prewhiten/--no-prewhiten", help="Prewhiten coils with the file's noise scans.")
-    ] = False,
+    ] = _D.prewhiten,
     traj_units: Annotated[
         str, typer.Option("--traj-units", help="ISMRMRD trajectory units: auto|normalised|samples|radians.")
     ] = _D.traj_units,
     anonymize: Annotated[
         bool, typer.Option("--anonymize", help="Leave patient identity out of DICOM outputs.")
-    ] = False,
+    ] = _D.anonymize,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an input's existing output folder (never an input).")
-    ] = False,
+    ] = _D.overwrite,
     fail_fast: Annotated[
         bool, typer.Option("--fail-fast", help="Stop at the first file that fails.")
     ] = False,
     strict: Annotated[
         bool,
         typer.Option("--strict", help="Refuse a file when the reader has to guess (geometry, units, ...)."),
-    ] = False,
+    ] = _D.strict,
     allow_untrained: Annotated[
         bool,
         typer.Option(
             "--allow-untrained", help="Run a learned model that has no trained weights (tests only)."
         ),
-    ] = False,
+    ] = _D.allow_untrained,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON (one document) on stdout.")
     ] = False,

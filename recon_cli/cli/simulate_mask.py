@@ -9,15 +9,17 @@ import typer
 
 from recon_cli.cli.common import console, handle_errors, parse_size
 from recon_cli.errors import UsageError
+from recon_cli.sampling.kinds import MASK_KINDS
+from recon_cli.sampling.spec import PatternSpec
 
 NAME = "simulate-mask"
-# recon_cli.sampling.MASK_KINDS (not imported here: `recon --help` stays light)
-KINDS = "random, equispaced, random-2d, poisson, pseudo-radial, golden-angle, tiny-golden-angle"
+KINDS = ", ".join(MASK_KINDS)
+_D = PatternSpec()  # the defaults: one copy, in the library (numpy-free to import)
 
 
 @handle_errors
 def command(
-    kind: Annotated[str, typer.Option("--kind", "-k", help=f"Pattern: {KINDS}.")] = "random",
+    kind: Annotated[str, typer.Option("--kind", "-k", help=f"Pattern: {KINDS}.")] = _D.kind,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -44,11 +46,11 @@ def command(
         typer.Option(
             "--center-fraction", help="Fully sampled centre (1-D: of the lines; 2-D: of each axis)."
         ),
-    ] = 0.08,
+    ] = _D.center_fraction,
     frames: Annotated[
         int | None, typer.Option("--frames", help="Frames; each gets its own draw or spokes [1].")
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the random generator.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random generator.")] = _D.seed,
     spokes: Annotated[int | None, typer.Option("--spokes", help="Radial: spokes per frame.")] = None,
     samples: Annotated[
         int | None, typer.Option("--samples", help="Radial: samples per spoke [2 x matrix].")
@@ -58,14 +60,12 @@ def command(
     ] = None,
     tiny_index: Annotated[
         int, typer.Option("--tiny-index", help="tiny-golden-angle: N (7 = 23.63 deg).")
-    ] = 7,
+    ] = _D.tiny_golden_index,
     force: Annotated[
         bool, typer.Option("--force", help="--apply-to: undersample data that is already undersampled.")
     ] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
 ) -> None:
-    from recon_cli.sampling import PatternSpec
-
     spec = PatternSpec(
         kind=kind,
         frames=frames,
@@ -95,12 +95,12 @@ def command(
     )
 
 
-def _apply(spec: object, source: Path, out: Path | None, *, force: bool, overwrite: bool) -> None:
-    from recon_cli.undersample import undersample_file
+def _apply(spec: PatternSpec, source: Path, out: Path | None, *, force: bool, overwrite: bool) -> None:
+    from recon_cli.sampling.undersample import undersample_file
 
     if out is None:
         raise UsageError("--apply-to needs --out UNDERSAMPLED.h5")
-    result = undersample_file(source, out, spec, force=force, overwrite=overwrite)  # type: ignore[arg-type]
+    result = undersample_file(source, out, spec, force=force, overwrite=overwrite)
     console.print(
         f"{result.spec.kind}: sampled fraction {result.sampled_fraction:.4f}, acceleration "
         f"{result.acceleration:.2f} -> {result.path} ({result.format}, with its fully sampled reference)",

@@ -2,11 +2,12 @@
 combine, sum-of-squares normalisation, SVD coil compression, and coil-map files.
 
 Submodules: ``calibration`` (where calibration data comes from), ``espirit``, ``adaptive`` (Walsh,
-Inati, sum-of-squares), ``compression``, ``maps_file``, ``estimate`` (whole scans and the CLI job),
+Inati, sum-of-squares), ``compression``, ``maps_file``, ``estimate`` (maps of a whole scan),
 ``options`` (defaults), ``common`` (grids and per-pixel linear algebra).
 
 Names are loaded on first use, so importing ``recon_cli.coils.options`` (as the CLI does for its
-defaults) does not import torch.
+defaults) does not import torch. Nothing here reads scans: the ``recon estimate-coils`` job that reads
+one and writes its maps is ``recon_cli.estimate_coils``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ _EXPORTS = {
     "read_maps": "maps_file",
     "read_compression": "maps_file",
     "estimate_maps": "estimate",
-    "estimate_coils_file": "estimate",
 }
 
 __all__ = [
@@ -46,7 +46,6 @@ __all__ = [
     "compress_scan",
     "compression_matrix",
     "espirit_maps",
-    "estimate_coils_file",
     "estimate_maps",
     "inati_maps",
     "read_compression",
@@ -75,5 +74,5 @@ if TYPE_CHECKING:
         uncompress_maps,
     )
     from recon_cli.coils.espirit import espirit_maps
-    from recon_cli.coils.estimate import estimate_coils_file, estimate_maps
+    from recon_cli.coils.estimate import estimate_maps
     from recon_cli.coils.maps_file import read_compression, read_maps, write_maps

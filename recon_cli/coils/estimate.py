@@ -1,20 +1,18 @@
-"""Coil maps of a whole scan, and the ``recon estimate-coils`` job (maps file + PNG montage)."""
+"""Coil maps of a whole scan from its calibration data, by any of ``COIL_METHODS``.
+
+The ``recon estimate-coils`` job that reads a scan and writes the maps with a montage is
+``recon_cli.estimate_coils``; nothing here reads or writes files.
+"""
 
 from __future__ import annotations
-
-import dataclasses
-from pathlib import Path
 
 import torch
 
 from recon_cli.coils.adaptive import calibration_images, inati_maps, sos_maps, walsh_maps
 from recon_cli.coils.calibration import calibration_block, calibration_kspace
-from recon_cli.coils.compression import compress_scan
 from recon_cli.coils.espirit import espirit_maps
-from recon_cli.coils.maps_file import write_maps
-from recon_cli.coils.options import COIL_METHODS, DEFAULTS, CoilOptions
+from recon_cli.coils.options import COIL_METHODS, DEFAULTS
 from recon_cli.errors import UsageError
-from recon_cli.io.atomic import check_writable, refuse_inputs
 from recon_cli.io.scan import Scan
 
 ADAPTIVE_GRID = 64  # Walsh/Inati grid per axis (at least twice the calibration block, at most the image)
@@ -42,7 +40,7 @@ def estimate_maps(
     Returns:
         (slices, coils, ny, nx) complex64 on the CPU, on the scan's image grid.
     """
-    _check(method, smoothing)
+    check_method(method, smoothing)
     calib = torch.stack([calibration_kspace(scan, s, width=calib_width) for s in range(scan.n_slices)])
     calib = calib.to(device or "cpu")
     shape = scan.image_shape
@@ -60,48 +58,9 @@ def estimate_maps(
     return adaptive(images, shape, smoothing=smoothing).cpu()
 
 
-def _check(method: str, smoothing: int) -> None:
+def check_method(method: str, smoothing: int) -> None:
+    """``UsageError`` for an unknown method or a smoothing block that is not odd and positive."""
     if method not in COIL_METHODS:
         raise UsageError(f"unknown coil method '{method}'; choose from {', '.join(COIL_METHODS)}")
     if smoothing < 1 or smoothing % 2 == 0:
         raise UsageError(f"the smoothing block must be odd and positive, got {smoothing}")
-
-
-def estimate_coils_file(
-    scan_path: Path,
-    out: Path,
-    *,
-    options: CoilOptions = DEFAULTS,
-    device: str = "auto",
-    overwrite: bool = False,
-) -> list[Path]:
-    """``recon estimate-coils``: read a scan, estimate maps, write ``out`` and a PNG montage beside it.
-
-    With ``options.compress`` > 0 the scan is first compressed to that many virtual coils per slice;
-    the file then holds the virtual maps and the compression matrices (see ``maps_file.py``).
-
-    Returns:
-        [maps file, PNG montage of the first slice's coil magnitudes].
-    """
-    from recon_cli.io import read_scan
-    from recon_cli.io.previews import write_png_preview
-    from recon_cli.runtime import resolve_device
-
-    _check(options.method, options.smoothing)
-    out = Path(out)
-    png = out.with_suffix(".png")
-    refuse_inputs([out, png], [scan_path])
-    for target in (out, png):
-        check_writable(target, overwrite)
-    dev = resolve_device(device)
-    scan = read_scan(scan_path)
-    matrices = None
-    if options.compress:
-        scan, matrices = compress_scan(scan, options.compress)
-    fields = dataclasses.asdict(options)
-    settings = {k: v for k, v in fields.items() if k != "compress"}
-    maps = estimate_maps(scan, device=dev, **settings)
-    write_maps(out, maps, method=options.method, parameters=fields, compression=matrices, overwrite=overwrite)
-    # montage of the first slice's coil magnitudes: coils play the role of slices
-    write_png_preview(png, maps[:1].abs().permute(1, 0, 2, 3), overwrite=overwrite)
-    return [out, png]

@@ -1,7 +1,7 @@
 """The torch-free part of reading a fastMRI file: shape limits, the ISMRMRD XML header (a dataset or a root
 attribute), matrices and fields of view, and the assumptions a fastMRI file forces on a reader.
 
-Shared by ``io/fastmri.py`` (``read_fastmri``) and ``summary.py`` (``recon info``, which must not import
+Shared by ``io/fastmri.py`` (``read_fastmri``) and ``io/summary.py`` (``recon info``, which must not import
 torch), so both check the same limits and report the same guesses. Matrices and FOVs are in array order:
 x is the rows (the readout), y the columns.
 """

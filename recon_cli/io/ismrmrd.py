@@ -1,5 +1,8 @@
 """Read ISMRMRD raw data (an HDF5 group with an XML header and an acquisition table) into a ``Scan``.
 
+This module reads the group, the noise scans and recon's own extra datasets; ``ismrmrd_cartesian`` and
+``ismrmrd_noncartesian`` turn the imaging acquisitions into k-space.
+
 Conventions, applied once here so nothing downstream re-parses files:
 
 * Acquisitions are sorted by flag: noise measurements (flag 19) give the noise covariance and never
@@ -20,12 +23,12 @@ Conventions, applied once here so nothing downstream re-parses files:
   readouts are flipped. 3D encoding is not supported.
 * Non-Cartesian: ``traj[:, 0]`` is kx and ``traj[:, 1]`` ky (a third dimension, kz or a density
   weight, is ignored). Units are normalised ([-0.5, 0.5]) or samples (cycles per recon FOV, so
-  -N/2..N/2 for an N matrix), whichever puts the largest |k| nearest pi (``_to_radians``), unless the
-  XML states them (user parameter string ``trajectory_units``, which recon's writer sets); both become
-  radians/voxel with the recon matrix. Sample positions outside [-pi, pi] on any readout (e.g.
-  trajectories that extend past the recon resolution) are dropped from every readout, so all readouts
-  keep one length;
-  +pi wraps to -pi. Frames with more readouts than the smallest frame are truncated to it (a guess).
+  -N/2..N/2 for an N matrix), whichever puts the largest |k| nearest pi
+  (``ismrmrd_noncartesian.to_radians``), unless the XML states them (user parameter string
+  ``trajectory_units``, which recon's writer sets); both become radians/voxel with the recon matrix.
+  Sample positions outside [-pi, pi] on any readout (e.g. trajectories that extend past the recon
+  resolution) are dropped from every readout, so all readouts keep one length; +pi wraps to -pi.
+  Frames with more readouts than the smallest frame are truncated to it (a guess).
 * Noise covariance and prewhitening follow ``recon_cli.noise`` (no bandwidth-ratio correction).
 * Matrix sizes, fields of view, coil and acquisition counts and the trajectory's extent are checked
   against ``plausibility`` before anything is sized from them. Every assumption (inferred trajectory
@@ -37,7 +40,6 @@ Conventions, applied once here so nothing downstream re-parses files:
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 
 import h5py
@@ -46,24 +48,22 @@ import torch
 
 from recon_cli import noise as noise_ops
 from recon_cli.errors import InputDataError, UsageError
+from recon_cli.io.ismrmrd_cartesian import cartesian_centre_guesses, read_cartesian
 from recon_cli.io.ismrmrd_header import (
     check_encoding,
-    compact,
     fill_timing_geometry,
     parse_xml,
     scan_header,
     short_error,
     stated_trajectory_units,
 )
-from recon_cli.io.ismrmrd_lib import ismrmrd, xsd
+from recon_cli.io.ismrmrd_lib import xsd
+from recon_cli.io.ismrmrd_noncartesian import read_noncartesian
 from recon_cli.io.ismrmrd_table import Table as _Table
 from recon_cli.io.ismrmrd_table import classify as _classify
-from recon_cli.io.ismrmrd_table import flag as _flag
 from recon_cli.io.ismrmrd_table import open_group as _open_group
 from recon_cli.io.ismrmrd_write import write_ismrmrd
-from recon_cli.io.plausibility import check_trajectory_extent
-from recon_cli.io.scan import FrameCounter, IsmrmrdInfo, Scan, ScanHeader, TrajectoryUnits
-from recon_cli.ops.functional import crop_readout_oversampling
+from recon_cli.io.scan import FrameCounter, IsmrmrdInfo, Scan
 
 __all__ = ["read_ismrmrd", "write_ismrmrd"]
 
@@ -142,11 +142,11 @@ def _read_group(path: Path, group: h5py.Group, traj_units: str, frame_index: str
     timing: list[str] = []  # the header is complete before any scan is built; its guesses come after
     fill_timing_geometry(header, hdr, heads, counter, timing)
     if header.trajectory == "cartesian":
-        scan = _read_cartesian(table, header, hdr, img_idx, cal_idx, info)
-        _cartesian_centre_guesses(hdr, table.heads[img_idx], guesses)
+        scan = read_cartesian(table, header, hdr, img_idx, cal_idx, info)
+        cartesian_centre_guesses(hdr, table.heads[img_idx], guesses)
     else:
         units = stated_trajectory_units(hdr) if traj_units == "auto" else None
-        scan = _read_noncartesian(table, header, img_idx, units or traj_units, info, guesses)
+        scan = read_noncartesian(table, header, img_idx, units or traj_units, info, guesses)
     guesses += timing
     noise, noise_samples = _read_noise(table, noise_idx, scan)
     reference, ignored = _read_reference(path, group, scan)
@@ -163,16 +163,6 @@ def _read_group(path: Path, group: h5py.Group, traj_units: str, frame_index: str
 
 
 _FOV_GUESS = "the recon field of view exceeds the encoded one along the readout; no oversampling was removed"
-
-
-def _cartesian_centre_guesses(hdr: xsd.ismrmrdHeader, heads: np.ndarray, guesses: list[str]) -> None:
-    """Where the k-space centre was assumed rather than read (see ``_read_cartesian``/``_place_readouts``)."""
-    enc = hdr.encoding[0]
-    limits = enc.encodingLimits.kspace_encoding_step_1 if enc.encodingLimits else None
-    if limits is None or limits.center is None or limits.center <= 0:
-        guesses.append("the header gives no centre phase-encoding line; the middle line (ny / 2) was assumed")
-    if (heads["center_sample"] == 0).all():
-        guesses.append("the readouts give no centre sample; the middle sample of each readout was assumed")
 
 
 def _check_coil_count(hdr: xsd.ismrmrdHeader, scan: Scan, guesses: list[str]) -> None:
@@ -249,200 +239,3 @@ def _apply_prewhitening(scan: Scan) -> Scan:
     acs = None if scan.acs is None else noise_ops.prewhiten(scan.acs, w, coil_dim=2)
     kspace = noise_ops.prewhiten(scan.kspace, w, coil_dim=2)
     return dataclasses.replace(scan, kspace=kspace, acs=acs, prewhitened=True)
-
-
-def _place_readouts(
-    table: _Table, index: np.ndarray, ny: int, nx_enc: int, centre_line: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Readouts on the encoded readout grid.
-
-    Returns:
-        grid (n, coils, nx_enc) complex64, rows (n,) int64 line indices in 0..ny-1, and
-        cover (n, nx_enc) bool marking the columns each readout really sampled.
-    """
-    heads = table.heads[index]
-    data = table.samples(index)
-    n, _, ns = data.shape
-    reverse = _flag(heads["flags"], ismrmrd.ACQ_IS_REVERSE)
-    data[reverse] = data[reverse][:, :, ::-1]
-    pos = np.arange(ns)
-    pre, post = heads["discard_pre"].astype(np.int64), heads["discard_post"].astype(np.int64)
-    valid = (pos[None] >= pre[:, None]) & (pos[None] < ns - post[:, None])
-    data *= valid[:, None, :]
-    centre = heads["center_sample"].astype(np.int64)
-    offset = nx_enc // 2 - np.where(centre == 0, ns // 2, centre)
-    if (offset < 0).any() or (offset + ns > nx_enc).any():
-        raise InputDataError(table.path, f"readouts of {ns} samples do not fit the encoded matrix x={nx_enc}")
-    rows = heads["idx"]["kspace_encode_step_1"].astype(np.int64) - centre_line + ny // 2
-    if (rows < 0).any() or (rows >= ny).any():
-        raise InputDataError(table.path, f"phase-encoding lines fall outside the encoded matrix y={ny}")
-    grid = np.zeros((n, data.shape[1], nx_enc), np.complex64)
-    cover = np.zeros((n, nx_enc), bool)
-    for off in np.unique(offset):
-        sel = offset == off
-        grid[sel, :, off : off + ns] = data[sel]
-        cover[sel, off : off + ns] = valid[sel]
-    return grid, rows, cover
-
-
-def _accumulate(
-    grid: np.ndarray, cover: np.ndarray, rows: np.ndarray, keys: np.ndarray, n_keys: int, ny: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Average readouts that land on the same (key, line, column).
-
-    Returns:
-        kspace (n_keys, coils, ny, nx_enc) complex64 and counts (n_keys, ny, nx_enc) float32.
-    """
-    n, coils, nx = grid.shape
-    flat = torch.from_numpy(keys * ny + rows)
-    total = torch.zeros(n_keys * ny, coils, nx, dtype=torch.complex64)
-    total.index_add_(0, flat, torch.from_numpy(grid))
-    counts = torch.zeros(n_keys * ny, nx)
-    counts.index_add_(0, flat, torch.from_numpy(cover).float())
-    total = total / counts.clamp_min(1.0)[:, None, :]
-    kspace = total.reshape(n_keys, ny, coils, nx).permute(0, 2, 1, 3).contiguous()
-    return kspace, counts.reshape(n_keys, ny, nx)
-
-
-def _sampling_mask(counts: torch.Tensor, nx_out: int) -> torch.Tensor:
-    """(keys, ny, nx_enc) counts -> (keys, ny, 1) line mask, or (keys, ny, nx_out) with partial echoes."""
-    sampled = counts > 0
-    lines = sampled.any(dim=-1, keepdim=True)
-    if bool((sampled == lines).all()):
-        return lines
-    nx = counts.shape[-1]
-    cols = torch.round((torch.arange(nx_out) - nx_out // 2) * nx / nx_out).long() + nx // 2
-    return sampled[..., cols.clamp(0, nx - 1)]
-
-
-def _read_cartesian(
-    table: _Table,
-    header: ScanHeader,
-    hdr: xsd.ismrmrdHeader,
-    img_idx: np.ndarray,
-    cal_idx: np.ndarray,
-    info: IsmrmrdInfo,
-) -> Scan:
-    """Cartesian k-space, mask and calibration data (see the module docstring)."""
-    enc = hdr.encoding[0]
-    ny, nx_enc = int(enc.encodedSpace.matrixSize.y), int(enc.encodedSpace.matrixSize.x)
-    limits = enc.encodingLimits.kspace_encoding_step_1 if enc.encodingLimits else None
-    centre = int(limits.center) if limits is not None and limits.center > 0 else ny // 2
-    nx_out = max(1, round(nx_enc / info.readout_oversampling))
-    counter = info.frame_counter
-    heads = table.heads[img_idx]
-    slice_values = np.unique(heads["idx"]["slice"])
-    slices, n_slices = compact(heads["idx"]["slice"])
-    frames, n_frames = compact(heads["idx"][counter])
-    grid, rows, cover = _place_readouts(table, img_idx, ny, nx_enc, centre)
-    kspace, counts = _accumulate(grid, cover, rows, slices * n_frames + frames, n_slices * n_frames, ny)
-    kspace = crop_readout_oversampling(kspace, nx_out, dim=-1).reshape(n_slices, n_frames, -1, ny, nx_out)
-    mask = _sampling_mask(counts, nx_out).reshape(n_slices, n_frames, 1, ny, -1)
-    if n_slices > 1 and bool((mask == mask[:1]).all()):
-        mask = mask[:1]
-    cal_idx = cal_idx[np.isin(table.heads["idx"]["slice"][cal_idx], slice_values)]
-    acs = acs_mask = None
-    if cal_idx.size:
-        cal_slices = np.searchsorted(slice_values, table.heads["idx"]["slice"][cal_idx]).astype(np.int64)
-        cgrid, crows, ccover = _place_readouts(table, cal_idx, ny, nx_enc, centre)
-        acs, ccounts = _accumulate(cgrid, ccover, crows, cal_slices, n_slices, ny)
-        acs = crop_readout_oversampling(acs, nx_out, dim=-1).unsqueeze(1)
-        acs_mask = (ccounts > 0).any(dim=-1).reshape(n_slices, 1, 1, ny, 1)
-    return Scan(
-        kspace=kspace.contiguous(),
-        header=header,
-        source=table.path,
-        format="ismrmrd",
-        mask=mask.contiguous(),
-        acs=None if acs is None else acs.contiguous(),
-        ismrmrd_info=dataclasses.replace(info, stored_matrix=(ny, nx_enc), acs_mask=acs_mask),
-    )
-
-
-def _to_radians(
-    traj: np.ndarray, recon_matrix: tuple[int, int], units: str
-) -> tuple[np.ndarray, TrajectoryUnits]:
-    """(n, samples, 2) (kx, ky) in ``units`` -> radians/voxel, and the units used.
-
-    "auto" takes the units (normalised or samples) under which the trajectory's largest |k| lies
-    closest to the Nyquist edge pi (in ratio): a readout reaching 0.5 is normalised, one reaching N/2 is
-    in samples, and a 2x oversampled normalised readout reaching 1.0 stays normalised.
-    """
-    if units == "auto":
-        n = np.array([recon_matrix[1], recon_matrix[0]], np.float64)
-        extent = {
-            "normalised": float(np.abs(traj).max()) * 2 * math.pi,
-            "samples": float((np.abs(traj).reshape(-1, 2).max(axis=0) * 2 * math.pi / n).max()),
-        }
-        if extent["normalised"] <= math.pi * (1 + 1e-4) or extent["samples"] <= 0:
-            units = "normalised"
-        else:
-            units = min(extent, key=lambda u: abs(math.log(extent[u] / math.pi)))
-    if units == "normalised":
-        return traj * (2 * math.pi), "normalised"
-    if units == "samples":
-        n = np.array([recon_matrix[1], recon_matrix[0]], np.float32)
-        return traj * (2 * math.pi / n), "samples"
-    return traj, "radians"
-
-
-def _read_noncartesian(
-    table: _Table,
-    header: ScanHeader,
-    img_idx: np.ndarray,
-    units: str,
-    info: IsmrmrdInfo,
-    guesses: list[str],
-) -> Scan:
-    """Non-Cartesian k-space and trajectories (see the module docstring)."""
-    heads = table.heads[img_idx]
-    counter = info.frame_counter
-    omega, used = _to_radians(table.trajectories(img_idx), header.recon_matrix, units)
-    if units == "auto":
-        guesses.append(
-            f"trajectory units inferred from their range as {used} "
-            "(ISMRMRD does not record them; --traj-units states them)"
-        )
-    check_trajectory_extent(table.path, float(np.abs(omega).max()), used)
-    data = table.samples(img_idx)
-    keep = (np.abs(omega) <= math.pi * (1 + 1e-5)).all(axis=(0, 2))
-    if not keep.any():
-        raise InputDataError(table.path, f"no trajectory samples inside [-pi, pi] (traj_units={units!r})")
-    if not keep.all():
-        guesses.append(
-            f"{int((~keep).sum())} of {keep.size} samples per readout lie beyond |k| = pi (finer than the "
-            "recon matrix resolves) and were dropped"
-        )
-    omega, data = omega[:, keep], data[:, :, keep]
-    omega = np.where(omega >= math.pi, omega - 2 * math.pi, omega).astype(np.float32)
-    slices, n_slices = compact(heads["idx"]["slice"])
-    frames, n_frames = compact(heads["idx"][counter])
-    keys = slices * n_frames + frames
-    counts = np.bincount(keys, minlength=n_slices * n_frames)
-    if counts.min() == 0:
-        raise InputDataError(table.path, "some slice/frame combinations have no readouts")
-    per_frame = int(counts.min())
-    if counts.max() > per_frame:
-        guesses.append(
-            f"frames have {counts.min()}..{counts.max()} readouts; only the first {per_frame} of each "
-            "were used"
-        )
-    order = np.argsort(keys, kind="stable")
-    rank = np.arange(keys.size) - np.searchsorted(keys[order], keys[order])
-    sel = order[rank < per_frame]
-    n_samples = data.shape[-1]
-    shape = (n_slices, n_frames, per_frame)
-    kspace = data[sel].reshape(*shape, data.shape[1], n_samples).transpose(0, 1, 3, 2, 4)
-    traj = omega[sel][..., ::-1].reshape(*shape, n_samples, 2).transpose(0, 1, 4, 2, 3)
-    traj = traj.reshape(n_slices, n_frames, 2, -1)
-    if n_slices > 1 and np.array_equal(traj, np.broadcast_to(traj[:1], traj.shape)):
-        traj = traj[:1]
-    return Scan(
-        kspace=torch.from_numpy(np.ascontiguousarray(kspace.reshape(n_slices, n_frames, data.shape[1], -1))),
-        header=header,
-        source=table.path,
-        format="ismrmrd",
-        traj=torch.from_numpy(np.ascontiguousarray(traj)),
-        readout_length=n_samples,
-        ismrmrd_info=dataclasses.replace(info, traj_units=used, dropped_samples=int((~keep).sum())),
-    )

@@ -19,7 +19,7 @@ from recon_cli.errors import ModelError
 from recon_cli.ops.base import LinearOperator
 from recon_cli.ops.cartesian import CartesianSense
 from recon_cli.ops.functional import fft2c, ifft2c
-from recon_cli.solvers import conjugate_gradient
+from recon_cli.solvers.iterative import conjugate_gradient
 
 _UNIT_TOLERANCE = 1e-4
 

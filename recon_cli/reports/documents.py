@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from recon_cli.metrics import HIGHER_IS_BETTER, METRIC_DEFINITIONS, METRIC_FORMULAS, METRIC_NAMES
 
 if TYPE_CHECKING:
-    from recon_cli.evaluate import EvaluationReport, FileEvaluation
+    from recon_cli.evaluate_request import EvaluationReport, FileEvaluation
 
 NORMALIZE_TEXT = {
     "none": "recon compared as stored (scale 1)",

@@ -10,41 +10,51 @@ Kinds (``MASK_KINDS``):
   radians/voxel in [-pi, pi), ordered (ky, kx) as torchkbnufft's ``omega``.
 
 ``PatternSpec`` (``recon_cli.sampling.spec``) names a pattern and checks it; ``draw_pattern`` draws it;
-``simulate_pattern`` (``recon_cli.sampling.io``) writes it with a picture. Every random choice comes from
+``simulate_pattern`` (``recon_cli.sampling.io``) writes it with a picture; ``recon_cli.sampling.undersample``
+(not imported here: it needs torch) applies one to a fully sampled scan. Every random choice comes from
 an explicit ``numpy.random.Generator`` (or an int seed made into one), never from global random state.
+
+Names are loaded on first use, so importing ``recon_cli.sampling.kinds`` or ``recon_cli.sampling.spec``
+(as the CLI does for the kinds and ``PatternSpec``'s defaults) imports no numpy.
 """
 
-from recon_cli.sampling.cartesian import (
-    CARTESIAN_KINDS,
-    ONE_D_KINDS,
-    TWO_D_KINDS,
-    as_rng,
-    cartesian_mask,
-    center_block,
-    center_columns,
-    equispaced_mask,
-    poisson_mask,
-    random_2d_mask,
-    random_mask,
-)
-from recon_cli.sampling.io import (
-    SimulatedPattern,
-    check_h5_suffix,
-    simulate_pattern,
-    write_pattern,
-    write_pattern_png,
-)
-from recon_cli.sampling.pseudo_radial import pseudo_radial_frames, pseudo_radial_lines, pseudo_radial_mask
-from recon_cli.sampling.radial import (
-    GOLDEN_ANGLE_DEG,
-    GOLDEN_RATIO,
-    RADIAL_KINDS,
-    golden_angle_radial,
-    radial_acceleration,
-    tiny_golden_angle_deg,
-)
-from recon_cli.sampling.spec import MASK_KINDS, PatternSpec, draw_pattern, pattern_statistics
-from recon_cli.sampling.spiral import spiral
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "CARTESIAN_KINDS": "kinds",
+    "MASK_KINDS": "kinds",
+    "ONE_D_KINDS": "kinds",
+    "RADIAL_KINDS": "kinds",
+    "TWO_D_KINDS": "kinds",
+    "as_rng": "cartesian",
+    "cartesian_mask": "cartesian",
+    "center_block": "cartesian",
+    "center_columns": "cartesian",
+    "equispaced_mask": "cartesian",
+    "poisson_mask": "cartesian",
+    "random_2d_mask": "cartesian",
+    "random_mask": "cartesian",
+    "SimulatedPattern": "io",
+    "check_h5_suffix": "io",
+    "simulate_pattern": "io",
+    "write_pattern": "io",
+    "write_pattern_png": "io",
+    "pseudo_radial_frames": "pseudo_radial",
+    "pseudo_radial_lines": "pseudo_radial",
+    "pseudo_radial_mask": "pseudo_radial",
+    "GOLDEN_ANGLE_DEG": "radial",
+    "GOLDEN_RATIO": "radial",
+    "golden_angle_radial": "radial",
+    "radial_acceleration": "radial",
+    "tiny_golden_angle_deg": "radial",
+    "PatternSpec": "spec",
+    "draw_pattern": "spec",
+    "pattern_statistics": "spec",
+    "spiral": "spiral",
+}
 
 __all__ = [
     "CARTESIAN_KINDS",
@@ -78,3 +88,45 @@ __all__ = [
     "write_pattern",
     "write_pattern_png",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    # kept here: importing submodule ``spiral`` binds the module to the package's name ``spiral``,
+    # which would otherwise shadow the function of that name from then on
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from recon_cli.sampling.cartesian import (
+        as_rng,
+        cartesian_mask,
+        center_block,
+        center_columns,
+        equispaced_mask,
+        poisson_mask,
+        random_2d_mask,
+        random_mask,
+    )
+    from recon_cli.sampling.io import (
+        SimulatedPattern,
+        check_h5_suffix,
+        simulate_pattern,
+        write_pattern,
+        write_pattern_png,
+    )
+    from recon_cli.sampling.kinds import CARTESIAN_KINDS, MASK_KINDS, ONE_D_KINDS, RADIAL_KINDS, TWO_D_KINDS
+    from recon_cli.sampling.pseudo_radial import pseudo_radial_frames, pseudo_radial_lines, pseudo_radial_mask
+    from recon_cli.sampling.radial import (
+        GOLDEN_ANGLE_DEG,
+        GOLDEN_RATIO,
+        golden_angle_radial,
+        radial_acceleration,
+        tiny_golden_angle_deg,
+    )
+    from recon_cli.sampling.spec import PatternSpec, draw_pattern, pattern_statistics
+    from recon_cli.sampling.spiral import spiral

@@ -29,11 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from recon_cli.sampling.kinds import CARTESIAN_KINDS, TWO_D_KINDS
 from recon_cli.sampling.pseudo_radial import pseudo_radial_frames
-
-ONE_D_KINDS = ("random", "equispaced")
-TWO_D_KINDS = ("random-2d", "poisson", "pseudo-radial")
-CARTESIAN_KINDS = ONE_D_KINDS + TWO_D_KINDS
 
 
 def as_rng(seed: int | np.random.Generator) -> np.random.Generator:

@@ -6,8 +6,6 @@ import math
 
 import numpy as np
 
-RADIAL_KINDS = ("golden-angle", "tiny-golden-angle")
-
 GOLDEN_RATIO = (1.0 + math.sqrt(5.0)) / 2.0
 GOLDEN_ANGLE_DEG = 180.0 / GOLDEN_RATIO  # 111.246... degrees
 

@@ -1,19 +1,20 @@
-"""What ``recon simulate-mask`` draws: a pattern specification, checked once, and the pattern it names."""
+"""What ``recon simulate-mask`` draws: a pattern specification, checked once, and the pattern it names.
+
+Importing this module imports no numpy (the pattern generators are loaded when a spec is checked or
+drawn), so the command line reads ``PatternSpec``'s defaults from here.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from recon_cli.errors import UsageError
-from recon_cli.sampling.cartesian import CARTESIAN_KINDS, TWO_D_KINDS, _check_2d_args, _check_mask_args
-from recon_cli.sampling.cartesian import cartesian_mask as _cartesian_mask
-from recon_cli.sampling.radial import RADIAL_KINDS, golden_angle_radial, radial_acceleration
+from recon_cli.sampling.kinds import CARTESIAN_KINDS, MASK_KINDS, TWO_D_KINDS
 
-MASK_KINDS = CARTESIAN_KINDS + RADIAL_KINDS
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class PatternSpec:
     """What ``recon simulate-mask`` draws; ``resolved()`` fills defaults and checks the combination.
 
     Attributes:
-        kind: One of ``MASK_KINDS``.
+        kind: One of ``MASK_KINDS`` (default ``random``: fastMRI's 1-D random lines).
         frames: Frames (a new draw, or new spokes, per frame); None: 1 (or the scan's, when applied to one).
         seed: Seed of the generator.
         shape: Cartesian (ny, nx) matrix.
@@ -37,7 +38,7 @@ class PatternSpec:
         tiny_golden_index: ``tiny-golden-angle``: which tiny golden angle (7 gives 23.63 degrees).
     """
 
-    kind: str
+    kind: str = "random"
     frames: int | None = None
     seed: int = 0
     shape: tuple[int, int] | None = None
@@ -76,6 +77,8 @@ class PatternSpec:
     def _resolved_cartesian(self) -> PatternSpec:
         if self.shape is None or len(self.shape) != 2 or min(self.shape) < 1:
             raise UsageError(f"--kind {self.kind} needs --shape NY,NX with positive sizes")
+        from recon_cli.sampling.cartesian import _check_2d_args, _check_mask_args
+
         acceleration = self._requested_acceleration()
         if acceleration is None:
             raise UsageError(f"--kind {self.kind} needs --acceleration or --fraction")
@@ -93,6 +96,8 @@ class PatternSpec:
         return replace(self, acceleration=acceleration, fraction=1.0 / acceleration)
 
     def _resolved_radial(self) -> PatternSpec:
+        from recon_cli.sampling.radial import radial_acceleration
+
         matrix = self.matrix or (max(self.shape) if self.shape else None) or (self.samples or 0) // 2
         if matrix < 1:
             raise UsageError(f"--kind {self.kind} needs --matrix N (or --shape, or --samples)")
@@ -135,11 +140,14 @@ def draw_pattern(spec: PatternSpec) -> np.ndarray:
     Raises:
         UsageError: the generator cannot make the pattern (e.g. a Poisson-disc acceleration out of reach).
     """
+    from recon_cli.sampling.cartesian import cartesian_mask
+    from recon_cli.sampling.radial import golden_angle_radial
+
     assert spec.frames is not None, "draw_pattern needs a resolved spec"
     if spec.is_cartesian:
         assert spec.shape is not None and spec.acceleration is not None
         try:
-            return _cartesian_mask(
+            return cartesian_mask(
                 spec.kind,
                 spec.shape,
                 spec.acceleration,
@@ -161,6 +169,8 @@ def pattern_statistics(spec: PatternSpec, pattern: np.ndarray) -> tuple[float, f
     Cartesian: the mask's mean and its inverse. Radial: spokes over the Nyquist count (pi/2 N) per frame,
     and its inverse.
     """
+    from recon_cli.sampling.radial import radial_acceleration
+
     if pattern.dtype == bool:
         fraction = float(pattern.mean())
         return fraction, (1.0 / fraction if fraction > 0 else math.inf)

@@ -1,11 +1,11 @@
 """``synthetic:brain``: static Cartesian examples from real anatomy (slices of the MNI152 brain template).
 
-Each example is one axial slice of ``recon_cli.anatomy.brain_slices`` at ``data.matrix``, optionally given
-a smooth random phase (``data.phase``), seen by ``data.coils`` coils (1: single-coil, sensitivity one;
-more: birdcage maps), with complex Gaussian noise at ``data.snr`` and a Cartesian mask of ``data.mask``
-at ``data.acceleration`` drawn per example. The training set is the template's ``train`` part with new
-masks and noise every epoch; the validation set is the held-out ``test`` part with fixed masks and noise,
-so validation and benchmark figures are on slices the network never saw.
+Each example is one axial slice of ``recon_cli.phantoms.anatomy.brain_slices`` at ``data.matrix``,
+optionally given a smooth random phase (``data.phase``), seen by ``data.coils`` coils (1: single-coil,
+sensitivity one; more: birdcage maps), with complex Gaussian noise at ``data.snr`` and a Cartesian
+mask of ``data.mask`` at ``data.acceleration`` drawn per example. The training set is the template's
+``train`` part with new masks and noise every epoch; the validation set is the held-out ``test`` part
+with fixed masks and noise, so validation and benchmark figures are on slices the network never saw.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class BrainSlices(Dataset[Example]):
         fresh: bool = True,
         needs_maps: bool = False,
     ) -> None:
-        from recon_cli.anatomy import brain_slices
+        from recon_cli.phantoms.anatomy import brain_slices
 
         self.config, self.part, self.seed, self.rank = config, part, int(seed), int(rank)
         self.fresh, self.needs_maps = bool(fresh), needs_maps
@@ -63,8 +63,8 @@ class BrainSlices(Dataset[Example]):
         return derive_seed(self.seed, "brain", self.part, index, epoch, self.rank)
 
     def __getitem__(self, key: tuple[int, int]) -> Example:
-        from recon_cli.anatomy import smooth_phase
         from recon_cli.phantoms import coil_maps, simulate_cartesian
+        from recon_cli.phantoms.anatomy import smooth_phase
 
         index, epoch = key
         c = self.config

@@ -8,13 +8,12 @@ the model's (checked by the plugin's own config class). A YAML file may also gro
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from recon_cli.errors import UsageError
-from recon_cli.settings import coerce_setting, expected
+from recon_cli.settings import resolve_settings
 
 SCHEDULES = ("cosine", "step", "constant")
 LOSSES = ("l1", "mse", "nmse")
@@ -109,6 +108,10 @@ class DataConfig:
             texture, papillary muscles, in-flow; ``recon_cli.phantoms.cardiac_cine_phantom``); every example
             draws its level uniformly from [0, detail] from its own seed. 0: flat compartments (the data
             of the shipped weights).
+        anatomy: ``synthetic:radial|cartesian``: share (0-1) of examples that are real anatomy instead of
+            the cine phantom: a brain-template slice under periodic motion
+            (``recon_cli.phantoms.moving_brain_cine``), from the template's training slices (validation:
+            its held-out slices).
         length: Synthetic: examples per epoch.
         fresh: Synthetic: new phantoms every epoch (an endless source) rather than the same ``length``.
         val_length: Synthetic validation: number of (fixed) examples.
@@ -131,6 +134,7 @@ class DataConfig:
     snr: float = 30.0
     phase: bool = False
     detail: float = 0.0
+    anatomy: float = 0.0
     length: int = 64
     fresh: bool = True
     val_length: int = 8
@@ -149,8 +153,9 @@ class DataConfig:
                 raise UsageError(f"data.{name} must be >= 1, got {getattr(self, name)}")
         if self.acceleration < 1 or not 0 <= self.center_fraction <= 1 or self.snr <= 0:
             raise UsageError("data.acceleration must be >= 1, center_fraction in [0, 1] and snr > 0")
-        if not 0 <= self.detail <= 1:
-            raise UsageError(f"data.detail must be in [0, 1], got {self.detail}")
+        for name in ("detail", "anatomy"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise UsageError(f"data.{name} must be in [0, 1], got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -201,23 +206,13 @@ def split_settings(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
 
 def build_config(cls: type, overrides: dict[str, Any], section: str) -> Any:
     """``cls()`` with ``overrides`` converted to each field's type; unknown keys are a ``UsageError``."""
-    fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise UsageError(
-            f"unknown {section} setting(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}"
-        )
-    defaults = cls()
-    values = {k: _coerce(f"{section}.{k}", v, getattr(defaults, k)) for k, v in overrides.items()}
-    return dataclasses.replace(defaults, **values)
-
-
-def _coerce(name: str, value: Any, default: Any) -> Any:
-    """A setting (often text from the command line) converted to the type of its default."""
-    try:
-        return coerce_setting(value, default)
-    except ValueError:
-        raise UsageError(f"{name} expects {expected(default)}, got {value!r}") from None
+    return resolve_settings(
+        cls,
+        overrides,
+        error=UsageError,
+        unknown=f"{section} setting(s)",
+        key=lambda name: f"{section}.{name}",
+    )
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:

@@ -36,6 +36,7 @@ def build_dataset(
                 length=config.val_length,
                 fresh=False,
                 needs_maps=needs_maps,
+                part="test",
             )
         return SyntheticCine(spec.synthetic, config, seed=seed, rank=rank, needs_maps=needs_maps)
     rank = 0 if validation else rank

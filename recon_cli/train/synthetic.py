@@ -35,6 +35,8 @@ class SyntheticCine(Dataset[Example]):
         length: examples per epoch (default ``config.length``).
         fresh: new examples every epoch (default ``config.fresh``).
         needs_maps: include the true coil maps.
+        part: which brain-template slices the real-anatomy examples (``config.anatomy``) come from:
+            "train", or "test" (held out; validation sets).
     """
 
     def __init__(
@@ -47,13 +49,14 @@ class SyntheticCine(Dataset[Example]):
         length: int | None = None,
         fresh: bool | None = None,
         needs_maps: bool = False,
+        part: str = "train",
     ) -> None:
         from recon_cli.sampling import golden_angle_radial
 
         self.kind, self.config, self.seed, self.rank = kind, config, int(seed), int(rank)
         self.length = int(config.length if length is None else length)
         self.fresh = bool(config.fresh if fresh is None else fresh)
-        self.needs_maps = needs_maps
+        self.needs_maps, self.part = needs_maps, part
         self.trajectory = kind
         n = config.matrix
         self.samples = config.samples or 2 * n
@@ -82,14 +85,31 @@ class SyntheticCine(Dataset[Example]):
         gen = torch.Generator().manual_seed(derive_seed(seed, "detail"))
         return float(torch.rand((), generator=gen)) * self.config.detail
 
+    def real_anatomy(self, seed: int) -> bool:
+        """Whether the example with ``seed`` is a moving brain slice (probability ``config.anatomy``),
+        decided by a generator of its own, so the other examples are the same at any ``anatomy``."""
+        if self.config.anatomy == 0:
+            return False
+        gen = torch.Generator().manual_seed(derive_seed(seed, "anatomy"))
+        return float(torch.rand((), generator=gen)) < self.config.anatomy
+
+    def image(self, seed: int, gen: torch.Generator) -> torch.Tensor:
+        """The ground-truth cine of the example with ``seed``: (frames, matrix, matrix) complex64."""
+        from recon_cli.phantoms import cardiac_cine_phantom, moving_brain_cine
+
+        c = self.config
+        if self.real_anatomy(seed):
+            return moving_brain_cine(c.matrix, c.frames, part=self.part, generator=gen)
+        return cardiac_cine_phantom(c.matrix, c.frames, generator=gen, detail=self.detail_level(seed))
+
     def __getitem__(self, key: tuple[int, int]) -> Example:
-        from recon_cli.phantoms import cardiac_cine_phantom, coil_maps
+        from recon_cli.phantoms import coil_maps
 
         index, epoch = key
         c = self.config
         seed = self.item_seed(index, epoch)
         gen = torch.Generator().manual_seed(seed)
-        image = cardiac_cine_phantom(c.matrix, c.frames, generator=gen, detail=self.detail_level(seed))
+        image = self.image(seed, gen)
         maps = coil_maps(c.coils, (c.matrix, c.matrix), generator=gen)
         meta = {"source": f"synthetic:{self.kind}", "slice": 0, "index": index, "epoch": epoch, "seed": seed}
         true_maps = maps if self.needs_maps else None
@@ -119,6 +139,8 @@ class SyntheticCine(Dataset[Example]):
             "snr": c.snr,
             "detail": f"uniform in [0, {c.detail}]" if c.detail else "0 (flat compartments)",
         }
+        if c.anatomy:
+            info["real anatomy"] = f"{c.anatomy:.0%} moving brain-template slices ({self.part} part)"
         if self.kind == "radial":
             info.update(spokes_per_frame=c.spokes, samples_per_spoke=self.samples)
         else:

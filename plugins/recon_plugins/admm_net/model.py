@@ -20,7 +20,7 @@ from recon_cli.nn.shrinkage import PiecewiseLinearShrink
 from recon_cli.ops.base import LinearOperator
 from recon_cli.ops.cartesian import CartesianSense
 from recon_cli.ops.functional import fft2c, ifft2c
-from recon_cli.solvers import conjugate_gradient
+from recon_cli.solvers.iterative import conjugate_gradient
 from recon_plugins.admm_net.config import AdmmNetConfig
 
 _EPS = 1e-6  # keeps the closed form finite where neither data nor filters say anything

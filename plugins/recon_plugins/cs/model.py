@@ -10,7 +10,8 @@ from torch import nn
 
 from recon_cli.errors import ModelError
 from recon_cli.ops.base import LinearOperator
-from recon_cli.regularizers import (
+from recon_cli.solvers.iterative import SolverResult, Splitting, admm, fista, power_iteration
+from recon_cli.solvers.regularizers import (
     Wavelet2d,
     huber_tv_gradient,
     soft_threshold,
@@ -19,7 +20,6 @@ from recon_cli.regularizers import (
     temporal_difference_gram,
     wavelet_soft_threshold,
 )
-from recon_cli.solvers import SolverResult, Splitting, admm, fista, power_iteration
 from recon_plugins.cs.config import CsConfig
 
 Operator = Callable[[torch.Tensor], torch.Tensor]
@@ -50,7 +50,7 @@ def image_scale(image: torch.Tensor, quantile: float = 0.99) -> float:
 class CompressedSensing(nn.Module):
     """min_x 1/2 ||A x - y||_D^2 + lam_w ||W x||_1 + lam_t ||D_t x||_1 (see ``CsConfig``).
 
-    W is an orthonormal wavelet transform applied to each frame (``recon_cli.regularizers.Wavelet2d``;
+    W is an orthonormal wavelet transform applied to each frame (``recon_cli.solvers.regularizers.Wavelet2d``;
     images are zero-padded to a size it accepts and cropped back), D_t the finite difference between
     consecutive frames. FISTA uses the exact wavelet prox (with cycle spinning) and Huber-smoothed
     temporal TV, step 1 / (L + lam_t ||D_t||^2 / mu) with L = ||A^H D A|| from a power iteration; ADMM

@@ -8,11 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recon_cli.fixed_point import FixedPointInfo, broyden
-from recon_cli.implicit import BackwardInfo, BackwardOptions, differentiable_fixed_point
 from recon_cli.nn import channels_to_image, image_to_channels, rms_scale
 from recon_cli.nn.unrolled import sense_gridding
 from recon_cli.ops.base import LinearOperator
+from recon_cli.solvers.fixed_point import FixedPointInfo, broyden
+from recon_cli.solvers.implicit import BackwardInfo, BackwardOptions, differentiable_fixed_point
 from recon_plugins.deq.config import DEQConfig
 
 
@@ -90,7 +90,7 @@ class DEQ(nn.Module):
     data weights (density compensation for radial data, none for Cartesian). The output is its fixed
     point, found without a graph by limited-memory Broyden from the gridded image A^H D y. In training
     mode with gradients enabled the output carries the gradient of ``config.backward`` (see
-    ``recon_cli.implicit``); in evaluation mode the fixed point itself is returned.
+    ``recon_cli.solvers.implicit``); in evaluation mode the fixed point itself is returned.
 
     Attributes:
         last_info: FixedPointInfo of the latest forward solve (iterations, final relative residual).

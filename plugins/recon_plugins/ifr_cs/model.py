@@ -10,7 +10,7 @@ from torch import nn
 
 from recon_cli.nn.data_consistency import cartesian_operator, tikhonov_dc, zero_filled
 from recon_cli.ops.base import LinearOperator
-from recon_cli.regularizers import Wavelet2d, wavelet_soft_threshold
+from recon_cli.solvers.regularizers import Wavelet2d, wavelet_soft_threshold
 from recon_plugins.ifr_cs.config import IfrCsConfig
 
 _SPIN_SEED = 0

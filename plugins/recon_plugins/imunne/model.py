@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from recon_cli.fixed_point import FixedPointInfo, jacobian_free_fixed_point
 from recon_cli.nn.cunet import CUNet
 from recon_cli.nn.unrolled import (
     ContractiveRegulariser,
@@ -14,6 +13,7 @@ from recon_cli.nn.unrolled import (
     view_shared_context,
 )
 from recon_cli.ops.base import LinearOperator
+from recon_cli.solvers.fixed_point import FixedPointInfo, jacobian_free_fixed_point
 from recon_plugins.imunne.config import IMUNNEConfig
 
 

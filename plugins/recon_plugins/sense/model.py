@@ -7,7 +7,7 @@ from torch import nn
 
 from recon_cli.errors import ModelError
 from recon_cli.ops.base import LinearOperator
-from recon_cli.solvers import conjugate_gradient
+from recon_cli.solvers.iterative import conjugate_gradient
 from recon_plugins.sense.config import SenseConfig
 
 

@@ -10,8 +10,8 @@ creates tensors on a fixed device: new tensors follow the input's device and dty
   scaled form, for objectives 1/2 ||A x - y||^2 + sum_i g_i(T_i x).
 * ``power_iteration``: the largest eigenvalue of A^H A (the Lipschitz constant of the data term).
 
-Fixed-point iterations with Anderson acceleration (deep equilibrium models) are to join this module
-with the same conventions: callables in, a ``SolverResult`` out.
+Fixed-point iterations with Anderson acceleration (deep equilibrium models) are in
+``recon_cli.solvers.fixed_point``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from recon_cli import progress
+from recon_cli.solvers.convergence import relative_norm
 
 Operator = Callable[[torch.Tensor], torch.Tensor]
 Prox = Callable[[torch.Tensor, float], torch.Tensor]
@@ -128,11 +129,6 @@ def power_iteration(normal: Operator, like: torch.Tensor, *, iterations: int = 2
     return eigenvalue
 
 
-def _relative_change(new: torch.Tensor, old: torch.Tensor) -> float:
-    norm = torch.linalg.vector_norm(new)
-    return float(torch.linalg.vector_norm(new - old) / norm.clamp_min(torch.finfo(norm.dtype).tiny))
-
-
 def fista(
     gradient: Operator,
     prox: Prox,
@@ -167,7 +163,7 @@ def fista(
         progress.iteration(iterations, max_iter)
         t = (1.0 + (1.0 + 4.0 * t_old**2) ** 0.5) / 2.0
         v = x + ((t_old - 1.0) / t) * (x - x_old)
-        converged = tol > 0 and (change := _relative_change(x, x_old)) <= tol
+        converged = tol > 0 and (change := relative_norm(x - x_old, x)) <= tol
         x_old, t_old = x, t
         if converged:
             break
@@ -270,7 +266,7 @@ def admm(
         z = admm_z_update(splittings, x_new, u, rho)
         u = admm_dual_update(splittings, x_new, z, u)
         progress.iteration(iterations, max_iter)
-        converged = tol > 0 and (change := _relative_change(x_new, x)) <= tol
+        converged = tol > 0 and (change := relative_norm(x_new - x, x_new)) <= tol
         x = x_new
         if converged:
             break

@@ -4,8 +4,8 @@ The solvers run without an autograd graph, so their memory does not depend on th
 For training, ``jacobian_free_fixed_point`` makes the last of its iterations with gradients, on the
 detached previous iterate: the gradient of that last application is the JFB gradient of Fung et al.
 (2022), which replaces the inverse (I - df/dx)^-1 of implicit differentiation by the identity.
-``broyden`` also returns its low-rank estimate of that inverse, which ``recon_cli.implicit`` reuses for
-SHINE gradients.
+``broyden`` also returns its low-rank estimate of that inverse, which ``recon_cli.solvers.implicit``
+reuses for SHINE gradients.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from recon_cli import progress
+from recon_cli.solvers.convergence import relative_norm
 
 FixedPointMap = Callable[[torch.Tensor], torch.Tensor]
 
@@ -27,11 +28,6 @@ class FixedPointInfo:
 
     iterations: int
     relative_change: float
-
-
-def relative_change(new: torch.Tensor, old: torch.Tensor) -> float:
-    """||new - old|| / ||old|| over all elements (the old norm floored at the smallest float32)."""
-    return float(torch.linalg.vector_norm(new - old) / torch.linalg.vector_norm(old).clamp_min(1e-38))
 
 
 @torch.no_grad()
@@ -54,7 +50,7 @@ def picard(
         k += 1
         x_new = f(x)
         progress.iteration(k, max_iter)
-        change = relative_change(x_new, x)
+        change = relative_norm(x_new - x, x)
         x = x_new
         if change < tol:
             break
@@ -97,7 +93,7 @@ def anderson(
         xs, fs = xs[-memory:], fs[-memory:]
         x_new = _anderson_mix(xs, fs, damping, regularisation)
         progress.iteration(k, max_iter)
-        change = relative_change(x_new, x)
+        change = relative_norm(x_new - x, x)
         x = x_new
         if change < tol:
             break
@@ -157,7 +153,7 @@ def jacobian_free_fixed_point(
         x, info = x0.detach(), FixedPointInfo(0, float("inf"))
     if differentiable:
         x_new = f(x.detach())
-        info = FixedPointInfo(info.iterations + 1, relative_change(x_new.detach(), x))
+        info = FixedPointInfo(info.iterations + 1, relative_norm(x_new.detach() - x, x))
         x = x_new
     return x, info
 
@@ -238,7 +234,7 @@ def broyden(
     us: list[torch.Tensor] = []
     vs: list[torch.Tensor] = []
     g = residual(x)
-    best_x, best_rel, k = x, _relative(g, x), 1
+    best_x, best_rel, k = x, _nan_as_inf(relative_norm(g, x)), 1
     while k < max_iter and best_rel >= tol:
         u_mat, v_mat = _stack(us, x), _stack(vs, x)
         dx = g - u_mat @ (v_mat.T @ g)  # -H g
@@ -254,7 +250,7 @@ def broyden(
             vs.append(row)
             us, vs = us[-memory:], vs[-memory:]
         x, g = x_new, g_new
-        rel = _relative(g, x)
+        rel = _nan_as_inf(relative_norm(g, x))
         if rel < best_rel:
             best_x, best_rel = x, rel
         elif not torch.isfinite(g).all():
@@ -263,10 +259,9 @@ def broyden(
     return _from_real_flat(best_x, like), FixedPointInfo(k, best_rel), inverse
 
 
-def _relative(g: torch.Tensor, x: torch.Tensor) -> float:
-    """||g|| / ||x|| with the norm of x floored at the smallest float32 (a nan residual gives inf)."""
-    rel = float(torch.linalg.vector_norm(g) / torch.linalg.vector_norm(x).clamp_min(1e-38))
-    return rel if rel == rel else float("inf")
+def _nan_as_inf(value: float) -> float:
+    """A NaN residual counts as infinitely large, so it is never the best and never below a tolerance."""
+    return value if value == value else float("inf")
 
 
 def _stack(columns: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:

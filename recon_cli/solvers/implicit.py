@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-from recon_cli.fixed_point import FixedPointMap, LowRankInverse, anderson, broyden, picard
+from recon_cli.solvers.fixed_point import FixedPointMap, LowRankInverse, anderson, broyden, picard
 
 BACKWARD_MODES = ("ift", "shine", "jfb")
 BACKWARD_SOLVERS = ("broyden", "anderson", "picard")
