@@ -111,13 +111,14 @@ def test_multicoil_matches_fastmri_rss(tmp_path: Path, enc: tuple[int, int], rec
     assert scan.reference.shape == (3, 1, *recon) and scan.reference.dtype == torch.float32
     np.testing.assert_array_equal(scan.reference[:, 0].numpy(), ref)
     assert (
-        scan.extra["attrs"]["acquisition"] == "AXT2" and scan.extra["reference_name"] == "reconstruction_rss"
+        scan.fastmri_info.attrs["acquisition"] == "AXT2"
+        and scan.fastmri_info.reference_name == "reconstruction_rss"
     )
     assert scan.header.patient["id"] == "abc123" and scan.header.study["institution"] == "Test Hospital"
     assert scan.header.sequence["TR_ms"] == 2750.0 and scan.header.sequence["field_T"] == pytest.approx(
         2.89362
     )
-    assert scan.extra["readout_oversampling"] == pytest.approx(2.0)
+    assert scan.fastmri_info.readout_oversampling == pytest.approx(2.0)
 
 
 def test_singlecoil_matches_fastmri_esc(tmp_path: Path) -> None:
@@ -128,7 +129,9 @@ def test_singlecoil_matches_fastmri_esc(tmp_path: Path) -> None:
     )
     scan = read_scan(path)  # through format detection
     assert scan.kspace.shape == (2, 1, 1, 32, 48)
-    assert scan.extra["layout"] == "singlecoil" and scan.extra["reference_name"] == "reconstruction_esc"
+    assert (
+        scan.fastmri_info.layout == "singlecoil" and scan.fastmri_info.reference_name == "reconstruction_esc"
+    )
     img = pipeline_image(scan)[:, 0]
     assert np.linalg.norm(img - esc) / np.linalg.norm(esc) < 1e-5
 
@@ -144,7 +147,7 @@ def test_mask_from_dataset_and_from_zero_columns(tmp_path: Path) -> None:
                                     attrs={"acceleration": 4, "num_low_frequency": 8}))  # fmt: skip
     assert given.mask.shape == (1, 1, 1, 1, 48) and given.mask.dtype == torch.bool
     np.testing.assert_array_equal(given.mask.reshape(-1).numpy(), mask)
-    assert given.header.acceleration == (4, 1) and given.extra["attrs"]["num_low_frequency"] == 8
+    assert given.header.acceleration == (4, 1) and given.fastmri_info.attrs["num_low_frequency"] == 8
     detected = read_fastmri(write_file(tmp_path / "m2.h5", under, ismrmrd_header=xml))
     np.testing.assert_array_equal(detected.mask.reshape(-1).numpy(), mask)
     assert detected.acceleration_estimate() == pytest.approx(48 / mask.sum())

@@ -96,7 +96,7 @@ def test_cartesian_matches_generator_phantom_and_coils(shepp: dict[str, Path]) -
     assert scan.kspace.dtype == torch.complex64 and scan.is_cartesian
     assert scan.header.recon_matrix == (MATRIX, MATRIX) and scan.header.encoded_matrix == (MATRIX, MATRIX)
     assert scan.header.fov_mm == (300.0, 300.0, 6.0) and scan.header.readout_axis == -1
-    assert scan.extra["readout_oversampling"] == 2.0
+    assert scan.ismrmrd_info.readout_oversampling == 2.0
     assert bool(scan.mask.all()) and scan.mask.shape == (1, 1, 1, MATRIX, 1)
     phantom, csm = _truth(shepp["full_clean"])
     coil_images = ifft2c(scan.kspace)[0, 0].numpy()
@@ -148,7 +148,7 @@ def test_prewhitening_matches_numpy_cholesky(shepp: dict[str, Path]) -> None:
 def test_interleaved_acceleration_gives_r2_frames_and_acs(shepp: dict[str, Path]) -> None:
     scan = read_ismrmrd(shepp["r2_clean"])
     # The generator writes R=2 as two repetitions with complementary line sets: two frames.
-    assert scan.extra["frame_counter"] == "repetition"
+    assert scan.ismrmrd_info.frame_counter == "repetition"
     assert scan.kspace.shape == (1, 2, COILS, MATRIX, MATRIX) and scan.header.acceleration == (2, 1)
     lines = scan.mask[0, :, 0, :, 0]
     assert lines.float().mean(dim=1).tolist() == [0.5, 0.5]
@@ -160,7 +160,7 @@ def test_interleaved_acceleration_gives_r2_frames_and_acs(shepp: dict[str, Path]
     one_frame = ifft2c(scan.kspace[0, 0] * scan.mask[0, 0]).numpy()
     assert _fit_error(one_frame, phantom * csm)[0] > 0.3  # R=2 aliasing in a single frame
     # Separate calibration: the 24 central lines, equal to the fully sampled data there.
-    acs_lines = scan.extra["acs_mask"][0, 0, 0, :, 0]
+    acs_lines = scan.ismrmrd_info.acs_mask[0, 0, 0, :, 0]
     assert scan.acs.shape == (1, 1, COILS, MATRIX, MATRIX)
     assert torch.nonzero(acs_lines).ravel().tolist() == list(range(52, 76))
     full = read_ismrmrd(shepp["full_clean"]).kspace[0, 0]
@@ -235,7 +235,7 @@ def test_radial_bart_sample_units_matches_bart_phantoms(
     points, data = _spokes(bart_radial["t"], bart_radial["k"])
     scan = read_ismrmrd(_write_radial(tmp_path / "radial.h5", points, data))
     assert not scan.is_cartesian and scan.header.trajectory == "radial"
-    assert scan.extra["traj_units"] == "samples" and scan.readout_length == 256
+    assert scan.ismrmrd_info.traj_units == "samples" and scan.readout_length == 256
     assert scan.kspace.shape == (1, 1, COILS, 201 * 256) and scan.traj.shape == (1, 1, 2, 201 * 256)
     # traj is (ky, kx) in radians/voxel: BART's y and x coordinates times 2 pi / N.
     expected = np.stack([points[..., 1].ravel(), points[..., 0].ravel()]) * 2 * math.pi / MATRIX
@@ -260,7 +260,7 @@ def test_radial_normalised_units_equal_sample_units(
     points, data = _spokes(bart_radial["t"], bart_radial["k"])
     in_samples = read_ismrmrd(_write_radial(tmp_path / "samples.h5", points, data))
     normalised = read_ismrmrd(_write_radial(tmp_path / "normalised.h5", points / MATRIX, data))
-    assert normalised.extra["traj_units"] == "normalised"
+    assert normalised.ismrmrd_info.traj_units == "normalised"
     torch.testing.assert_close(normalised.traj, in_samples.traj, atol=1e-5, rtol=0)
     torch.testing.assert_close(normalised.kspace, in_samples.kspace)
     forced = read_ismrmrd(tmp_path / "normalised.h5", traj_units="normalised")
@@ -273,7 +273,7 @@ def test_radial_golden_angle_frames_from_phase(bart_radial: dict[str, np.ndarray
     points, data = _spokes(bart_radial["tg"], bart_radial["kg"])  # 60 golden-angle spokes
     frames = np.repeat(np.arange(5), 12)
     scan = read_ismrmrd(_write_radial(tmp_path / "ga.h5", points, data, frames))
-    assert scan.extra["frame_counter"] == "phase"
+    assert scan.ismrmrd_info.frame_counter == "phase"
     assert scan.kspace.shape == (1, 5, COILS, 12 * 256) and scan.traj.shape == (1, 5, 2, 12 * 256)
     for f in range(5):
         p = points[12 * f : 12 * (f + 1)]
@@ -295,7 +295,7 @@ def test_radial_samples_beyond_pi_are_dropped(bart_radial: dict[str, np.ndarray]
     points, data = _spokes(bart_radial["t_wide"], bart_radial["k_wide"])
     scan = read_ismrmrd(_write_radial(tmp_path / "wide.h5", points, data))
     assert any("128 of 256 samples per readout" in g for g in scan.guesses)
-    assert scan.readout_length == 128 and scan.extra["dropped_samples"] == 128
+    assert scan.readout_length == 128 and scan.ismrmrd_info.dropped_samples == 128
     assert float(scan.traj.abs().max()) < math.pi
     kept = np.abs(points[0, :, 1]) <= MATRIX / 2  # spoke 0 runs along y
     np.testing.assert_array_equal(scan.kspace[0, 0, :, :128].numpy(), data[0][:, kept])
@@ -411,7 +411,7 @@ def test_write_round_trip_radial(bart_radial: dict[str, np.ndarray], tmp_path: P
     points, data = _spokes(bart_radial["tg"], bart_radial["kg"])
     scan = read_ismrmrd(_write_radial(tmp_path / "in.h5", points, data, np.repeat(np.arange(5), 12)))
     back = read_ismrmrd(write_ismrmrd(tmp_path / "out.h5", scan))
-    assert back.extra["traj_units"] == "normalised" and back.extra["frame_counter"] == "phase"
+    assert back.ismrmrd_info.traj_units == "normalised" and back.ismrmrd_info.frame_counter == "phase"
     assert back.readout_length == scan.readout_length and back.header.trajectory == "radial"
     torch.testing.assert_close(back.kspace, scan.kspace, rtol=0, atol=0)
     torch.testing.assert_close(back.traj, scan.traj, rtol=0, atol=1e-6)

@@ -6,6 +6,7 @@ command run as a user would (in-process through typer), then the disk checked by
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import hashlib
 import json
@@ -378,8 +379,7 @@ def test_guesses_are_reported_and_strict_refuses_them(tmp_path: Path, tiny_scan:
 
     def guessing_reader(path, **kwargs):  # noqa: ANN001, ANN003, ANN202
         scan = real(path, **kwargs)
-        scan.guesses.append("slice thickness missing: 8 mm assumed")
-        return scan
+        return dataclasses.replace(scan, guesses=[*scan.guesses, "slice thickness missing: 8 mm assumed"])
 
     monkeypatch.setattr(io, "read_scan", guessing_reader)
     out = tmp_path / "out"

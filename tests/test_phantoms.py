@@ -138,10 +138,10 @@ def test_simulated_noise_level_and_covariance() -> None:
         image, maps, snr=10.0, generator=3, noise_cov=cov, noise_samples=20000
     )
     sigma = phantoms.noise_sigma(image, 10.0)
-    assert noisy.extra["noise_sigma"] == pytest.approx(sigma)
+    assert noisy.simulation.noise_sigma == pytest.approx(sigma)
     noise = (noisy.kspace - clean.kspace).movedim(2, 0).reshape(4, -1)
     measured = (noise @ noise.conj().T / noise.shape[1]).to(torch.complex64)
     torch.testing.assert_close(measured, cov * sigma**2, atol=0.06 * sigma**2, rtol=0)
     assert noisy.noise.shape == (4, 4) and noisy.noise_samples == 20000
     torch.testing.assert_close(noisy.noise, cov * sigma**2, atol=0.05 * sigma**2, rtol=0)
-    assert noisy.extra["noise_data"].shape == (4, 20000)
+    assert noisy.simulation.noise_samples.shape == (4, 20000)

@@ -87,7 +87,7 @@ def test_mixed_sample_counts_is_typed(tmp_path: Path) -> None:
 def test_trajectory_units_and_dropped_samples_are_guesses(tmp_path: Path) -> None:
     """Auto units are a guess; samples past |k| = pi (1.5x readout) are dropped and say so."""
     scan = read_scan(radial_file(tmp_path / "a.h5"))
-    assert scan.extra["traj_units"] == "normalised"
+    assert scan.ismrmrd_info.traj_units == "normalised"
     assert any("trajectory units inferred" in g for g in scan.guesses)
     stated = read_scan(radial_file(tmp_path / "b.h5"), traj_units="normalised")
     assert not any("units" in g for g in stated.guesses)
@@ -218,7 +218,7 @@ def test_recon_written_radial_states_its_units(tmp_path: Path) -> None:
 
     _, _, scan = small_cine("radial", n=32, frames=2, coils=2, seed=3)
     back = read_scan(write_ismrmrd(tmp_path / "w.h5", scan))
-    assert back.extra["traj_units"] == "normalised" and back.guesses == []
+    assert back.ismrmrd_info.traj_units == "normalised" and back.guesses == ()
     np.testing.assert_allclose(back.traj.numpy(), scan.traj.numpy(), atol=1e-5)
 
 
@@ -266,7 +266,7 @@ def test_info_reports_the_readers_guesses(tmp_path: Path) -> None:
         _fastmri(tmp_path / "c.h5", header="attribute"),
     ]
     for path in files:
-        assert describe_file(path)["guesses"] == read_scan(path).guesses, path.name
+        assert describe_file(path)["guesses"] == list(read_scan(path).guesses), path.name
 
 
 def test_odd_direction_vectors_are_repaired_and_said(tmp_path: Path) -> None:
@@ -323,6 +323,6 @@ def test_bad_coil_map_files_are_typed(tmp_path: Path, content: object, message: 
 def test_auto_units_pick_the_scale_nearest_nyquist(tmp_path: Path) -> None:
     """A 2x oversampled normalised readout (|k| up to 1.0) is not mistaken for one in samples."""
     wide = read_scan(radial_file(tmp_path / "w.h5", samples=(128,) * 8, scale=2.0))
-    assert wide.extra["traj_units"] == "normalised" and wide.readout_length == 65
+    assert wide.ismrmrd_info.traj_units == "normalised" and wide.readout_length == 65
     samples = radial_file(tmp_path / "s.h5", samples=(64,) * 8, scale=32.0)  # -16..16 for a 32 matrix
-    assert read_scan(samples).extra["traj_units"] == "samples"
+    assert read_scan(samples).ismrmrd_info.traj_units == "samples"

@@ -99,7 +99,7 @@ def test_fastmri_phantom_is_readable_and_matches_its_rss() -> None:
     scan = read_scan(path)
     assert scan.kspace.shape == (3, 1, 4, 128, 144) and scan.header.recon_matrix == (128, 128)
     assert scan.header.fov_mm == pytest.approx((220.0, 220.0, 5.0)) and scan.mask is None
-    assert scan.extra["attrs"]["patient_id"] == "synthetic-0001"
+    assert scan.fastmri_info.attrs["patient_id"] == "synthetic-0001"
     assert len(scan.guesses) == 1 and "no slice geometry" in scan.guesses[0]  # fastMRI has no geometry
     image = center_crop(rss(ifft2c(scan.kspace), dim=2), scan.header.recon_matrix)
     assert float((image - scan.reference).norm() / scan.reference.norm()) < 1e-5

@@ -312,3 +312,25 @@ def test_two_d_patterns_read_back_as_the_scan_mask(
     assert scan.acceleration_estimate() == pytest.approx(4, rel=0.1)
     unsampled = ~torch.broadcast_to(scan.mask, scan.kspace.shape)
     assert float(scan.kspace[unsampled].abs().max()) == 0.0
+
+
+def test_a_leniently_parsed_header_is_kept_and_was_a_reader_guess(tmp_path: Path) -> None:
+    """An XML header that breaks the schema is parsed by the readers' one parser, reported as a guess,
+    and the undersampled copy keeps what it says (it used to be replaced by a blank header)."""
+    x = torch.zeros(1, 64, 40, dtype=torch.complex64)
+    x[0, :, 4:36] = smooth_phantom(64)[:, 16:48]
+    kspace = fft2c(x[:, None] * phantoms.coil_maps(2, (64, 40)))
+    xml = fastmri_header_xml(
+        (64, 40), (32, 32), (440.0, 220.0, 5.0), (220.0, 220.0, 5.0), n_coils=2, patient_id="p9",
+        protocol_name="AXT2_LENIENT",
+    )  # fmt: skip
+    xml = xml.replace("</ismrmrdHeader>", "<vendorSection><knob>1</knob></vendorSection></ismrmrdHeader>")
+    source = write_fastmri(tmp_path / "lenient.h5", kspace, header_xml=xml)
+    assert any("breaks the ISMRMRD schema" in g for g in read_scan(source).guesses)
+    result = undersample_file(source, tmp_path / "u.h5", PatternSpec(kind="equispaced", fraction=0.5, seed=1))
+    under = read_scan(result.path)
+    assert not any("schema" in g for g in under.guesses)
+    assert (
+        under.header.patient.get("id") == "p9" and under.header.series.get("protocol_name") == "AXT2_LENIENT"
+    )
+    assert under.header.sequence.get("field_T") == 3.0 and under.kspace.shape == (1, 1, 2, 32, 40)

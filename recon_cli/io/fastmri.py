@@ -14,7 +14,7 @@ them, so ``center_crop(rss(ifft2c(scan.kspace)), recon_matrix)`` equals ``recons
 Matrices and FOVs are given in array order: ``recon_matrix = (recon x, recon y)`` (rows are x, the
 readout; columns are y), ``fov_mm = (recon fov x, recon fov y, recon fov z)``; ``encoded_matrix`` is
 the k-space matrix after oversampling removal (it matches ``kspace``; the file's value is in
-``extra["encoded_matrix_file"]``). ``header.acceleration`` is (phase-encoding factor, 1) from the
+``fastmri_info.stored_matrix``). ``header.acceleration`` is (phase-encoding factor, 1) from the
 ``acceleration`` attribute, else from the XML's parallelImaging section.
 
 The XML header is read from the ``ismrmrd_header`` dataset or, as some writers store it, a root attribute
@@ -44,7 +44,7 @@ from recon_cli.io.fastmri_header import (
 from recon_cli.io.fastmri_write import fastmri_header_xml, write_fastmri
 from recon_cli.io.ismrmrd_header import fill_identity
 from recon_cli.io.plausibility import check_stored
-from recon_cli.io.scan import Scan, ScanHeader
+from recon_cli.io.scan import FastmriInfo, Scan, ScanHeader
 from recon_cli.ops.functional import crop_readout_oversampling
 
 __all__ = ["fastmri_header_xml", "read_fastmri", "write_fastmri"]
@@ -70,7 +70,8 @@ def read_fastmri(
         A ``Scan`` with kspace (slices, 1, coils, rows, cols) complex64 (readout oversampling removed
         along the rows), ``reference`` (slices, 1, H, W) float32 when the file has one, ``mask``
         (1, 1, 1, 1, cols) bool for undersampled data (None when every column holds data), and the
-        file's attributes and reference name in ``extra``; every assumption made in ``guesses``.
+        file's layout, attributes and reference name in ``fastmri_info``; every assumption made in
+        ``guesses``.
 
     Raises:
         InputDataError: the file is unreadable or its data unusable (naming the file and the problem).
@@ -201,14 +202,14 @@ def _build_scan(path: Path, raw: dict[str, Any]) -> Scan:
     header = _header(raw, geo, (int(kspace.shape[-2]), cols), path)
     check_coil_count(geo["hdr"], int(kspace.shape[2]), guesses)
     assume_orientation(header, raw["slices"][0], guesses, raw["slices"][1])
-    extra = {
-        "encoded_matrix_file": geo["enc"],
-        "attrs": raw["attrs"],
-        "reference_name": raw["reference_name"],
-        "layout": "multicoil" if raw["kspace"].ndim == 4 else "singlecoil",
-        "original_shape": tuple(int(n) for n in raw["kspace"].shape),
-        "readout_oversampling": rows / kspace.shape[-2],
-    }
+    info = FastmriInfo(
+        layout="multicoil" if raw["kspace"].ndim == 4 else "singlecoil",
+        reference_name=raw["reference_name"],
+        stored_shape=tuple(int(n) for n in raw["kspace"].shape),
+        stored_matrix=(int(geo["enc"][0]), int(geo["enc"][1])),
+        readout_oversampling=rows / kspace.shape[-2],
+        attrs=raw["attrs"],
+    )
     ref = raw["reference"]
     return Scan(
         kspace=kspace.to(torch.complex64),
@@ -217,8 +218,8 @@ def _build_scan(path: Path, raw: dict[str, Any]) -> Scan:
         format="fastmri",
         mask=mask,
         reference=None if ref is None else torch.from_numpy(ref).unsqueeze(1),
-        extra=extra,
-        guesses=guesses,
+        guesses=tuple(guesses),
+        fastmri_info=info,
     )
 
 

@@ -22,7 +22,7 @@ def fastmri_header_xml(
     *,
     n_coils: int = 1,
     patient_id: str | None = None,
-    field_strength_t: float = 3.0,
+    field_strength_t: float | None = None,
     protocol_name: str | None = None,
 ) -> str:
     """An ISMRMRD XML header as fastMRI files carry it.
@@ -34,48 +34,33 @@ def fastmri_header_xml(
         recon_fov_mm: (x, y, z) field of view of the reconstructed image; z is the slice thickness.
         n_coils: Receiver channels.
         patient_id: Stored as subjectInformation/patientID when given.
-        field_strength_t: Main field in tesla (sets the H1 resonance frequency too).
+        field_strength_t: Main field in tesla, recorded as systemFieldStrength_T (and sets the H1
+            resonance frequency); None: ``ismrmrd_xml.DEFAULT_FIELD_STRENGTH_T`` (3 T).
         protocol_name: Stored as measurementInformation/protocolName when given.
 
     Returns:
-        The XML document as a string, built with ``ismrmrd.xsd``.
+        The XML document as a string, built by ``ismrmrd_xml.header_xml``.
     """
-    from recon_cli.io.ismrmrd_lib import xsd as x
+    from recon_cli.io.ismrmrd_xml import DEFAULT_FIELD_STRENGTH_T, Encoding, header_xml
+    from recon_cli.io.scan import ScanHeader
 
-    def space(matrix: tuple[int, int], fov: tuple[float, float, float]) -> Any:
-        return x.encodingSpaceType(
-            matrixSize=x.matrixSizeType(x=matrix[0], y=matrix[1], z=1),
-            fieldOfView_mm=x.fieldOfViewMm(x=fov[0], y=fov[1], z=fov[2]),
-        )
-
-    limits = x.encodingLimitsType(
-        kspace_encoding_step_1=x.limitType(
-            minimum=0, maximum=encoded_matrix[1] - 1, center=encoded_matrix[1] // 2
-        ),
-        slice=x.limitType(minimum=0, maximum=0, center=0),
+    encoding = Encoding(
+        encoded_matrix=encoded_matrix,
+        recon_matrix=recon_matrix,
+        encoded_fov_mm=encoded_fov_mm,
+        recon_fov_mm=recon_fov_mm,
+        lines=encoded_matrix[1],
+        centre_line=encoded_matrix[1] // 2,
     )
-    encoding = x.encodingType(
-        encodedSpace=space(encoded_matrix, encoded_fov_mm),
-        reconSpace=space(recon_matrix, recon_fov_mm),
-        encodingLimits=limits,
-        trajectory=x.trajectoryType("cartesian"),
+    identity = ScanHeader(
+        recon_matrix=(recon_matrix[1], recon_matrix[0]),
+        encoded_matrix=(encoded_matrix[1], encoded_matrix[0]),
+        fov_mm=(recon_fov_mm[1], recon_fov_mm[0], recon_fov_mm[2]),
+        patient={} if patient_id is None else {"id": patient_id},
+        series={} if protocol_name is None else {"protocol_name": protocol_name},
+        sequence={"field_T": DEFAULT_FIELD_STRENGTH_T if field_strength_t is None else field_strength_t},
     )
-    header = x.ismrmrdHeader(
-        experimentalConditions=x.experimentalConditionsType(
-            H1resonanceFrequency_Hz=round(42.577478e6 * field_strength_t)
-        ),
-        encoding=[encoding],
-        acquisitionSystemInformation=x.acquisitionSystemInformationType(
-            systemFieldStrength_T=field_strength_t, receiverChannels=n_coils
-        ),
-        subjectInformation=None if patient_id is None else x.subjectInformationType(patientID=patient_id),
-        measurementInformation=None
-        if protocol_name is None
-        else x.measurementInformationType(
-            patientPosition=x.patientPositionType("HFS"), protocolName=protocol_name
-        ),
-    )
-    return x.ToXML(header, encoding="utf-8")
+    return header_xml(encoding, identity, n_coils=n_coils, measurement=protocol_name is not None)
 
 
 def write_fastmri(

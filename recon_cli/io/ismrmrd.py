@@ -39,8 +39,8 @@ Conventions, applied once here so nothing downstream re-parses files:
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Any
 
 import h5py
 import numpy as np
@@ -63,14 +63,16 @@ from recon_cli.io.ismrmrd_table import Table as _Table
 from recon_cli.io.ismrmrd_table import classify as _classify
 from recon_cli.io.ismrmrd_table import open_group as _open_group
 from recon_cli.io.ismrmrd_write import write_ismrmrd
-from recon_cli.io.scan import Scan
+from recon_cli.io.scan import FrameCounter, IsmrmrdInfo, Scan
 
 __all__ = ["read_ismrmrd", "write_ismrmrd"]
 
 
-def _frame_counter(heads: np.ndarray, frame_index: str) -> str:
-    if frame_index != "auto":
-        return frame_index
+def _frame_counter(heads: np.ndarray, frame_index: str) -> FrameCounter:
+    if frame_index == "phase":
+        return "phase"
+    if frame_index == "repetition":
+        return "repetition"
     return "phase" if np.unique(heads["idx"]["phase"]).size > 1 else "repetition"
 
 
@@ -115,13 +117,11 @@ def read_ismrmrd(
         except (OSError, KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
             # a layout no check above foresaw (fields of odd types or shapes): still the file's fault
             raise InputDataError(path, f"unreadable ISMRMRD file: {short_error(exc)}") from None
-    if prewhiten:
-        _apply_prewhitening(scan)
-    return scan
+    return _apply_prewhitening(scan) if prewhiten else scan
 
 
 def _read_group(path: Path, group: h5py.Group, traj_units: str, frame_index: str) -> Scan:
-    """The scan of one ISMRMRD group; every assumption made on the way lands in ``scan.guesses``."""
+    """The scan of one ISMRMRD group; every assumption made on the way lands in ``Scan.guesses``."""
     guesses: list[str] = []
     hdr, text = parse_xml(path, group, guesses)
     if not hdr.encoding:
@@ -138,20 +138,28 @@ def _read_group(path: Path, group: h5py.Group, traj_units: str, frame_index: str
     if nz > 1 or (heads["idx"]["kspace_encode_step_2"] > 0).any():
         raise InputDataError(path, "3D acquisitions (kspace_encode_step_2) are not supported")
     counter = _frame_counter(heads, frame_index)
-    extra: dict[str, Any] = {"frame_counter": counter, "readout_oversampling": oversampling}
+    info = IsmrmrdInfo(frame_counter=counter, readout_oversampling=oversampling)
+    timing: list[str] = []  # the header is complete before any scan is built; its guesses come after
+    fill_timing_geometry(header, hdr, heads, counter, timing)
     if header.trajectory == "cartesian":
-        scan = read_cartesian(table, header, hdr, img_idx, cal_idx, counter, extra)
+        scan = read_cartesian(table, header, hdr, img_idx, cal_idx, info)
         cartesian_centre_guesses(hdr, table.heads[img_idx], guesses)
     else:
         units = stated_trajectory_units(hdr) if traj_units == "auto" else None
-        scan = read_noncartesian(table, header, img_idx, counter, units or traj_units, extra, guesses)
-    fill_timing_geometry(header, hdr, heads, counter, guesses)
-    _read_noise(table, noise_idx, scan)
-    scan.reference = _read_reference(path, group, scan)
-    _read_sampling_mask(path, group, scan)
+        scan = read_noncartesian(table, header, img_idx, units or traj_units, info, guesses)
+    guesses += timing
+    noise, noise_samples = _read_noise(table, noise_idx, scan)
+    reference, ignored = _read_reference(path, group, scan)
+    mask = _read_sampling_mask(path, group, scan)
     _check_coil_count(hdr, scan, guesses)
-    scan.guesses.extend(guesses)
-    return scan
+    return dataclasses.replace(
+        scan,
+        noise=noise,
+        noise_samples=noise_samples,
+        reference=reference,
+        mask=scan.mask if mask is None else mask,
+        guesses=(*ignored, *guesses),
+    )
 
 
 _FOV_GUESS = "the recon field of view exceeds the encoded one along the readout; no oversampling was removed"
@@ -168,11 +176,15 @@ def _check_coil_count(hdr: xsd.ismrmrdHeader, scan: Scan, guesses: list[str]) ->
         )
 
 
-def _read_reference(path: Path, group: h5py.Group, scan: Scan) -> torch.Tensor | None:
-    """The optional target image ``{dataset}/reference`` (slices, frames, ny, nx) float32 (recon's own)."""
+def _read_reference(path: Path, group: h5py.Group, scan: Scan) -> tuple[torch.Tensor | None, list[str]]:
+    """The optional target image ``{dataset}/reference`` (slices, frames, ny, nx) float32 (recon's own).
+
+    Returns:
+        The image (None without a usable one) and the guess made when it had to be ignored.
+    """
     node = group.get("reference")
     if node is None:
-        return None
+        return None, []
     expected = (scan.n_slices, scan.n_frames, *scan.header.recon_matrix)
     if not isinstance(node, h5py.Dataset) or tuple(node.shape) != expected:
         shape = tuple(node.shape) if isinstance(node, h5py.Dataset) else "a group"
@@ -181,12 +193,11 @@ def _read_reference(path: Path, group: h5py.Group, scan: Scan) -> torch.Tensor |
         )
     reference = np.abs(np.asarray(node)).astype(np.float32)
     if not np.isfinite(reference).all():
-        scan.guesses.append("the file's 'reference' image was ignored: it contains NaN/Inf values")
-        return None
-    return torch.from_numpy(reference)
+        return None, ["the file's 'reference' image was ignored: it contains NaN/Inf values"]
+    return torch.from_numpy(reference), []
 
 
-def _read_sampling_mask(path: Path, group: h5py.Group, scan: Scan) -> None:
+def _read_sampling_mask(path: Path, group: h5py.Group, scan: Scan) -> torch.Tensor | None:
     """recon's optional 2-D pattern ``{dataset}/sampling_mask`` (slices or 1, frames, ny, nx) bool.
 
     Lines in ISMRMRD are whole readouts; a 2-D pattern (e.g. Poisson disc) zeroes samples inside them,
@@ -194,7 +205,7 @@ def _read_sampling_mask(path: Path, group: h5py.Group, scan: Scan) -> None:
     """
     node = group.get("sampling_mask")
     if node is None or not scan.is_cartesian:
-        return
+        return None
     shape = tuple(node.shape) if isinstance(node, h5py.Dataset) else ()
     if (
         len(shape) != 4
@@ -202,30 +213,29 @@ def _read_sampling_mask(path: Path, group: h5py.Group, scan: Scan) -> None:
         or shape[1:] != (scan.n_frames, *scan.image_shape)
     ):
         raise InputDataError(path, f"sampling_mask has shape {shape}, expected (slices, frames, ny, nx)")
-    scan.mask = torch.from_numpy(np.asarray(node) != 0).unsqueeze(2)
+    return torch.from_numpy(np.asarray(node) != 0).unsqueeze(2)
 
 
-def _read_noise(table: _Table, noise_idx: np.ndarray, scan: Scan) -> None:
+def _read_noise(table: _Table, noise_idx: np.ndarray, scan: Scan) -> tuple[torch.Tensor | None, int]:
+    """The noise scans' covariance (coils, coils) and their sample count (None, 0 without noise scans)."""
     if noise_idx.size == 0:
-        return
+        return None, 0
     readouts = table.readouts(noise_idx)
     if readouts[0].shape[0] != scan.n_coils:
         raise InputDataError(
             table.path, f"noise scans have {readouts[0].shape[0]} coils, data {scan.n_coils}"
         )
     samples = torch.from_numpy(np.concatenate(readouts, axis=1))
-    scan.noise = noise_ops.noise_covariance(samples)
-    scan.noise_samples = int(samples.shape[1])
+    return noise_ops.noise_covariance(samples), int(samples.shape[1])
 
 
-def _apply_prewhitening(scan: Scan) -> None:
+def _apply_prewhitening(scan: Scan) -> Scan:
     if scan.noise is None:
         raise InputDataError(scan.source, "prewhitening requested but the file has no noise acquisitions")
     try:
         w = noise_ops.whitening_matrix(scan.noise)
     except ValueError as exc:
         raise InputDataError(scan.source, str(exc)) from None
-    scan.kspace = noise_ops.prewhiten(scan.kspace, w, coil_dim=2)
-    if scan.acs is not None:
-        scan.acs = noise_ops.prewhiten(scan.acs, w, coil_dim=2)
-    scan.prewhitened = True
+    acs = None if scan.acs is None else noise_ops.prewhiten(scan.acs, w, coil_dim=2)
+    kspace = noise_ops.prewhiten(scan.kspace, w, coil_dim=2)
+    return dataclasses.replace(scan, kspace=kspace, acs=acs, prewhitened=True)

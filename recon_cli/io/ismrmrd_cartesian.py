@@ -8,7 +8,7 @@ conventions as a whole are in ``recon_cli.io.ismrmrd``'s docstring.
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
 
 import numpy as np
 import torch
@@ -17,7 +17,7 @@ from recon_cli.errors import InputDataError
 from recon_cli.io.ismrmrd_header import compact
 from recon_cli.io.ismrmrd_lib import ismrmrd, xsd
 from recon_cli.io.ismrmrd_table import Table, flag
-from recon_cli.io.scan import Scan, ScanHeader
+from recon_cli.io.scan import IsmrmrdInfo, Scan, ScanHeader
 from recon_cli.ops.functional import crop_readout_oversampling
 
 __all__ = ["cartesian_centre_guesses", "read_cartesian"]
@@ -103,15 +103,15 @@ def read_cartesian(
     hdr: xsd.ismrmrdHeader,
     img_idx: np.ndarray,
     cal_idx: np.ndarray,
-    counter: str,
-    extra: dict[str, Any],
+    info: IsmrmrdInfo,
 ) -> Scan:
     """Cartesian k-space, mask and calibration data (see the module docstring)."""
     enc = hdr.encoding[0]
     ny, nx_enc = int(enc.encodedSpace.matrixSize.y), int(enc.encodedSpace.matrixSize.x)
     limits = enc.encodingLimits.kspace_encoding_step_1 if enc.encodingLimits else None
     centre = int(limits.center) if limits is not None and limits.center > 0 else ny // 2
-    nx_out = max(1, round(nx_enc / extra["readout_oversampling"]))
+    nx_out = max(1, round(nx_enc / info.readout_oversampling))
+    counter = info.frame_counter
     heads = table.heads[img_idx]
     slice_values = np.unique(heads["idx"]["slice"])
     slices, n_slices = compact(heads["idx"]["slice"])
@@ -123,14 +123,13 @@ def read_cartesian(
     if n_slices > 1 and bool((mask == mask[:1]).all()):
         mask = mask[:1]
     cal_idx = cal_idx[np.isin(table.heads["idx"]["slice"][cal_idx], slice_values)]
-    acs = None
+    acs = acs_mask = None
     if cal_idx.size:
         cal_slices = np.searchsorted(slice_values, table.heads["idx"]["slice"][cal_idx]).astype(np.int64)
         cgrid, crows, ccover = _place_readouts(table, cal_idx, ny, nx_enc, centre)
         acs, ccounts = _accumulate(cgrid, ccover, crows, cal_slices, n_slices, ny)
         acs = crop_readout_oversampling(acs, nx_out, dim=-1).unsqueeze(1)
-        extra["acs_mask"] = (ccounts > 0).any(dim=-1).reshape(n_slices, 1, 1, ny, 1)
-    extra["ismrmrd_encoded_matrix"] = (ny, nx_enc)
+        acs_mask = (ccounts > 0).any(dim=-1).reshape(n_slices, 1, 1, ny, 1)
     return Scan(
         kspace=kspace.contiguous(),
         header=header,
@@ -138,5 +137,5 @@ def read_cartesian(
         format="ismrmrd",
         mask=mask.contiguous(),
         acs=None if acs is None else acs.contiguous(),
-        extra=extra,
+        ismrmrd_info=dataclasses.replace(info, stored_matrix=(ny, nx_enc), acs_mask=acs_mask),
     )

@@ -27,7 +27,7 @@ from xsdata.formats.dataclass.parsers.config import ParserConfig
 from recon_cli.errors import InputDataError
 from recon_cli.io.ismrmrd_lib import xsd
 from recon_cli.io.plausibility import MAX_ENCODED_MATRIX, MAX_MATRIX, check_fov, check_matrix
-from recon_cli.io.scan import ScanHeader, SliceGeometry
+from recon_cli.io.scan import ScanHeader, SliceGeometry, Trajectory
 
 __all__ = [
     "TICK_MS",
@@ -42,7 +42,13 @@ __all__ = [
 
 TICK_MS = 2.5  # unit of ISMRMRD acquisition_time_stamp
 TRAJ_UNITS = "trajectory_units"  # userParameterString recon writes for non-Cartesian data
-_TRAJECTORIES = {"cartesian": "cartesian", "epi": "cartesian", "radial": "radial", "goldenangle": "radial"}
+_TRAJECTORIES: dict[str, Trajectory] = {
+    "cartesian": "cartesian",
+    "epi": "cartesian",
+    "radial": "radial",
+    "goldenangle": "radial",
+    "spiral": "spiral",
+}
 
 
 def short_error(exc: BaseException) -> str:
@@ -138,7 +144,7 @@ def scan_header(hdr: xsd.ismrmrdHeader, text: str) -> tuple[ScanHeader, float]:
         recon_matrix=(int(r.matrixSize.y), int(r.matrixSize.x)),
         encoded_matrix=(int(e.matrixSize.y), int(nx)),
         fov_mm=(float(r.fieldOfView_mm.y), float(r.fieldOfView_mm.x), float(r.fieldOfView_mm.z)),
-        trajectory=_TRAJECTORIES.get(name, "spiral" if name == "spiral" else "other"),
+        trajectory=_TRAJECTORIES.get(name, "other"),
         readout_axis=-1,
         acceleration=(int(accel.kspace_encoding_step_1), int(accel.kspace_encoding_step_2))
         if accel

@@ -7,8 +7,8 @@ as a whole are in ``recon_cli.io.ismrmrd``'s docstring.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Any
 
 import numpy as np
 import torch
@@ -17,12 +17,14 @@ from recon_cli.errors import InputDataError
 from recon_cli.io.ismrmrd_header import compact
 from recon_cli.io.ismrmrd_table import Table
 from recon_cli.io.plausibility import check_trajectory_extent
-from recon_cli.io.scan import Scan, ScanHeader
+from recon_cli.io.scan import IsmrmrdInfo, Scan, ScanHeader, TrajectoryUnits
 
 __all__ = ["read_noncartesian", "to_radians"]
 
 
-def to_radians(traj: np.ndarray, recon_matrix: tuple[int, int], units: str) -> tuple[np.ndarray, str]:
+def to_radians(
+    traj: np.ndarray, recon_matrix: tuple[int, int], units: str
+) -> tuple[np.ndarray, TrajectoryUnits]:
     """(n, samples, 2) (kx, ky) in ``units`` -> radians/voxel, and the units used.
 
     "auto" takes the units (normalised or samples) under which the trajectory's largest |k| lies
@@ -40,37 +42,36 @@ def to_radians(traj: np.ndarray, recon_matrix: tuple[int, int], units: str) -> t
         else:
             units = min(extent, key=lambda u: abs(math.log(extent[u] / math.pi)))
     if units == "normalised":
-        return traj * (2 * math.pi), units
+        return traj * (2 * math.pi), "normalised"
     if units == "samples":
         n = np.array([recon_matrix[1], recon_matrix[0]], np.float32)
-        return traj * (2 * math.pi / n), units
-    return traj, units
+        return traj * (2 * math.pi / n), "samples"
+    return traj, "radians"
 
 
 def read_noncartesian(
     table: Table,
     header: ScanHeader,
     img_idx: np.ndarray,
-    counter: str,
     units: str,
-    extra: dict[str, Any],
+    info: IsmrmrdInfo,
     guesses: list[str],
 ) -> Scan:
     """Non-Cartesian k-space and trajectories (see the module docstring)."""
     heads = table.heads[img_idx]
-    omega, extra["traj_units"] = to_radians(table.trajectories(img_idx), header.recon_matrix, units)
+    counter = info.frame_counter
+    omega, used = to_radians(table.trajectories(img_idx), header.recon_matrix, units)
     if units == "auto":
         guesses.append(
-            f"trajectory units inferred from their range as {extra['traj_units']} "
+            f"trajectory units inferred from their range as {used} "
             "(ISMRMRD does not record them; --traj-units states them)"
         )
-    check_trajectory_extent(table.path, float(np.abs(omega).max()), extra["traj_units"])
+    check_trajectory_extent(table.path, float(np.abs(omega).max()), used)
     data = table.samples(img_idx)
     keep = (np.abs(omega) <= math.pi * (1 + 1e-5)).all(axis=(0, 2))
     if not keep.any():
         raise InputDataError(table.path, f"no trajectory samples inside [-pi, pi] (traj_units={units!r})")
     if not keep.all():
-        extra["dropped_samples"] = int((~keep).sum())
         guesses.append(
             f"{int((~keep).sum())} of {keep.size} samples per readout lie beyond |k| = pi (finer than the "
             "recon matrix resolves) and were dropped"
@@ -106,5 +107,5 @@ def read_noncartesian(
         format="ismrmrd",
         traj=torch.from_numpy(np.ascontiguousarray(traj)),
         readout_length=n_samples,
-        extra=extra,
+        ismrmrd_info=dataclasses.replace(info, traj_units=used, dropped_samples=int((~keep).sum())),
     )

@@ -10,17 +10,56 @@ Conventions (DESIGN.md section 2):
   ``(slices or 1, frames, 2, samples)`` float32 in radians/voxel in [-pi, pi), ordered (ky, kx) to match
   torchkbnufft's ``omega`` for an image of shape ``(ny, nx)``.
 * Images are complex64 ``(slices, frames, ny, nx)``.
+
+A ``Scan`` is a frozen value: readers build it in one go, and its shapes and dtypes are checked when it
+is built (``InvalidScanError`` names the first field that is wrong). Code that derives a scan (prewhitening,
+undersampling, simulation) makes a new one with ``dataclasses.replace``, which checks it again. What a
+reader learnt beyond the header lives in typed fields: ``ismrmrd_info``, ``fastmri_info`` and
+``simulation``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, get_args
 
 if TYPE_CHECKING:  # torch is imported lazily so `recon --help` stays fast
     import torch
+
+ScanFormat = Literal["ismrmrd", "fastmri", "synthetic", "training"]
+"""Where a scan came from: a file format, the phantom simulator, or a training example."""
+Trajectory = Literal["cartesian", "radial", "spiral", "other"]
+"""The k-space trajectory class; every one but cartesian comes with ``Scan.traj``."""
+FrameCounter = Literal["phase", "repetition"]
+TrajectoryUnits = Literal["normalised", "samples", "radians"]
+
+
+class InvalidScanError(ValueError):
+    """A ``Scan`` built with a field of the wrong type, dtype or shape (the message names it)."""
+
+
+class Metadata(Mapping[str, Any]):
+    """A read-only copy of a file's key/value metadata (``MappingProxyType`` cannot be pickled or copied)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, Any] | None = None) -> None:
+        self._items = dict(items or {})
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Metadata({self._items!r})"
 
 
 @dataclass
@@ -44,7 +83,7 @@ class ScanHeader:
     recon_matrix: tuple[int, int]
     encoded_matrix: tuple[int, int]
     fov_mm: tuple[float, float, float]
-    trajectory: str = "cartesian"  # cartesian | radial | spiral | other
+    trajectory: Trajectory = "cartesian"
     readout_axis: int = -1
     slice_spacing_mm: float | None = None
     frame_time_ms: float | None = None
@@ -62,27 +101,101 @@ class ScanHeader:
         return (self.fov_mm[0] / self.recon_matrix[0], self.fov_mm[1] / self.recon_matrix[1])
 
 
-@dataclass
+@dataclass(frozen=True)
+class IsmrmrdInfo:
+    """What the ISMRMRD reader found beyond the XML header (its choices are also in ``Scan.guesses``).
+
+    Attributes:
+        frame_counter: The acquisition counter that numbers frames.
+        readout_oversampling: Encoded over recon field of view along the readout (removed from kspace).
+        stored_matrix: Cartesian: (ny, nx) of the encoded k-space as stored, before oversampling removal.
+        acs_mask: Cartesian with separate calibration: (slices, 1, 1, ny, 1) bool, lines in ``Scan.acs``.
+        traj_units: Non-Cartesian: the units the trajectory was read in.
+        dropped_samples: Non-Cartesian: samples per readout dropped for lying beyond |k| = pi.
+    """
+
+    frame_counter: FrameCounter
+    readout_oversampling: float = 1.0
+    stored_matrix: tuple[int, int] | None = None
+    acs_mask: torch.Tensor | None = None
+    traj_units: TrajectoryUnits | None = None
+    dropped_samples: int = 0
+
+
+@dataclass(frozen=True)
+class FastmriInfo:
+    """What the fastMRI reader found beyond the XML header.
+
+    Attributes:
+        layout: Multi-coil (kspace (slices, coils, rows, cols)) or single-coil ((slices, rows, cols)).
+        reference_name: The dataset ``Scan.reference`` came from, None without one.
+        stored_shape: Shape of the file's ``kspace`` dataset.
+        stored_matrix: The XML's encoded matrix (x, y), before readout oversampling removal.
+        readout_oversampling: Stored rows over the rows kept in ``Scan.kspace``.
+        attrs: The file's root attributes, read-only metadata (copied into derived files, never branched on).
+    """
+
+    layout: Literal["multicoil", "singlecoil"]
+    reference_name: str | None
+    stored_shape: tuple[int, ...]
+    stored_matrix: tuple[int, int]
+    readout_oversampling: float = 1.0
+    attrs: Mapping[str, Any] = field(default_factory=Metadata)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.attrs, Metadata):
+            object.__setattr__(self, "attrs", Metadata(self.attrs))
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """How the phantom simulator made a scan.
+
+    Attributes:
+        snr: Image SNR of the added noise (``phantoms.noise_sigma``); None for none.
+        noise_sigma: Standard deviation of the complex noise added per sample.
+        noise_samples: Noise-only samples per simulated coil, (coils, n) complex64, when requested (coil
+            compression leaves them on the simulated coils).
+    """
+
+    snr: float | None
+    noise_sigma: float
+    noise_samples: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
 class Scan:
-    """Raw data of one file. See the module docstring for shapes."""
+    """Raw data of one file, checked when built. See the module docstring for shapes.
+
+    Raises:
+        InvalidScanError: a field has the wrong type, dtype or shape (the message names the field).
+    """
 
     kspace: torch.Tensor
     header: ScanHeader
     source: Path
-    format: str  # "ismrmrd" | "fastmri"
+    format: ScanFormat
     traj: torch.Tensor | None = None
     mask: torch.Tensor | None = None  # Cartesian: bool, 5-D, broadcastable to kspace
-    noise: torch.Tensor | None = None  # noise covariance (coils, coils) complex64
+    noise: torch.Tensor | None = None  # noise covariance (coils, coils) complex
     noise_samples: int = 0
     acs: torch.Tensor | None = None  # separately acquired calibration, (slices, 1, coils, ny, nx)
     reference: torch.Tensor | None = None  # (slices, frames, ny, nx), the file's own target image
     prewhitened: bool = False
     readout_length: int | None = None  # non-Cartesian: samples in one readout (spoke, interleaf)
-    extra: dict[str, Any] = field(default_factory=dict)
     # Every assumption the reader made where the file was silent or contradictory (assumed geometry,
     # units, orientation, a resolved mismatch), one short sentence each without the file name: the
     # pipeline prints each on stderr as "FILE: guess", lists them in run.json, and --strict refuses them.
-    guesses: list[str] = field(default_factory=list)
+    guesses: tuple[str, ...] = ()
+    ismrmrd_info: IsmrmrdInfo | None = None
+    fastmri_info: FastmriInfo | None = None
+    simulation: Simulation | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.guesses, str) or not isinstance(self.guesses, Sequence):
+            raise InvalidScanError(f"Scan.guesses must be a sequence of sentences, not {self.guesses!r}")
+        object.__setattr__(self, "guesses", tuple(str(g) for g in self.guesses))
+        _check_scan(self)
 
     @property
     def is_cartesian(self) -> bool:
@@ -121,3 +234,119 @@ class Scan:
         spokes = self.kspace.shape[-1] / max(self.readout_length or self.kspace.shape[-1], 1)
         # Nyquist for radial sampling: pi/2 * N spokes for an N x N image.
         return (math.pi / 2 * n) / spokes
+
+
+def _fail(problem: str) -> NoReturn:
+    raise InvalidScanError(f"Scan: {problem}")
+
+
+def _check_tensor(name: str, value: object, ndim: int, dtypes: tuple[Any, ...]) -> None:
+    import torch
+
+    if not isinstance(value, torch.Tensor):
+        _fail(f"{name} must be a torch.Tensor, not {type(value).__name__}")
+    assert isinstance(value, torch.Tensor)
+    if value.ndim != ndim:
+        _fail(f"{name} has shape {tuple(value.shape)}; expected {ndim} dimensions")
+    if value.dtype not in dtypes:
+        names = " or ".join(str(d) for d in dtypes)
+        _fail(f"{name} has dtype {value.dtype}; expected {names}")
+
+
+def _check_scan(scan: Scan) -> None:
+    """Every field's type, dtype and shape against ``kspace`` (module docstring)."""
+    import torch
+
+    if scan.format not in get_args(ScanFormat):
+        _fail(f"format {scan.format!r} is not one of {', '.join(get_args(ScanFormat))}")
+    if not isinstance(scan.header, ScanHeader):
+        _fail(f"header must be a ScanHeader, not {type(scan.header).__name__}")
+    if not isinstance(scan.source, Path):
+        _fail(f"source must be a pathlib.Path, not {type(scan.source).__name__}")
+    h = scan.header
+    if h.trajectory not in get_args(Trajectory):
+        _fail(f"header.trajectory {h.trajectory!r} is not one of {', '.join(get_args(Trajectory))}")
+    cartesian = scan.traj is None
+    if cartesian != (h.trajectory == "cartesian"):
+        _fail(f"header.trajectory is {h.trajectory!r} but traj is {'absent' if cartesian else 'given'}")
+    _check_tensor("kspace", scan.kspace, 5 if cartesian else 4, (torch.complex64,))
+    shape = tuple(int(n) for n in scan.kspace.shape)
+    if cartesian:
+        _check_cartesian(scan, shape)
+    else:
+        _check_noncartesian(scan, shape)
+    if scan.noise is not None:
+        _check_tensor("noise", scan.noise, 2, (torch.complex64, torch.complex128))
+        if tuple(scan.noise.shape) != (shape[2], shape[2]):
+            _fail(f"noise covariance has shape {tuple(scan.noise.shape)}; expected ({shape[2]}, {shape[2]})")
+    if scan.reference is not None:
+        _check_tensor("reference", scan.reference, 4, (torch.float32, torch.complex64))
+        if tuple(scan.reference.shape[:2]) != shape[:2]:
+            _fail(
+                f"reference has shape {tuple(scan.reference.shape)}; expected (slices, frames) = "
+                f"{shape[:2]} first"
+            )
+    if (
+        isinstance(scan.noise_samples, bool)
+        or not isinstance(scan.noise_samples, int)
+        or scan.noise_samples < 0
+    ):
+        _fail(f"noise_samples must be a count, not {scan.noise_samples!r}")
+    _check_info(scan)
+
+
+def _check_cartesian(scan: Scan, shape: tuple[int, ...]) -> None:
+    import torch
+
+    if scan.readout_length is not None:
+        _fail("readout_length is for non-Cartesian scans only")
+    if scan.mask is not None:
+        _check_tensor("mask", scan.mask, 5, (torch.bool,))
+        if any(m not in (1, k) for m, k in zip(scan.mask.shape, shape, strict=True)):
+            _fail(f"mask of shape {tuple(scan.mask.shape)} does not broadcast to kspace {shape}")
+    if scan.acs is not None:
+        _check_tensor("acs", scan.acs, 5, (torch.complex64,))
+        expected = (shape[0], 1, *shape[2:])
+        if tuple(scan.acs.shape) != expected:
+            _fail(f"acs has shape {tuple(scan.acs.shape)}; expected {expected} (slices, 1, coils, ny, nx)")
+
+
+def _check_noncartesian(scan: Scan, shape: tuple[int, ...]) -> None:
+    import torch
+
+    _check_tensor("traj", scan.traj, 4, (torch.float32,))
+    assert scan.traj is not None
+    traj = tuple(int(n) for n in scan.traj.shape)
+    if traj[0] not in (1, shape[0]) or traj[1:] != (shape[1], 2, shape[3]):
+        _fail(
+            f"traj has shape {traj}; expected (1 or {shape[0]}, {shape[1]}, 2, {shape[3]}) "
+            "(slices or 1, frames, 2, samples)"
+        )
+    if scan.mask is not None or scan.acs is not None:
+        _fail("mask and acs are for Cartesian scans only")
+    n = scan.readout_length
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1 or shape[3] % n):
+        _fail(f"readout_length {n!r} does not divide the {shape[3]} samples of a frame")
+
+
+def _check_info(scan: Scan) -> None:
+    """The reader's typed extras belong to the scan's format."""
+    import torch
+
+    for name, info, kind in (
+        ("ismrmrd_info", scan.ismrmrd_info, IsmrmrdInfo),
+        ("fastmri_info", scan.fastmri_info, FastmriInfo),
+        ("simulation", scan.simulation, Simulation),
+    ):
+        if info is not None and not isinstance(info, kind):
+            _fail(f"{name} must be a {kind.__name__}, not {type(info).__name__}")
+    if scan.ismrmrd_info is not None and scan.format != "ismrmrd":
+        _fail(f"ismrmrd_info given for a {scan.format!r} scan")
+    if scan.fastmri_info is not None and scan.format != "fastmri":
+        _fail(f"fastmri_info given for a {scan.format!r} scan")
+    acs_mask = scan.ismrmrd_info.acs_mask if scan.ismrmrd_info is not None else None
+    if acs_mask is not None:
+        _check_tensor("ismrmrd_info.acs_mask", acs_mask, 5, (torch.bool,))
+    noise = scan.simulation.noise_samples if scan.simulation is not None else None
+    if noise is not None:
+        _check_tensor("simulation.noise_samples", noise, 2, (torch.complex64, torch.complex128))

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from recon_cli.io.scan import Scan, ScanHeader, SliceGeometry
+from recon_cli.io.scan import Scan, ScanHeader, Simulation, SliceGeometry, Trajectory
 from recon_cli.ops.functional import fft2c
 from recon_cli.phantoms.images import _uniform, as_generator
 
@@ -135,9 +136,15 @@ def simulate_cartesian(
         kspace = kspace * mask
     matrix = (int(img.shape[-2]), int(img.shape[-1]))
     header = _synthetic_header(matrix, fov_mm, slice_thickness_mm, "cartesian", frame_time_ms, img.shape[0])
-    scan = Scan(kspace=kspace, header=header, source=Path("<synthetic>"), format="synthetic", mask=mask)
-    scan.reference = img.abs().to(torch.float32)
-    return _add_noise_scan(scan, noise_samples, sigma, gen, noise_cov, snr)
+    return Scan(
+        kspace=kspace,
+        header=header,
+        source=Path("<synthetic>"),
+        format="synthetic",
+        mask=mask,
+        reference=img.abs().to(torch.float32),
+        **_noise_scan(int(kspace.shape[2]), noise_samples, sigma, gen, noise_cov, snr),
+    )
 
 
 def simulate_radial_cine(
@@ -181,39 +188,49 @@ def simulate_radial_cine(
     matrix = (int(img.shape[-2]), int(img.shape[-1]))
     header = _synthetic_header(matrix, fov_mm, slice_thickness_mm, "radial", frame_time_ms, 1)
     header.sequence["TR_ms"] = round(frame_time_ms * readout_length / traj.shape[-1], 4)
-    scan = Scan(
-        kspace=kspace.to(torch.complex64), header=header, source=Path("<synthetic>"), format="synthetic"
+    return Scan(
+        kspace=kspace.to(torch.complex64),
+        header=header,
+        source=Path("<synthetic>"),
+        format="synthetic",
+        traj=traj.to(torch.float32).unsqueeze(0),
+        readout_length=int(readout_length),
+        reference=img.abs().to(torch.float32).unsqueeze(0),
+        **_noise_scan(int(kspace.shape[2]), noise_samples, sigma, gen, noise_cov, snr),
     )
-    scan.traj = traj.to(torch.float32).unsqueeze(0)
-    scan.readout_length = int(readout_length)
-    scan.reference = img.abs().to(torch.float32).unsqueeze(0)
-    return _add_noise_scan(scan, noise_samples, sigma, gen, noise_cov, snr)
 
 
-def _add_noise_scan(
-    scan: Scan,
+def _noise_scan(
+    coils: int,
     n: int,
     sigma: float,
     gen: torch.Generator,
     cov: torch.Tensor | None,
     snr: float | None,
-) -> Scan:
-    """Attach ``n`` noise-only samples per coil (``extra['noise_data']``, (coils, n)) and their covariance."""
+) -> dict[str, Any]:
+    """The simulation's ``Scan`` fields: how it was made, and ``n`` > 0 noise-only samples per coil.
+
+    Returns:
+        ``simulation`` (a ``Simulation`` holding the samples, (coils, n)) and, when ``n`` > 0, ``noise``
+        (their covariance) and ``noise_samples``.
+    """
     from recon_cli.noise import noise_covariance
 
-    scan.extra.update({"synthetic": True, "snr": snr, "noise_sigma": sigma})
-    if n > 0:
-        data = complex_noise((scan.n_coils, n), sigma, gen, cov, coil_dim=0)
-        scan.extra["noise_data"] = data
-        scan.noise, scan.noise_samples = noise_covariance(data), n
-    return scan
+    if n <= 0:
+        return {"simulation": Simulation(snr=snr, noise_sigma=sigma)}
+    data = complex_noise((coils, n), sigma, gen, cov, coil_dim=0)
+    return {
+        "simulation": Simulation(snr=snr, noise_sigma=sigma, noise_samples=data),
+        "noise": noise_covariance(data),
+        "noise_samples": n,
+    }
 
 
 def _synthetic_header(
     matrix: tuple[int, int],
     fov_mm: float,
     thickness: float,
-    trajectory: str,
+    trajectory: Trajectory,
     frame_time_ms: float | None,
     n_slices: int,
 ) -> ScanHeader:

@@ -157,11 +157,12 @@ def undersample_scan(scan: Scan, spec: PatternSpec) -> UndersampledScan:
     if spec.is_cartesian:
         out, fraction = _masked(scan, pattern)
         acceleration = 1.0 / fraction if fraction > 0 else math.inf
-        out.header.acceleration = (max(1, round(acceleration)), 1)
+        header = dataclasses.replace(out.header, acceleration=(max(1, round(acceleration)), 1))
+        out = dataclasses.replace(out, header=header)
     else:
         out = _radial(scan, pattern, spec)
         fraction, acceleration = pattern_statistics(spec, pattern)
-    out.reference = reference
+    out = dataclasses.replace(out, reference=reference)
     return UndersampledScan(out, pattern, spec, fraction, acceleration)
 
 
@@ -173,7 +174,14 @@ def _masked(scan: Scan, pattern: np.ndarray) -> tuple[Scan, float]:
     full = torch.broadcast_to(mask, (*scan.kspace.shape[:2], 1, *scan.kspace.shape[-2:]))
     header = dataclasses.replace(scan.header, geometry=list(scan.header.geometry))
     out = dataclasses.replace(
-        scan, kspace=scan.kspace * mask, mask=mask.contiguous(), acs=None, header=header, extra={}
+        scan,
+        kspace=scan.kspace * mask,
+        mask=mask.contiguous(),
+        acs=None,
+        header=header,
+        ismrmrd_info=None,
+        fastmri_info=None,
+        simulation=None,
     )
     return out, float(full.float().mean())
 
@@ -300,12 +308,12 @@ def _write_fastmri_copy(
     scan = under.scan
     assert scan.mask is not None and scan.reference is not None
     kspace = scan.kspace[:, 0]
-    if source.extra.get("layout") == "singlecoil":
+    if source.fastmri_info is not None and source.fastmri_info.layout == "singlecoil":
         kspace = kspace[:, 0]
     mask = torch.broadcast_to(scan.mask, (scan.n_slices, 1, 1, *scan.kspace.shape[-2:]))
     columns = mask[0, 0, 0, 0] if _constant_along(mask, -2) and bool((mask == mask[:1]).all()) else None
     reference = scan.reference[:, 0]
-    attrs = dict(source.extra.get("attrs", {}))
+    attrs = dict(source.fastmri_info.attrs if source.fastmri_info is not None else {})
     attrs.update(
         acceleration=float(under.spec.acceleration or under.acceleration),
         max=float(reference.max()),
@@ -327,20 +335,24 @@ def _write_fastmri_copy(
 
 
 def _fastmri_xml(scan: Scan) -> str:
-    """The input's ISMRMRD header with the encoded space set to the written k-space (no oversampling)."""
+    """The input's ISMRMRD header with the encoded space set to the written k-space (no oversampling).
+
+    The header is parsed as the reader parsed it (``ismrmrd_header.parse_header_text``: a lenient parse
+    is already one of the reader's guesses); a file without one gets a fresh header.
+    """
     from recon_cli.io.fastmri import fastmri_header_xml
+    from recon_cli.io.ismrmrd_header import parse_header_text
     from recon_cli.io.ismrmrd_lib import xsd
 
     rows, cols = int(scan.kspace.shape[-2]), int(scan.kspace.shape[-1])
     h = scan.header
-    try:
-        hdr = xsd.CreateFromDocument(h.xml)
-        encoded, recon = hdr.encoding[0].encodedSpace, hdr.encoding[0].reconSpace
-        encoded.matrixSize.x, encoded.matrixSize.y = rows, cols
-        encoded.fieldOfView_mm.x = recon.fieldOfView_mm.x
-        return str(xsd.ToXML(hdr, encoding="utf-8"))
-    except Exception:  # noqa: BLE001 - no header, or one only the lenient parser reads: write a fresh one
+    if h.xml is None:
         return fastmri_header_xml((rows, cols), h.recon_matrix, h.fov_mm, h.fov_mm, n_coils=scan.n_coils)
+    hdr = parse_header_text(scan.source, h.xml)
+    encoded, recon = hdr.encoding[0].encodedSpace, hdr.encoding[0].reconSpace
+    encoded.matrixSize.x, encoded.matrixSize.y = rows, cols
+    encoded.fieldOfView_mm.x = recon.fieldOfView_mm.x
+    return str(xsd.ToXML(hdr, encoding="utf-8"))
 
 
 def _write_ismrmrd_copy(out: Path, under: UndersampledScan, record: dict[str, Any], overwrite: bool) -> None:

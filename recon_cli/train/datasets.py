@@ -120,7 +120,7 @@ class FastMRISlices(Dataset[Example]):
                         int(scan.kspace.shape[-1]),
                         scan.n_coils,
                         scan.header.recon_matrix,
-                        scan.extra["reference_name"],
+                        scan.fastmri_info.reference_name if scan.fastmri_info else None,
                     )
                 )
 
