@@ -42,13 +42,16 @@ from recon_cli.reports.views import PROFILE_CHOICES, View, choose_view
 _NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
 
-def read_magnitudes(path: Path | str, *, reference: bool = False) -> np.ndarray:
+def read_magnitudes(
+    path: Path | str, *, reference: bool = False, guesses: list[str] | None = None
+) -> np.ndarray:
     """Read image magnitudes from a file recon can compare.
 
     Args:
         path: ``.h5`` image file (dataset ``images``), ``.nii``/``.nii.gz``; with ``reference=True`` also
             an ``.h5`` with dataset ``reference`` or a raw-data file whose scan has a reference image.
         reference: Accept the reference-only layouts too.
+        guesses: When given, the raw-data reader's guesses about the file are appended to it.
 
     Returns:
         (slices, frames, ny, nx) float64 magnitudes.
@@ -87,6 +90,8 @@ def read_magnitudes(path: Path | str, *, reference: bool = False) -> np.ndarray:
     from recon_cli.io import read_scan
 
     scan = read_scan(path)
+    if guesses is not None:
+        guesses.extend(scan.guesses)
     if scan.reference is None:
         raise InputDataError(path, "raw-data file carries no reference image")
     return _volume(path, scan.reference.detach().cpu().numpy())
@@ -219,7 +224,8 @@ def evaluate_files(
     refuse_inputs(targets, [*recons, request.reference])
     for target in targets:
         check_writable(target, request.overwrite)
-    full = read_magnitudes(request.reference, reference=True)
+    guesses: list[str] = []
+    full = read_magnitudes(request.reference, reference=True, guesses=guesses)
     reference = center_crop(full, request.crop, request.reference)
     view = choose_view(reference, request.profile)
     results = []
@@ -232,7 +238,13 @@ def evaluate_files(
         if on_done is not None:
             on_done(result)
     report = EvaluationReport(
-        request, tuple(reference.shape), results, targets, tuple(full.shape), float(reference.max())
+        request,
+        tuple(reference.shape),
+        results,
+        targets,
+        tuple(full.shape),
+        float(reference.max()),
+        tuple(guesses),
     )
     document = report_json(report)
     _write_text(targets[0], json.dumps(document, indent=2, allow_nan=False) + "\n", request.overwrite)

@@ -67,3 +67,4 @@ class EvaluationReport:
     outputs: list[Path]
     reference_full_shape: tuple[int, ...] = ()
     data_range: float | None = None
+    reference_guesses: tuple[str, ...] = ()  # what the raw-data reader guessed about the reference file

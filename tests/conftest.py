@@ -35,3 +35,11 @@ def radial_sample(repo_root: Path) -> Path:
     path = repo_root / "sample_data" / "radial_cine.h5"
     assert path.exists(), "run `python sample_data/make_sample_data.py`"
     return path
+
+
+@pytest.fixture(scope="session")
+def fastmri_sample(repo_root: Path) -> Path:
+    """The bundled fastMRI-layout multi-coil brain phantom."""
+    path = repo_root / "sample_data" / "fastmri_brain_phantom_multicoil.h5"
+    assert path.exists(), "run `python sample_data/make_sample_data.py`"
+    return path

@@ -142,3 +142,24 @@ def test_ci_runs_the_readme_test_command(repo_root: Path) -> None:
     ).stdout.strip()
     assert extracted == commands[1]
     assert "README.md" in script
+
+
+def test_evaluate_reports_what_the_reader_guessed_about_a_raw_reference(
+    tmp_path: Path, fastmri_sample: Path
+) -> None:
+    """A raw-data reference is read like any input: its reader's guesses reach stderr and metrics.json,
+    the same ones reconstruct records for that file."""
+    out = tmp_path / "recon"
+    options = ["--model", "zero-filled", "--out", str(out), "--format", "h5"]
+    made = runner.invoke(app, ["reconstruct", str(fastmri_sample), *options])
+    assert made.exit_code == 0, made.stderr
+    stem = fastmri_sample.stem
+    guessed = json.loads((out / stem / f"{stem}.run.json").read_text())["guesses"]
+    assert guessed  # fastMRI files say nothing of the patient's orientation
+    report = tmp_path / "report"
+    result = runner.invoke(app, ["evaluate", str(out / stem / f"{stem}.h5"), "-r", str(fastmri_sample),
+                                 "--out", str(report), "--no-html"])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    warned = [ln for ln in result.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warned) == len(guessed) and all(str(fastmri_sample) in ln for ln in warned)
+    assert json.loads((report / "metrics.json").read_text())["reference_guesses"] == guessed

@@ -84,6 +84,10 @@ def command(
             err_console.print(f"[bold red]error:[/] {result.error}", highlight=False, soft_wrap=True)
 
     report = evaluate_files(expand_inputs(recons), request, on_done=on_done)
+    for guess in report.reference_guesses:
+        err_console.print(
+            f"[yellow]warning:[/] {request.reference}: {guess} (guessed)", highlight=False, soft_wrap=True
+        )
     if any(r.ok for r in report.results):
         console.print(_table(report))
         console.print(f"report: {', '.join(map(str, report.outputs))}", highlight=False, soft_wrap=True)

@@ -44,6 +44,7 @@ def report_json(report: EvaluationReport) -> dict[str, Any]:
     return json_safe(
         {
             "reference": str(req.reference),
+            "reference_guesses": list(report.reference_guesses),
             "reference_shape": list(report.reference_shape),
             "reference_shape_uncropped": list(report.reference_full_shape),
             "crop": list(req.crop) if req.crop else None,
