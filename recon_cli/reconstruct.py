@@ -269,7 +269,7 @@ def _reconstruct_one(
         raise InputDataError(path, f"the reader had to guess ({scan.guesses[0]}); refused under --strict")
     check_supported(model.plugin, scan)  # before the (slow) coil-map estimation
     t0 = time.perf_counter()
-    maps = _coil_maps(scan, request, model)
+    maps = _coil_maps(scan, request, model, per_slice=plan.maps_per_slice)
     timings["coils_s"] = time.perf_counter() - t0
     release_freed_memory()
     t0 = time.perf_counter()
@@ -347,7 +347,9 @@ def _reader_options(path: Path, request: ReconstructRequest) -> dict[str, Any]:
     return {"traj_units": request.traj_units} if detect_format(path) == "ismrmrd" else {}
 
 
-def _coil_maps(scan: Scan, request: ReconstructRequest, model: LoadedModel) -> torch.Tensor | None:
+def _coil_maps(
+    scan: Scan, request: ReconstructRequest, model: LoadedModel, per_slice: bool = False
+) -> torch.Tensor | None:
     from recon_cli.coils import estimate_maps, read_maps
 
     mode = coil_maps_mode(model.module)
@@ -358,8 +360,28 @@ def _coil_maps(scan: Scan, request: ReconstructRequest, model: LoadedModel) -> t
             )
         return read_maps(request.coils, scan)
     if mode == "required":
-        return estimate_maps(scan, method=request.coil_method)
+        if not per_slice or scan.n_slices == 1:
+            return estimate_maps(scan, method=request.coil_method)
+        from recon_cli.memory.plan import release_freed_memory
+
+        parts = []
+        for s in range(scan.n_slices):  # the same maps (each slice's are computed on its own), less memory
+            parts.append(estimate_maps(slice_of(scan, s), method=request.coil_method))
+            release_freed_memory()
+        return torch.cat(parts)
     return None
+
+
+def slice_of(scan: Scan, s: int) -> Scan:
+    """The scan of slice ``s`` alone (views, no copies): k-space, mask, trajectory and calibration."""
+    import dataclasses
+
+    def pick(t: torch.Tensor | None) -> torch.Tensor | None:
+        return None if t is None else t[min(s, t.shape[0] - 1) : min(s, t.shape[0] - 1) + 1]
+
+    return dataclasses.replace(
+        scan, kspace=scan.kspace[s : s + 1], mask=pick(scan.mask), traj=pick(scan.traj), acs=pick(scan.acs)
+    )
 
 
 def _run_record(path: Path, scan: Scan, request: ReconstructRequest, model: LoadedModel) -> dict[str, Any]:

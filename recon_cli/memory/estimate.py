@@ -47,9 +47,12 @@ KSPACE_COPIES = 2  # the density-weighted k-space and its scaled copy (nufft_fin
 TOEPLITZ_GRID = 4  # the 2x grid has 4 ny nx points
 NORMAL_FRAMES_AT_ONCE = 2  # ops/toeplitz.py: one frame per thread; recon uses the machine's cores
 # live float32 channels per pixel and frame at the full-resolution decoder level of a CU-Net of C complex
-# channels: the skip (2C), the upsampled level below (4C), their concatenation (6C), the convolution's
-# output and its temporal-kernel transposes (3 x 2C): 18 C
-CNN_LIVE_CHANNELS_PER_CHAN = 18
+# channels. Counted from nn/cunet.py: the skip (2C), the upsampled level below (4C), their concatenation
+# (6C), the convolution's output and its temporal-kernel transposes (3 x 2C): 18 C. Measured (VmHWM of
+# cunet on the sample, 20 frames of 128 x 128, C = 8): 40 C, as every leaky ReLU, chunk and complex_cat
+# makes a new tensor and the CPU convolution converts its input to its own blocked layout (a copy of each
+# input alongside it).
+CNN_LIVE_CHANNELS_PER_CHAN = 40
 WRITE_COPIES = 4  # magnitude (float32), scaled uint16 for DICOM, NIfTI array, PNG frames
 
 
@@ -72,6 +75,7 @@ def estimate_peak(
     coil_chunk: int | None = None,
     needs_maps: bool = True,
     estimate_maps: bool = True,
+    maps_per_slice: bool = False,
     device: str = "cpu",
 ) -> Estimate:
     """Estimated peak of reconstructing ``shape`` with a model of working set ``work``.
@@ -82,6 +86,7 @@ def estimate_peak(
         coil_chunk: coils per chunk inside the operator (None: all coils at once).
         needs_maps: the model uses coil maps (else the gridding holds coil images, combined by rss).
         estimate_maps: the maps are estimated here (ESPIRiT), not read from ``--coils``.
+        maps_per_slice: ESPIRiT runs slice by slice instead of on all slices at once.
         device: "cpu" (host peak) or "cuda" (device peak: no reader, ESPIRiT or writer stages on it).
     """
     ny, nx = shape.image
@@ -100,9 +105,13 @@ def estimate_peak(
         stages["read"] = READER_FIRST_USE + READER_COPIES * kspace_all + traj
     maps_stage = 0
     if needs_maps and estimate_maps and device == "cpu":
-        cov = shape.slices * ESPIRIT_GRID**2 * coils**2 * COMPLEX
+        # ESPIRiT of ``batch`` slices at once; slice by slice, the finished slices' maps are held and
+        # concatenated at the end (a second copy of all maps)
+        batch = 1 if maps_per_slice else shape.slices
+        cov = batch * ESPIRIT_GRID**2 * coils**2 * COMPLEX
+        maps_batch = batch * coils * ny * nx * COMPLEX
         maps_stage = ESPIRIT_FIRST_USE + kspace_slice + ESPIRIT_COV_COPIES * cov
-        maps_stage += ESPIRIT_MAP_COPIES * maps_all
+        maps_stage += ESPIRIT_MAP_COPIES * maps_batch + (2 * maps_all if maps_per_slice else 0)
         stages["coil maps"] = held + maps_stage
     operator = _operator_bytes(shape, work)
     gridding = GRIDDING_COPIES * chunk * pixels * COMPLEX + KSPACE_COPIES * kspace_slice
@@ -159,6 +168,5 @@ def _model_bytes(work: WorkingSet, pixels: int, ny: int, nx: int) -> int:
         images += work.padded_images * padded * COMPLEX
     if work.cnn_chans:
         live = CNN_LIVE_CHANNELS_PER_CHAN * work.cnn_chans + 2 * (work.cnn_inputs - 1)
-        repeats = 1 + (1 if work.cnn_applications > 1 else 0)
-        images += repeats * live * pixels * REAL
+        images += live * pixels * REAL  # freed after each application: repeated ones reuse the memory
     return images

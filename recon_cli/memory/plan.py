@@ -2,8 +2,9 @@
 
 ``--max-memory SIZE`` sets the budget; by default it is the memory this process could still use: on CPU
 its resident memory plus the kernel's ``MemAvailable``, on CUDA the device's free memory, each less a
-margin. The plan transforms coils in chunks (inside the operators, ``coil_chunk``) when all coils at once
-would not fit, halving the chunk until the estimate fits; slices are always reconstructed one at a time.
+margin. When the whole-scan plan would not fit, coil maps are estimated slice by slice, then coils are
+transformed in chunks inside the operators (``coil_chunk``), halving the chunk until the estimate fits;
+slices are always reconstructed one at a time (the reader still reads the whole file).
 If even one coil at a time does not fit, the input is refused (exit 5) before anything is read or written.
 """
 
@@ -108,6 +109,7 @@ class Plan:
     operator: str
     backend: str
     coil_chunk: int | None
+    maps_per_slice: bool  # coil maps estimated slice by slice (else all slices at once)
     estimate: Estimate
     budget: int
     budget_source: str
@@ -138,6 +140,7 @@ class Plan:
             "chunking": {
                 "slices_at_once": 1,
                 "coils_at_once": self.coil_chunk or s.coils,
+                "coil_map_slices_at_once": 1 if self.maps_per_slice else s.slices,
                 "frames_at_once": s.frames,
             },
             "estimate_mib": {
@@ -175,19 +178,25 @@ def plan_input(path: Path, model: LoadedModel, request: ReconstructRequest) -> P
     weights = sum(t.numel() * t.element_size() for t in (*model.module.parameters(), *model.module.buffers()))
     baseline = baseline_bytes(device)
 
-    def estimate_with(chunk: int | None) -> Estimate:
+    def estimate_with(chunk: int | None, per_slice: bool) -> Estimate:
         return estimate_peak(
             shape, work, baseline=baseline, weights=weights, coil_chunk=chunk, needs_maps=needs_maps,
-            estimate_maps=needs_maps and request.coils is None, device=device.type,
+            estimate_maps=needs_maps and request.coils is None, maps_per_slice=per_slice,
+            device=device.type,
         )  # fmt: skip
 
+    # the smallest change first: coil maps slice by slice, then coils in ever smaller chunks
     chunk: int | None = None
-    estimate = estimate_with(None)
+    per_slice = False
+    estimate = estimate_with(None, False)
+    if estimate.total > budget and shape.slices > 1 and needs_maps:
+        per_slice = True
+        estimate = estimate_with(None, True)
     while estimate.total > budget and needs_maps and (chunk or shape.coils) > 1:
         chunk = max(1, (chunk or shape.coils) // 2)
-        estimate = estimate_with(chunk)
-    plan = Plan(shape, model.plugin.name, str(device), *_operator(shape, device), chunk, estimate, budget,
-                source, declare is not None)  # fmt: skip
+        estimate = estimate_with(chunk, per_slice)
+    plan = Plan(shape, model.plugin.name, str(device), *_operator(shape, device), chunk, per_slice, estimate,
+                budget, source, declare is not None)  # fmt: skip
     return plan
 
 

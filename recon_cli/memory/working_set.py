@@ -24,10 +24,6 @@ class WorkingSet:
         normal_weightings: how many Toeplitz kernels it needs (1: weighted or unweighted only).
         cnn_chans: complex channels of the first level of its U-Net regulariser (0: no network).
         cnn_inputs: complex input images of the network (1, 2 with a view-shared context).
-        cnn_applications: how often the network runs per slice (the allocator keeps a share of every
-            application's freed activations: the estimate counts repeated applications once more).
-        temporal_receptive_field: frames either side that one output frame depends on (None: all frames;
-            a finite field lets frames be processed in overlapping windows).
     """
 
     images: int = 1
@@ -36,8 +32,6 @@ class WorkingSet:
     normal_weightings: int = 1
     cnn_chans: int = 0
     cnn_inputs: int = 1
-    cnn_applications: int = 0
-    temporal_receptive_field: int | None = None
 
 
 # an undeclared model: a handful of image series and the normal operator, no network

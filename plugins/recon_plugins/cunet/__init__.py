@@ -14,9 +14,7 @@ def _build(config: CUNetConfig):  # noqa: ANN202 - returns torch.nn.Module, impo
 
 def _working_set(config: CUNetConfig) -> WorkingSet:
     """The gridding, the network's output and the residual sum; one CU-Net application."""
-    return WorkingSet(
-        images=3, cnn_chans=config.chans, cnn_inputs=1 + int(config.view_share), cnn_applications=1
-    )
+    return WorkingSet(images=3, cnn_chans=config.chans, cnn_inputs=1 + int(config.view_share))
 
 
 plugin = ModelPlugin(

@@ -20,7 +20,6 @@ def _working_set(config: IMUNNEConfig) -> WorkingSet:
         normal=True,
         cnn_chans=config.chans,
         cnn_inputs=1 + int(config.view_share),
-        cnn_applications=config.iterations,
     )
 
 
