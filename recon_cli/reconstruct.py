@@ -251,14 +251,18 @@ def _reconstruct_one(
     on_progress: ProgressCallback | None,
 ) -> list[Path]:
     from recon_cli.io import read_scan
-    from recon_cli.memory.plan import check_fits, plan_input, release_freed_memory
+    from recon_cli.memory.plan import Plan, check_fits, plan_input, release_freed_memory
 
     stem = output_stem(path)
     folder = output_folder(request.out_dir, path)
     refuse_inputs([folder], protected)
     check_writable(folder, request.overwrite)  # a cheap check before the (slow) read
-    plan = plan_input(path, model, request)  # headers only
-    check_fits(plan)  # exit 5 before anything is read or written
+    try:
+        plan: Plan | None = plan_input(path, model, request)  # headers only
+    except InputDataError:
+        plan = None  # the reader reports what is wrong with the file, in its own words
+    if plan is not None:
+        check_fits(plan)  # exit 5 before anything is read or written
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     scan = read_scan(path, prewhiten=request.prewhiten, **_reader_options(path, request))
@@ -269,18 +273,19 @@ def _reconstruct_one(
         raise InputDataError(path, f"the reader had to guess ({scan.guesses[0]}); refused under --strict")
     check_supported(model.plugin, scan)  # before the (slow) coil-map estimation
     t0 = time.perf_counter()
-    maps = _coil_maps(scan, request, model, per_slice=plan.maps_per_slice)
+    maps = _coil_maps(scan, request, model, per_slice=plan is not None and plan.maps_per_slice)
     timings["coils_s"] = time.perf_counter() - t0
     release_freed_memory()
     t0 = time.perf_counter()
     solver_log: list[dict[str, Any]] = []
-    images = reconstruct_scan(scan, model, maps, solver_log, on_progress, plan.coil_chunk)
+    chunk = None if plan is None else plan.coil_chunk
+    images = reconstruct_scan(scan, model, maps, solver_log, on_progress, chunk)
     timings["reconstruct_s"] = time.perf_counter() - t0
     result.notes.extend(_unconverged(model, solver_log))
     if not bool(torch.isfinite(images).all()):
         raise ModelError(f"{path}: model '{model.plugin.name}' produced NaN/Inf values; nothing was written")
     record = _run_record(path, scan, request, model)
-    record["memory_plan"] = plan.as_dict()
+    record["memory_plan"] = None if plan is None else plan.as_dict()
     if solver_log:
         record["solver"] = solver_log
     try:
