@@ -105,6 +105,17 @@ def load_model(
     return LoadedModel(plugin, resolved, module.to(dev).eval(), dev, source)
 
 
+def requested_model(request: ReconstructRequest) -> LoadedModel:
+    """``load_model`` with the request's model, config, weights and device."""
+    return load_model(
+        request.model,
+        config=request.config,
+        weights=request.weights,
+        device=request.device,
+        allow_untrained=request.allow_untrained,
+    )
+
+
 def check_supported(plugin: ModelPlugin, scan: Scan) -> None:
     """Raise ModelError if the model does not handle this kind of data."""
     problems = []
@@ -197,13 +208,7 @@ def reconstruct_files(
     if request.out_dir.exists() and not request.out_dir.is_dir():
         raise UsageError(f"{request.out_dir}: --out is a file, not a folder")
     _check_out_writable(request.out_dir)
-    model = load_model(
-        request.model,
-        config=request.config,
-        weights=request.weights,
-        device=request.device,
-        allow_untrained=request.allow_untrained,
-    )
+    model = requested_model(request)
     protected = [*map(Path, inputs), request.coils, request.weights]
     results = []
     for path in inputs:

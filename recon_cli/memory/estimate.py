@@ -82,7 +82,8 @@ def estimate_peak(
 
     Args:
         baseline: resident bytes before the run (interpreter, torch, libraries); 0 on CUDA.
-        weights: bytes of the model's parameters.
+        weights: bytes of the model's parameters and buffers, shown as a part; the model is loaded
+            before the baseline is measured, so they are already inside it and not added again.
         coil_chunk: coils per chunk inside the operator (None: all coils at once).
         needs_maps: the model uses coil maps (else the gridding holds coil images, combined by rss).
         estimate_maps: the maps are estimated here (ESPIRiT), not read from ``--coils``.
@@ -94,55 +95,51 @@ def estimate_peak(
     chunk = coils if coil_chunk is None else max(1, min(coil_chunk, coils))
     pixels = frames * ny * nx  # one image series
     kspace_slice = frames * coils * shape.samples * COMPLEX
-    kspace_all = shape.slices * kspace_slice
     traj = 0 if shape.cartesian else shape.traj_slices * frames * 2 * shape.samples * REAL
+    held = shape.slices * kspace_slice + traj
     maps_all = shape.slices * coils * ny * nx * COMPLEX if needs_maps else 0
-    outputs = shape.slices * shape.frames * shape.recon[0] * shape.recon[1] * COMPLEX
-    held = kspace_all + traj
-    parts = {"baseline": baseline, "model weights": weights, "input k-space": held}
-    stages: dict[str, int] = {}
+    outputs = shape.slices * frames * shape.recon[0] * shape.recon[1] * COMPLEX
+    stages: dict[str, dict[str, int]] = {}
     if device == "cpu":
-        stages["read"] = READER_FIRST_USE + READER_COPIES * kspace_all + traj
-    maps_stage = 0
+        stages["read"] = {
+            "input k-space": held,
+            "reader copies": READER_FIRST_USE + (READER_COPIES - 1) * held,
+        }
     if needs_maps and estimate_maps and device == "cpu":
         # ESPIRiT of ``batch`` slices at once; slice by slice, the finished slices' maps are held and
         # concatenated at the end (a second copy of all maps)
         batch = 1 if maps_per_slice else shape.slices
         cov = batch * ESPIRIT_GRID**2 * coils**2 * COMPLEX
-        maps_batch = batch * coils * ny * nx * COMPLEX
-        maps_stage = ESPIRIT_FIRST_USE + kspace_slice + ESPIRIT_COV_COPIES * cov
-        maps_stage += ESPIRIT_MAP_COPIES * maps_batch + (2 * maps_all if maps_per_slice else 0)
-        stages["coil maps"] = held + maps_stage
-    operator = _operator_bytes(shape, work)
+        work_maps = ESPIRIT_FIRST_USE + kspace_slice + ESPIRIT_COV_COPIES * cov
+        work_maps += ESPIRIT_MAP_COPIES * batch * coils * ny * nx * COMPLEX
+        stages["coil maps"] = {"input k-space": held, "coil maps": (2 * maps_all if maps_per_slice else 0),
+                               "coil-map estimation (ESPIRiT)": work_maps}  # fmt: skip
     gridding = GRIDDING_COPIES * chunk * pixels * COMPLEX + KSPACE_COPIES * kspace_slice
-    if not shape.cartesian:
-        gridding += NUFFT_FIRST_USE
+    gridding += 0 if shape.cartesian else NUFFT_FIRST_USE
     model = _model_bytes(work, pixels, ny, nx)
     if work.normal:
         # A^H A x on the 2x grid for a chunk of coils: frame by frame on CPU (a few frames at once, one per
         # thread), all frames at once in the torch path on CUDA; the spectrum and its filtered copy
         at_once = frames if device != "cpu" else min(frames, NORMAL_FRAMES_AT_ONCE)
         model += 2 * at_once * chunk * TOEPLITZ_GRID * ny * nx * COMPLEX
-    slice_held = held + maps_all + outputs
-    stages["slice"] = slice_held + operator + max(gridding, model)
     if device == "cpu":
-        stages["write"] = slice_held + WRITE_COPIES * outputs // 2
-    peak_stage = max(stages, key=lambda k: stages[k])
-    parts.update(
-        {
-            "coil maps": maps_all + (maps_stage if peak_stage == "coil maps" else 0),
-            "operator (dcf, Toeplitz kernels)": operator if peak_stage == "slice" else 0,
-            "NUFFT/FFT buffers (gridding)": gridding if peak_stage == "slice" and gridding >= model else 0,
-            "model working set per iteration": model if peak_stage == "slice" and model > gridding else 0,
-            "outputs": outputs,
-        }
-    )
-    if peak_stage == "read":
-        parts = {"baseline": baseline, "model weights": weights, "input k-space": stages["read"]}
-    total = baseline + weights + stages[peak_stage]
-    if peak_stage == "write":
-        parts["outputs"] = WRITE_COPIES * outputs // 2 + outputs
-    return Estimate(parts, stages, peak_stage, total)
+        held_parts = {"input k-space": held, "coil maps": maps_all, "outputs": outputs}
+    else:  # only the slice being reconstructed is on the device; the scan and the images stay on the host
+        held_parts = {"input k-space": kspace_slice, "coil maps": maps_all // shape.slices}
+    stages["slice"] = {
+        **held_parts,
+        "operator (dcf, Toeplitz kernels)": _operator_bytes(shape, work),
+        # the gridding comes first, then the model iterates: the larger of the two
+        "NUFFT/FFT buffers (gridding)" if gridding >= model else "model working set per iteration": max(
+            gridding, model
+        ),
+    }
+    if device == "cpu":
+        stages["write"] = {**held_parts, "writer buffers": WRITE_COPIES * outputs // 2}
+    totals = {name: sum(parts.values()) for name, parts in stages.items()}
+    peak_stage = max(totals, key=lambda k: totals[k])
+    parts = {"baseline": baseline, "model weights (in the baseline)": weights, **stages[peak_stage]}
+    return Estimate(parts, totals, peak_stage, baseline + totals[peak_stage])
 
 
 def _operator_bytes(shape: ScanShape, work: WorkingSet) -> int:

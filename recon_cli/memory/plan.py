@@ -228,15 +228,9 @@ def dry_run(inputs: list[Path], request: ReconstructRequest) -> list[dict[str, A
     ``error`` and ``exit_code`` for an input that cannot be planned (the batch goes on).
     """
     from recon_cli.errors import ReconError
-    from recon_cli.reconstruct import load_model
+    from recon_cli.reconstruct import requested_model
 
-    model = load_model(
-        request.model,
-        config=request.config,
-        weights=request.weights,
-        device=request.device,
-        allow_untrained=request.allow_untrained,
-    )
+    model = requested_model(request)
     documents: list[dict[str, Any]] = []
     for path in inputs:
         try:
