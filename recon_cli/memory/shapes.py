@@ -13,6 +13,7 @@ from typing import Any
 
 from recon_cli.errors import InputDataError
 from recon_cli.io.detect import detect_format
+from recon_cli.io.plausibility import check_stored
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,8 @@ def _fastmri_shape(path: Path) -> ScanShape:
             shape = tuple(int(n) for n in ds.shape)
             if len(shape) not in (3, 4):
                 raise InputDataError(path, f"kspace has rank {len(shape)} {shape}; expected 3 or 4")
+            fh.check_shape(path, shape)  # the reader's plausibility checks, before anything is sized
+            check_stored(path, "kspace", ds)
             rows, cols = shape[-2:]
             geo = fh.parse_geometry(fh.header_text(f, path), path, (rows, cols), [])
     except InputDataError:
