@@ -97,6 +97,7 @@ def _check_estimate(path: Path, model: str, out: Path) -> None:
     assert result["exit"] == 0, result["stderr"]
     estimate = result["plan"]["estimate_mib"]["peak"]
     measured = result["peak_mib"]
+    print(f"{model} on {path.name}: estimated {estimate:.0f} MiB, measured {measured:.0f} MiB")
     assert abs(estimate - measured) <= TOLERANCE * measured, (
         f"{model} on {path.name}: estimated {estimate:.0f} MiB, measured {measured:.0f} MiB "
         f"(stages {result['plan']['estimate_mib']['stages']})"
@@ -200,3 +201,31 @@ def test_dry_run_writes_nothing_and_its_table_matches_its_json(tmp_path: Path) -
     for name, mib in plan["estimate_mib"]["parts"].items():
         if mib:
             assert name in table.stdout and f"{mib:.0f} MiB" in table.stdout
+
+
+def test_sizes_parse_in_si_and_binary_units() -> None:
+    from recon_cli.errors import UsageError
+    from recon_cli.memory.plan import parse_memory
+
+    assert parse_memory("2GiB") == 2 * 2**30 and parse_memory("800MB") == 800 * 10**6
+    assert parse_memory("1.5g") == 1_500_000_000 and parse_memory("4096") == 4096
+    for bad in ("", "lots", "-1GiB", "2 parsecs", "0MB"):
+        with pytest.raises(UsageError, match="--max-memory"):
+            parse_memory(bad)
+
+
+def test_the_estimate_is_the_sum_of_its_parts_and_chunks_shrink_only_the_coil_images() -> None:
+    """Parts add up to the peak; halving the coil chunk removes half of the gridding's coil images."""
+    from recon_cli.memory.estimate import COMPLEX, GRIDDING_COPIES, estimate_peak
+    from recon_cli.memory.shapes import ScanShape
+    from recon_cli.memory.working_set import WorkingSet
+
+    shape = ScanShape("x.h5", "ismrmrd", 1, 30, 32, False, (10 * 256,), (192, 192), (192, 192))
+    work = WorkingSet(images=2)
+    whole = estimate_peak(shape, work, baseline=100 * 2**20, weights=0, estimate_maps=False)
+    half = estimate_peak(shape, work, baseline=100 * 2**20, weights=0, coil_chunk=16, estimate_maps=False)
+    for est in (whole, half):
+        shown = {k: v for k, v in est.parts.items() if "in the baseline" not in k}
+        assert sum(shown.values()) == est.total and est.peak_stage == "slice"
+    coil_images = 30 * 192 * 192 * COMPLEX
+    assert whole.total - half.total == GRIDDING_COPIES * 16 * coil_images
