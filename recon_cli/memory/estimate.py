@@ -45,6 +45,13 @@ ESPIRIT_MAP_COPIES = 4  # eigenvectors resampled, eigenvalues, normalised maps, 
 GRIDDING_COPIES = 2  # NUFFT adjoint output per coil, its product with conj(maps) before the coil sum
 KSPACE_COPIES = 2  # the density-weighted k-space and its scaled copy (nufft_finufft.execute)
 TOEPLITZ_GRID = 4  # the 2x grid has 4 ny nx points
+# FINUFFT on CPU, one plan per frame, kept by the operator: bytes per image pixel and frame, measured on
+# 20 frames of 160 x 160 (16 coils, and 4-coil chunks: the same) as the resident growth of computing the
+# density compensation and the gridding (75 MiB), and of building and applying the Toeplitz normal operator
+# (105 MiB more): the plans' sorted points and fine grids, the Pipe-Menon iterates, the kernels' 2x-grid
+# PSFs, and the thread pools' buffers they leave mapped. None of it is per coil: coil chunks leave it.
+FINUFFT_GRIDDING_PER_PIXEL = 150
+FINUFFT_NORMAL_PER_PIXEL = 210
 NORMAL_FRAMES_AT_ONCE = 2  # ops/toeplitz.py: one frame per thread; recon uses the machine's cores
 # live float32 channels per pixel and frame at the full-resolution decoder level of a CU-Net of C complex
 # channels. Counted from nn/cunet.py: the skip (2C), the upsampled level below (4C), their concatenation
@@ -77,6 +84,7 @@ def estimate_peak(
     estimate_maps: bool = True,
     maps_per_slice: bool = False,
     device: str = "cpu",
+    frame_by_frame: bool = False,
 ) -> Estimate:
     """Estimated peak of reconstructing ``shape`` with a model of working set ``work``.
 
@@ -89,6 +97,7 @@ def estimate_peak(
         estimate_maps: the maps are estimated here (ESPIRiT), not read from ``--coils``.
         maps_per_slice: ESPIRiT runs slice by slice instead of on all slices at once.
         device: "cpu" (host peak) or "cuda" (device peak: no reader, ESPIRiT or writer stages on it).
+        frame_by_frame: the NUFFT backend transforms frame by frame with one plan each (FINUFFT on CPU).
     """
     ny, nx = shape.image
     frames, coils = shape.frames, shape.coils
@@ -114,8 +123,15 @@ def estimate_peak(
         work_maps += ESPIRIT_MAP_COPIES * batch * coils * ny * nx * COMPLEX
         stages["coil maps"] = {"input k-space": held, "coil maps": (2 * maps_all if maps_per_slice else 0),
                                "coil-map estimation (ESPIRiT)": work_maps}  # fmt: skip
-    gridding = GRIDDING_COPIES * chunk * pixels * COMPLEX + KSPACE_COPIES * kspace_slice
-    gridding += 0 if shape.cartesian else NUFFT_FIRST_USE
+    # FINUFFT on CPU applies the maps next to the transform frame by frame (one plan per frame): the coil
+    # images of only one frame are alive; elsewhere (Cartesian, torchkbnufft, CUDA) those of every frame
+    coil_frames = 1 if frame_by_frame and needs_maps else frames
+    gridding = GRIDDING_COPIES * chunk * coil_frames * ny * nx * COMPLEX + KSPACE_COPIES * kspace_slice
+    if frame_by_frame and not shape.cartesian:
+        # what FINUFFT's per-frame plans and the Toeplitz build leave mapped, measured per pixel and frame;
+        # freed heap for the most part, which a network's activations reuse: on the gridding side of max()
+        per_pixel = FINUFFT_GRIDDING_PER_PIXEL + (FINUFFT_NORMAL_PER_PIXEL if work.normal else 0)
+        gridding += per_pixel * pixels
     model = _model_bytes(work, pixels, ny, nx)
     if work.normal:
         # A^H A x on the 2x grid for a chunk of coils: frame by frame on CPU (a few frames at once, one per
@@ -150,9 +166,9 @@ def _operator_bytes(shape: ScanShape, work: WorkingSet) -> int:
         return shape.frames * ny * nx if work.normal else 0  # the broadcast bool mask at most
     dcf = shape.frames * shape.samples * REAL
     if not work.normal:
-        return dcf
+        return NUFFT_FIRST_USE + dcf
     kernel = shape.frames * TOEPLITZ_GRID * ny * nx * REAL
-    return dcf + work.normal_weightings * kernel + 2 * kernel  # + the complex PSF of the one being built
+    return NUFFT_FIRST_USE + dcf + work.normal_weightings * kernel + 2 * kernel  # + the PSF being built
 
 
 def _model_bytes(work: WorkingSet, pixels: int, ny: int, nx: int) -> int:

@@ -177,12 +177,13 @@ def plan_input(path: Path, model: LoadedModel, request: ReconstructRequest) -> P
     work: WorkingSet = declare(model.config) if declare is not None else GENERIC
     weights = sum(t.numel() * t.element_size() for t in (*model.module.parameters(), *model.module.buffers()))
     baseline = baseline_bytes(device)
+    operator, backend = _operator(shape, device)
 
     def estimate_with(chunk: int | None, per_slice: bool) -> Estimate:
         return estimate_peak(
             shape, work, baseline=baseline, weights=weights, coil_chunk=chunk, needs_maps=needs_maps,
             estimate_maps=needs_maps and request.coils is None, maps_per_slice=per_slice,
-            device=device.type,
+            device=device.type, frame_by_frame=backend == "finufft" and device.type == "cpu",
         )  # fmt: skip
 
     # the smallest change first: coil maps slice by slice, then coils in ever smaller chunks
@@ -195,7 +196,7 @@ def plan_input(path: Path, model: LoadedModel, request: ReconstructRequest) -> P
     while estimate.total > budget and needs_maps and (chunk or shape.coils) > 1:
         chunk = max(1, (chunk or shape.coils) // 2)
         estimate = estimate_with(chunk, per_slice)
-    plan = Plan(shape, model.plugin.name, str(device), *_operator(shape, device), chunk, per_slice, estimate,
+    plan = Plan(shape, model.plugin.name, str(device), operator, backend, chunk, per_slice, estimate,
                 budget, source, declare is not None)  # fmt: skip
     return plan
 
