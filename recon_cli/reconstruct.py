@@ -105,6 +105,17 @@ def load_model(
     return LoadedModel(plugin, resolved, module.to(dev).eval(), dev, source)
 
 
+def requested_model(request: ReconstructRequest) -> LoadedModel:
+    """``load_model`` with the request's model, config, weights and device."""
+    return load_model(
+        request.model,
+        config=request.config,
+        weights=request.weights,
+        device=request.device,
+        allow_untrained=request.allow_untrained,
+    )
+
+
 def check_supported(plugin: ModelPlugin, scan: Scan) -> None:
     """Raise ModelError if the model does not handle this kind of data."""
     problems = []
@@ -123,14 +134,17 @@ def check_supported(plugin: ModelPlugin, scan: Scan) -> None:
         )
 
 
-def build_operator(scan: Scan, slice_index: int, maps: torch.Tensor | None) -> LinearOperator:
-    """The forward model of one slice; ``maps`` (coils, ny, nx) or None for coil images."""
+def build_operator(
+    scan: Scan, slice_index: int, maps: torch.Tensor | None, coil_chunk: int | None = None
+) -> LinearOperator:
+    """The forward model of one slice; ``maps`` (coils, ny, nx) or None for coil images; with maps,
+    ``coil_chunk`` coils are transformed at a time (None: all)."""
     if scan.is_cartesian:
         mask = None if scan.mask is None else scan.mask[min(slice_index, scan.mask.shape[0] - 1)]
-        return CartesianSense((scan.n_coils, *scan.image_shape), mask=mask, maps=maps)
+        return CartesianSense((scan.n_coils, *scan.image_shape), mask=mask, maps=maps, coil_chunk=coil_chunk)
     assert scan.traj is not None
     traj = scan.traj[min(slice_index, scan.traj.shape[0] - 1)]
-    return NonCartesianSense(scan.n_coils, scan.image_shape, traj, maps=maps)
+    return NonCartesianSense(scan.n_coils, scan.image_shape, traj, maps=maps, coil_chunk=coil_chunk)
 
 
 def reconstruct_scan(
@@ -139,14 +153,18 @@ def reconstruct_scan(
     maps: torch.Tensor | None = None,
     solver_log: list[dict[str, Any]] | None = None,
     on_progress: ProgressCallback | None = None,
+    coil_chunk: int | None = None,
 ) -> torch.Tensor:
     """Images of every slice, cropped to the recon matrix. Returns (slices, frames, ny, nx) complex64, CPU.
 
     For iterative models that report how their solve went (``last_info``: iterations and final relative
     change, e.g. ``imunne``'s fixed point), one dict per slice is appended to ``solver_log``.
     ``on_progress(slice, slices, iteration, iterations)`` hears every iteration an iterative solver
-    reports (``recon_cli.progress``), and (slice, slices, 0, 0) as each slice starts.
+    reports (``recon_cli.progress``), and (slice, slices, 0, 0) as each slice starts. ``coil_chunk``
+    coils go through the operator at a time (``recon_cli.memory.plan``; None: all).
     """
+    from recon_cli.memory.plan import release_freed_memory
+
     check_supported(model.plugin, scan)
     mode = coil_maps_mode(model.module)
     if mode == "required" and maps is None:
@@ -154,7 +172,7 @@ def reconstruct_scan(
     images = []
     for s in range(scan.n_slices):
         slice_maps = None if maps is None or mode == "ignored" else maps[s].to(model.device)
-        op = build_operator(scan, s, slice_maps).to(model.device)
+        op = build_operator(scan, s, slice_maps, coil_chunk).to(model.device)
         kspace = scan.kspace[s].to(model.device)
         listener = None
         if on_progress is not None:
@@ -163,6 +181,8 @@ def reconstruct_scan(
         with torch.inference_mode(), progress.listening(listener):
             image = model.module(kspace, op)
         images.append(image.to("cpu", torch.complex64))
+        del op, kspace, image
+        release_freed_memory()  # a slice's freed buffers do not stay resident beside the next one's
         info = solver_info(model.module)
         if solver_log is not None and info is not None:
             tol = getattr(model.config, "tol", None)
@@ -188,13 +208,7 @@ def reconstruct_files(
     if request.out_dir.exists() and not request.out_dir.is_dir():
         raise UsageError(f"{request.out_dir}: --out is a file, not a folder")
     _check_out_writable(request.out_dir)
-    model = load_model(
-        request.model,
-        config=request.config,
-        weights=request.weights,
-        device=request.device,
-        allow_untrained=request.allow_untrained,
-    )
+    model = requested_model(request)
     protected = [*map(Path, inputs), request.coils, request.weights]
     results = []
     for path in inputs:
@@ -242,30 +256,41 @@ def _reconstruct_one(
     on_progress: ProgressCallback | None,
 ) -> list[Path]:
     from recon_cli.io import read_scan
+    from recon_cli.memory.plan import Plan, check_fits, plan_input, release_freed_memory
 
     stem = output_stem(path)
     folder = output_folder(request.out_dir, path)
     refuse_inputs([folder], protected)
     check_writable(folder, request.overwrite)  # a cheap check before the (slow) read
+    try:
+        plan: Plan | None = plan_input(path, model, request)  # headers only
+    except InputDataError:
+        plan = None  # the reader reports what is wrong with the file, in its own words
+    if plan is not None:
+        check_fits(plan)  # exit 5 before anything is read or written
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     scan = read_scan(path, prewhiten=request.prewhiten, **_reader_options(path, request))
     timings["read_s"] = time.perf_counter() - t0
+    release_freed_memory()
     result.guesses.extend(scan.guesses)
     if request.strict and scan.guesses:
         raise InputDataError(path, f"the reader had to guess ({scan.guesses[0]}); refused under --strict")
     check_supported(model.plugin, scan)  # before the (slow) coil-map estimation
     t0 = time.perf_counter()
-    maps = _coil_maps(scan, request, model)
+    maps = _coil_maps(scan, request, model, per_slice=plan is not None and plan.maps_per_slice)
     timings["coils_s"] = time.perf_counter() - t0
+    release_freed_memory()
     t0 = time.perf_counter()
     solver_log: list[dict[str, Any]] = []
-    images = reconstruct_scan(scan, model, maps, solver_log, on_progress)
+    chunk = None if plan is None else plan.coil_chunk
+    images = reconstruct_scan(scan, model, maps, solver_log, on_progress, chunk)
     timings["reconstruct_s"] = time.perf_counter() - t0
     result.notes.extend(_unconverged(model, solver_log))
     if not bool(torch.isfinite(images).all()):
         raise ModelError(f"{path}: model '{model.plugin.name}' produced NaN/Inf values; nothing was written")
     record = _run_record(path, scan, request, model)
+    record["memory_plan"] = None if plan is None else plan.as_dict()
     if solver_log:
         record["solver"] = solver_log
     try:
@@ -339,7 +364,9 @@ def _reader_options(path: Path, request: ReconstructRequest) -> dict[str, Any]:
     return {"traj_units": request.traj_units} if detect_format(path) == "ismrmrd" else {}
 
 
-def _coil_maps(scan: Scan, request: ReconstructRequest, model: LoadedModel) -> torch.Tensor | None:
+def _coil_maps(
+    scan: Scan, request: ReconstructRequest, model: LoadedModel, per_slice: bool = False
+) -> torch.Tensor | None:
     from recon_cli.coils import estimate_maps, read_maps
 
     mode = coil_maps_mode(model.module)
@@ -350,8 +377,28 @@ def _coil_maps(scan: Scan, request: ReconstructRequest, model: LoadedModel) -> t
             )
         return read_maps(request.coils, scan)
     if mode == "required":
-        return estimate_maps(scan, method=request.coil_method)
+        if not per_slice or scan.n_slices == 1:
+            return estimate_maps(scan, method=request.coil_method)
+        from recon_cli.memory.plan import release_freed_memory
+
+        parts = []
+        for s in range(scan.n_slices):  # the same maps (each slice's are computed on its own), less memory
+            parts.append(estimate_maps(slice_of(scan, s), method=request.coil_method))
+            release_freed_memory()
+        return torch.cat(parts)
     return None
+
+
+def slice_of(scan: Scan, s: int) -> Scan:
+    """The scan of slice ``s`` alone (views, no copies): k-space, mask, trajectory and calibration."""
+    import dataclasses
+
+    def pick(t: torch.Tensor | None) -> torch.Tensor | None:
+        return None if t is None else t[min(s, t.shape[0] - 1) : min(s, t.shape[0] - 1) + 1]
+
+    return dataclasses.replace(
+        scan, kspace=scan.kspace[s : s + 1], mask=pick(scan.mask), traj=pick(scan.traj), acs=pick(scan.acs)
+    )
 
 
 def _run_record(path: Path, scan: Scan, request: ReconstructRequest, model: LoadedModel) -> dict[str, Any]:

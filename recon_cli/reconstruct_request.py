@@ -28,5 +28,6 @@ class ReconstructRequest:
     traj_units: str = "auto"
     strict: bool = False
     allow_untrained: bool = False
+    max_memory: int | None = None  # bytes (--max-memory); None: what the device has left, less a margin
     shard: dict[str, Any] | None = None  # this process's share of a sharded batch (recon_cli.batch)
 

@@ -40,6 +40,8 @@ class ModelPlugin:
         trainable: whether ``recon train`` applies.
         cartesian / non_cartesian / static / dynamic: which data it supports.
         default_weights: package resource ("package.module", "file.pt") of shipped weights, if any.
+        working_set: config -> ``recon_cli.memory.working_set.WorkingSet``, what the model keeps while it
+            reconstructs a slice (``--dry-run`` and ``--max-memory`` plan with it); None: a generic guess.
     """
 
     name: str
@@ -52,6 +54,7 @@ class ModelPlugin:
     static: bool = True
     dynamic: bool = True
     default_weights: tuple[str, str] | None = None
+    working_set: Callable[[Any], Any] | None = None
 
     def create(self, config: Any) -> torch.nn.Module:
         """``build(config)``, checked against the model contract (ModelError naming this plugin)."""

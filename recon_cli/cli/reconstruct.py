@@ -89,6 +89,22 @@ def command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON (one document) on stdout.")
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Read headers only and print each input's plan: shapes, operator, chunking and the "
+            "estimated peak memory by part; write nothing.",
+        ),
+    ] = False,
+    max_memory: Annotated[
+        str | None,
+        typer.Option(
+            "--max-memory",
+            help="Memory budget, e.g. 2GiB or 800MB (default: what the device has left, less a margin); "
+            "coils are chunked to stay under it, and an input that cannot fit is refused (exit 5).",
+        ),
+    ] = None,
     shard: Annotated[
         str | None,
         typer.Option(
@@ -99,6 +115,7 @@ def command(
     ] = None,
 ) -> None:
     from recon_cli.batch import reconstruct_batch, resolve_shard
+    from recon_cli.memory.plan import parse_memory
 
     request = ReconstructRequest(
         out_dir=out,
@@ -115,9 +132,14 @@ def command(
         traj_units=traj_units,
         strict=strict,
         allow_untrained=allow_untrained,
+        max_memory=None if max_memory is None else parse_memory(max_memory),
     )
     paths = expand_inputs(inputs)
     share = resolve_shard(shard)
+    if dry_run:
+        from recon_cli.cli.plan_view import show_plans
+
+        raise typer.Exit(show_plans(share.select(paths), request, as_json=as_json))
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

@@ -9,6 +9,8 @@ follow the input's device and dtype. The contract is tested for every operator i
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -75,3 +77,26 @@ class LinearOperator(nn.Module):
                 f"{name}: {what} must have shape (frames, {', '.join(map(str, trailing))}), "
                 f"got {tuple(t.shape)}"
             )
+
+
+def coil_ranges(coils: int, chunk: int | None) -> list[slice]:
+    """The coil index ranges of chunks of ``chunk`` coils (one range of all coils when None or >= coils)."""
+    if chunk is None or chunk >= coils:
+        return [slice(0, coils)]
+    if chunk < 1:
+        raise ModelError(f"coil_chunk must be >= 1, got {chunk}")
+    return [slice(start, min(start + chunk, coils)) for start in range(0, coils, chunk)]
+
+
+def accumulate(part: Callable[[slice], torch.Tensor], chunks: list[slice]) -> torch.Tensor:
+    """sum over ``chunks`` of ``part(chunk)``, holding one partial result at a time (in place after the
+    first, out of place when autograd records, so gradients stay correct)."""
+    total = part(chunks[0])
+    for chunk in chunks[1:]:
+        value = part(chunk)
+        total = (
+            total + value
+            if torch.is_grad_enabled() and (total.requires_grad or value.requires_grad)
+            else total.add_(value)
+        )
+    return total

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from recon_cli.errors import ModelError
-from recon_cli.ops.base import LinearOperator
+from recon_cli.ops.base import LinearOperator, accumulate, coil_ranges
 from recon_cli.ops.nufft_backends import (
     BACKENDS,
     NufftBackend,
@@ -95,6 +95,9 @@ class NonCartesianSense(LinearOperator):
         backend: "auto" (``default_backend`` of the input's device), "finufft" or "torchkbnufft".
         toeplitz: apply ``normal`` as a Toeplitz-embedded convolution (kernels computed on first use
             and cached) instead of adjoint after forward.
+        coil_chunk: with maps, transform this many coils at a time (forward: concatenated; adjoint and
+            normal: accumulated over the chunks), so the coil images of only one chunk are alive at once;
+            None: all coils together. The result equals the unchunked one up to the order of the sums.
 
     Inputs may be complex64 or complex128 on any backend; torchkbnufft's accuracy stays ~1e-3 in
     double precision. Gradients flow to images, k-space and coil maps, not to the trajectory.
@@ -116,6 +119,7 @@ class NonCartesianSense(LinearOperator):
         *,
         backend: str = "auto",
         toeplitz: bool = True,
+        coil_chunk: int | None = None,
     ) -> None:
         super().__init__()
         if backend != "auto" and backend not in BACKENDS:
@@ -128,6 +132,7 @@ class NonCartesianSense(LinearOperator):
         self.domain_shape = (ny, nx) if maps is not None else (int(coils), ny, nx)
         self.backend = backend
         self.toeplitz = toeplitz
+        self.coil_chunks = coil_ranges(int(coils), coil_chunk if maps is not None else None)
         self.register_buffer("traj", traj.detach().to(torch.float32))
         self.register_buffer("maps", maps)
         self.register_buffer("_dcf", dcf)
@@ -157,11 +162,20 @@ class NonCartesianSense(LinearOperator):
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_frames(x, "image")
-        return self._nufft_for(x).forward_nufft(x, self.traj, self.maps)
+        nufft = self._nufft_for(x)
+        if self.maps is None or len(self.coil_chunks) == 1:
+            return nufft.forward_nufft(x, self.traj, self.maps)
+        return torch.cat([nufft.forward_nufft(x, self.traj, self.maps[c]) for c in self.coil_chunks], dim=1)
 
     def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
         self._check_frames(y, "k-space")
-        return self._nufft_for(y).adjoint_nufft(y, self.traj, self.maps)
+        nufft = self._nufft_for(y)
+        if self.maps is None or len(self.coil_chunks) == 1:
+            return nufft.adjoint_nufft(y, self.traj, self.maps)
+        maps = self.maps
+        return accumulate(
+            lambda c: nufft.adjoint_nufft(y[:, c].contiguous(), self.traj, maps[c]), self.coil_chunks
+        )
 
     @property
     def dcf(self) -> torch.Tensor:
@@ -178,7 +192,10 @@ class NonCartesianSense(LinearOperator):
         self._check_frames(x, "image")
         if not self.toeplitz:
             return super()._normal(x, weighted)
-        return toeplitz_normal(x, self._kernel(weighted), self.maps)
+        kernel, maps = self._kernel(weighted), self.maps
+        if maps is None or len(self.coil_chunks) == 1:
+            return toeplitz_normal(x, kernel, maps)
+        return accumulate(lambda c: toeplitz_normal(x, kernel, maps[c]), self.coil_chunks)
 
     def _kernel(self, weighted: bool) -> torch.Tensor:
         """Toeplitz kernel (frames or 1, 2 ny, 2 nx) real, computed once per weighting and cached."""

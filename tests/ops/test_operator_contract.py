@@ -62,7 +62,7 @@ class Case:
 
 
 def _nufft(
-    backend: str, maps: bool, traj_frames: int, toeplitz: bool = True
+    backend: str, maps: bool, traj_frames: int, toeplitz: bool = True, coil_chunk: int | None = None
 ) -> Callable[..., LinearOperator]:
     def build(gen: torch.Generator) -> LinearOperator:
         return NonCartesianSense(
@@ -73,6 +73,7 @@ def _nufft(
             dcf=_dcf(gen, traj_frames),
             backend=backend,
             toeplitz=toeplitz,
+            coil_chunk=coil_chunk,
         )
 
     return build
@@ -89,6 +90,11 @@ CASES = [
             (COILS, NY, NX), torch.rand((FRAMES, 1, NY, NX), generator=g) < 0.3, _maps(g)
         ),
     ),
+    Case(
+        "cartesian-sense-cine-coil-chunks",
+        lambda g: CartesianSense((COILS, NY, NX), _line_mask(g, FRAMES), _maps(g), coil_chunk=3),
+    ),
+    Case("finufft-sense-coil-chunks", _nufft("finufft", True, FRAMES, coil_chunk=3), 2e-4, "finufft"),
     Case("finufft-coils-per-frame", _nufft("finufft", False, FRAMES), 2e-4, "finufft"),
     Case("finufft-sense-per-frame", _nufft("finufft", True, FRAMES), 2e-4, "finufft"),
     Case("finufft-sense-shared-traj", _nufft("finufft", True, 1), 2e-4, "finufft"),
@@ -96,6 +102,9 @@ CASES = [
     Case("torchkbnufft-coils-per-frame", _nufft("torchkbnufft", False, FRAMES), 3e-3, "torchkbnufft"),
     Case("torchkbnufft-sense-per-frame", _nufft("torchkbnufft", True, FRAMES), 3e-3, "torchkbnufft"),
     Case("torchkbnufft-sense-shared-traj", _nufft("torchkbnufft", True, 1), 3e-3, "torchkbnufft"),
+    Case(
+        "torchkbnufft-sense-coil-chunks", _nufft("torchkbnufft", True, 1, coil_chunk=1), 3e-3, "torchkbnufft"
+    ),
 ]
 DTYPES = [torch.complex64, torch.complex128]
 # adjointness and linearity hold to rounding (FINUFFT's forward and adjoint are separate approximations
@@ -221,3 +230,26 @@ def test_bad_input_is_refused_naming_the_operator(
     if frames_fixed:
         with pytest.raises(ModelError, match=f"{name}: image has {FRAMES - 1} frames"):
             op(x[1:])
+
+
+@pytest.mark.parametrize("chunk", [1, 3])
+@pytest.mark.parametrize("kind", ["cartesian", "finufft"])
+def test_coil_chunks_give_the_unchunked_operator(kind: str, chunk: int, rng: torch.Generator) -> None:
+    """Forward, adjoint, gridding and normal of an operator that transforms ``chunk`` coils at a time equal
+    those of the same operator on all coils at once (float rounding of the reordered coil sums only)."""
+    maps = _maps(rng)
+    if kind == "cartesian":
+        mask = _line_mask(rng, FRAMES)
+        whole: LinearOperator = CartesianSense((COILS, NY, NX), mask, maps)
+        parts: LinearOperator = CartesianSense((COILS, NY, NX), mask, maps, coil_chunk=chunk)
+    else:
+        traj, dcf = _radial(FRAMES), _dcf(rng, FRAMES)
+        whole = NonCartesianSense(COILS, (NY, NX), traj, maps=maps, dcf=dcf, backend="finufft")
+        parts = NonCartesianSense(
+            COILS, (NY, NX), traj, maps=maps, dcf=dcf, backend="finufft", coil_chunk=chunk
+        )
+    x = _complex((FRAMES, *whole.domain_shape), rng)
+    y = _complex((FRAMES, *whole.range_shape), rng)
+    for method, arg in (("forward", x), ("adjoint", y), ("gridding", y), ("normal", x)):
+        assert _relative(getattr(parts, method)(arg), getattr(whole, method)(arg)) < 1e-6, method
+    assert _relative(parts.normal(x, weighted=True), whole.normal(x, weighted=True)) < 1e-6

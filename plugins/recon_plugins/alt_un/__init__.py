@@ -1,5 +1,6 @@
 """Alt-UN: unrolled gradient steps with a CU-Net regulariser, the end-to-end baseline of ``imunne``."""
 
+from recon_cli.memory.working_set import WorkingSet
 from recon_cli.registry import ModelPlugin
 from recon_plugins.alt_un.config import AltUNConfig
 
@@ -10,6 +11,16 @@ def _build(config: AltUNConfig):  # noqa: ANN202 - returns torch.nn.Module, impo
     return AltUN(config)
 
 
+def _working_set(config: AltUNConfig) -> WorkingSet:
+    """The iterate, the gridding, the next iterate and the data gradient; one CU-Net per block."""
+    return WorkingSet(
+        images=4,
+        normal=True,
+        cnn_chans=config.chans,
+        cnn_inputs=1 + int(config.view_share),
+    )
+
+
 plugin = ModelPlugin(
     name="alt-un",
     description="Unrolled network: K gradient steps on data consistency plus a CU-Net regulariser, "
@@ -18,4 +29,5 @@ plugin = ModelPlugin(
     build=_build,
     trainable=True,
     default_weights=("recon_plugins.alt_un", "weights.pt"),
+    working_set=_working_set,
 )

@@ -1,6 +1,7 @@
 """Complex (2+1)D U-Net on the gridded image series: a trainable baseline and the regulariser of
 ``alt-un`` and ``imunne``."""
 
+from recon_cli.memory.working_set import WorkingSet
 from recon_cli.registry import ModelPlugin
 from recon_plugins.cunet.config import CUNetConfig
 
@@ -11,6 +12,11 @@ def _build(config: CUNetConfig):  # noqa: ANN202 - returns torch.nn.Module, impo
     return CUNetRecon(config)
 
 
+def _working_set(config: CUNetConfig) -> WorkingSet:
+    """The gridding, the network's output and the residual sum; one CU-Net application."""
+    return WorkingSet(images=3, cnn_chans=config.chans, cnn_inputs=1 + int(config.view_share))
+
+
 plugin = ModelPlugin(
     name="cunet",
     description="Residual complex U-Net (2D spatial + 1D temporal convolutions) on the SENSE-combined "
@@ -19,4 +25,5 @@ plugin = ModelPlugin(
     build=_build,
     trainable=True,
     default_weights=("recon_plugins.cunet", "weights.pt"),
+    working_set=_working_set,
 )

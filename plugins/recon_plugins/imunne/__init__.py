@@ -1,5 +1,6 @@
 """IMUNNE: an implicit network whose output is the fixed point of a learned gradient-step block."""
 
+from recon_cli.memory.working_set import WorkingSet
 from recon_cli.registry import ModelPlugin
 from recon_plugins.imunne.config import IMUNNEConfig
 
@@ -10,6 +11,18 @@ def _build(config: IMUNNEConfig):  # noqa: ANN202 - returns torch.nn.Module, imp
     return IMUNNE(config)
 
 
+def _working_set(config: IMUNNEConfig) -> WorkingSet:
+    """The iterate, the gridding, the next iterate, the data gradient and the last input (Anderson adds
+    two histories of ``anderson_memory`` iterates); one CU-Net application per iteration."""
+    history = 2 * config.anderson_memory if config.anderson else 0
+    return WorkingSet(
+        images=5 + history,
+        normal=True,
+        cnn_chans=config.chans,
+        cnn_inputs=1 + int(config.view_share),
+    )
+
+
 plugin = ModelPlugin(
     name="imunne",
     description="Implicit network: fixed point of a gradient step with a CU-Net regulariser, trained "
@@ -18,4 +31,5 @@ plugin = ModelPlugin(
     build=_build,
     trainable=True,
     default_weights=("recon_plugins.imunne", "weights.pt"),
+    working_set=_working_set,
 )

@@ -1,5 +1,6 @@
 """CG-SENSE: Tikhonov-regularised least squares solved by conjugate gradients on the normal equations."""
 
+from recon_cli.memory.working_set import WorkingSet
 from recon_cli.registry import ModelPlugin
 from recon_plugins.sense.config import SenseConfig
 
@@ -10,6 +11,11 @@ def _build(config: SenseConfig):  # noqa: ANN202 - returns torch.nn.Module, impo
     return CgSense(config)
 
 
+def _working_set(config: SenseConfig) -> WorkingSet:
+    """CG holds x, r, p, A^H A p, the right-hand side and the result; one normal weighting."""
+    return WorkingSet(images=6, normal=True)
+
+
 plugin = ModelPlugin(
     name="sense",
     description="CG-SENSE: min ||A x - y||^2 + lam ||x||^2 by conjugate gradients (density-weighted "
@@ -17,4 +23,5 @@ plugin = ModelPlugin(
     config_cls=SenseConfig,
     build=_build,
     trainable=False,
+    working_set=_working_set,
 )

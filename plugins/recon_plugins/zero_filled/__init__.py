@@ -1,5 +1,6 @@
 """Zero-filled / gridding reconstruction: inverse FFT or density-compensated NUFFT adjoint."""
 
+from recon_cli.memory.working_set import WorkingSet
 from recon_cli.registry import ModelPlugin
 from recon_plugins.zero_filled.config import ZeroFilledConfig
 
@@ -10,6 +11,11 @@ def _build(config: ZeroFilledConfig):  # noqa: ANN202 - returns torch.nn.Module,
     return ZeroFilled(config)
 
 
+def _working_set(config: ZeroFilledConfig) -> WorkingSet:
+    """One adjoint and the combined image: no iterations, no normal operator."""
+    return WorkingSet(images=2)
+
+
 plugin = ModelPlugin(
     name="zero-filled",
     description="Inverse FFT (Cartesian) or density-compensated gridding (non-Cartesian), "
@@ -17,4 +23,5 @@ plugin = ModelPlugin(
     config_cls=ZeroFilledConfig,
     build=_build,
     trainable=False,
+    working_set=_working_set,
 )
