@@ -1,6 +1,6 @@
 """The sizes a memory plan needs, read from a raw-data file's headers (never its samples; torch-free).
 
-ISMRMRD: the XML header and the acquisition headers (``recon_cli.summary.describe_file``, which cuts the
+ISMRMRD: the XML header and the acquisition headers (``recon_cli.io.summary.describe_file``, which cuts the
 heads out of the table by raw chunk). fastMRI: the k-space dataset's shape and the XML header's fields of
 view; the readout oversampling the reader removes is removed here too.
 """
@@ -69,7 +69,7 @@ def scan_shape(path: Path) -> ScanShape:
     fmt = detect_format(path)
     if fmt == "fastmri":
         return _fastmri_shape(path)
-    from recon_cli.summary import describe_file
+    from recon_cli.io.summary import describe_file
 
     row = describe_file(path)
     image = (int(row["matrix"][0]), int(row["matrix"][1]))
