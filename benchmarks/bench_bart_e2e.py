@@ -18,6 +18,7 @@ scaling issue's 192 x 192, 24 coils, 30 frames x 19 spokes x 384 samples, 2 slic
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 import sys
@@ -190,11 +191,12 @@ def larger_scan(folder: Path) -> Path:
             phantoms.simulate_radial_cine(image, maps, traj, readout_length=samples, snr=30.0, generator=gen)
         )
     first = parts[0]
+    geometry = first.header.geometry[:1] * 2
+    header = dataclasses.replace(first.header, geometry=geometry)
     scan = Scan(
-        torch.cat([p.kspace for p in parts]), first.header, folder / "large.h5", "ismrmrd", traj=first.traj,
+        torch.cat([p.kspace for p in parts]), header, folder / "large.h5", "ismrmrd", traj=first.traj,
         readout_length=samples, reference=torch.cat([p.reference for p in parts]),
     )  # fmt: skip
-    scan.header.geometry = [first.header.geometry[0]] * 2 if first.header.geometry else []
     return write_ismrmrd(folder / "large.h5", scan)
 
 

@@ -16,6 +16,7 @@ See ``sample_data/README.md`` for what each file holds.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -104,7 +105,8 @@ def make_radial_cine(
         frame_time_ms=p["frame_ms"],
     )
     what = "a brain-template slice under motion" if anatomy else "numerical phantom"
-    scan.header.series["description"] = f"synthetic golden-angle radial real-time cine ({what})"
+    series = {**scan.header.series, "description": f"synthetic golden-angle radial real-time cine ({what})"}
+    scan = dataclasses.replace(scan, header=dataclasses.replace(scan.header, series=series))
     # scan.reference (the ground-truth magnitude) is written to dataset/reference, where read_ismrmrd finds it
     return [write_ismrmrd(out / name, scan, overwrite=overwrite)]
 

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import subprocess
 import warnings
@@ -366,11 +367,18 @@ def test_missing_dataset_group_raises_input_data_error(tmp_path: Path) -> None:
 
 def test_write_round_trip_cartesian_with_mask(shepp: dict[str, Path], tmp_path: Path) -> None:
     scan = read_ismrmrd(shepp["r2_noisy"])
-    scan.header.patient.update(name="Doe^Jane", id="P001", birth_date="1980-02-03", sex="F", weight_kg="61.5")
-    scan.header.study.update(date="2024-01-02", time="10:15:00", id="S1", description="phantom study")
-    scan.header.series.update(description="cine", protocol_name="bssfp", date="2024-01-02", time="10:20:00")
-    scan.header.sequence.update(TR_ms=3.2, TE_ms=1.4, flip_deg=50.0, field_T=1.5)
-    scan.header.frame_time_ms = 40.0
+    header = dataclasses.replace(
+        scan.header,
+        patient={**scan.header.patient, "name": "Doe^Jane", "id": "P001", "birth_date": "1980-02-03",
+                 "sex": "F", "weight_kg": "61.5"},
+        study={**scan.header.study, "date": "2024-01-02", "time": "10:15:00", "id": "S1",
+               "description": "phantom study"},
+        series={**scan.header.series, "description": "cine", "protocol_name": "bssfp", "date": "2024-01-02",
+                "time": "10:20:00"},
+        sequence={**scan.header.sequence, "TR_ms": 3.2, "TE_ms": 1.4, "flip_deg": 50.0, "field_T": 1.5},
+        frame_time_ms=40.0,
+    )  # fmt: skip
+    scan = dataclasses.replace(scan, header=header)
     path = write_ismrmrd(tmp_path / "out.h5", scan)
     back = read_ismrmrd(path)
     torch.testing.assert_close(back.kspace, scan.kspace * scan.mask, rtol=0, atol=1e-6)

@@ -6,6 +6,7 @@ phase directions, LPS mm), not against ``recon_cli.io.geometry``.
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from pathlib import Path
 
@@ -136,7 +137,7 @@ def test_nifti_without_geometry_is_3d_and_transverse_as_displayed(tmp_path: Path
 
 def test_nifti_puts_reversed_slices_in_spatial_order(tmp_path: Path, mag: np.ndarray) -> None:
     header = _header()
-    header.geometry = header.geometry[::-1]  # input slice 0 now lies at CENTRES[1]
+    header = dataclasses.replace(header, geometry=header.geometry[::-1])  # input slice 0 now at CENTRES[1]
     img = nib.load(write_nifti(tmp_path / "rev.nii.gz", mag, header))
     data = np.asarray(img.dataobj)
     inverse = np.linalg.inv(img.affine)

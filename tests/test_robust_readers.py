@@ -326,3 +326,28 @@ def test_auto_units_pick_the_scale_nearest_nyquist(tmp_path: Path) -> None:
     assert wide.ismrmrd_info.traj_units == "normalised" and wide.readout_length == 65
     samples = radial_file(tmp_path / "s.h5", samples=(64,) * 8, scale=32.0)  # -16..16 for a 32 matrix
     assert read_scan(samples).ismrmrd_info.traj_units == "samples"
+
+
+def test_implausible_acceleration_factors_are_typed(tmp_path: Path) -> None:
+    """A factor the ScanHeader check would refuse is refused by the reader first, naming the file."""
+    factors = (
+        "<kspace_encoding_step_1>0</kspace_encoding_step_1><kspace_encoding_step_2>1</kspace_encoding_step_2>"
+    )
+    section = (
+        f"<parallelImaging><accelerationFactor>{factors}</accelerationFactor></parallelImaging></encoding>"
+    )
+    path = set_xml(generator_file(tmp_path), "</encoding>", section)
+    with pytest.raises(InputDataError, match=r"acceleration factor \(ky, kz\) 0 x 1"):
+        read_scan(path)
+
+
+def test_nonfinite_user_parameters_are_ignored_and_said(tmp_path: Path) -> None:
+    double = "<userParameterDouble><name>slice_spacing_mm</name><value>NaN</value></userParameterDouble>"
+    path = set_xml(
+        generator_file(tmp_path),
+        "</ismrmrdHeader>",
+        f"<userParameters>{double}</userParameters></ismrmrdHeader>",
+    )
+    scan = read_scan(path)
+    assert scan.header.slice_spacing_mm is None
+    assert any("slice_spacing_mm = nan is not a finite number; it was ignored" in g for g in scan.guesses)

@@ -18,7 +18,16 @@ import torch
 from recon_cli.io.detect import read_scan
 from recon_cli.io.fastmri import fastmri_header_xml, write_fastmri
 from recon_cli.io.ismrmrd import write_ismrmrd
-from recon_cli.io.scan import FastmriInfo, InvalidScanError, IsmrmrdInfo, Scan, ScanHeader, Simulation
+from recon_cli.io.scan import (
+    FastmriInfo,
+    InvalidScanError,
+    IsmrmrdInfo,
+    Metadata,
+    Scan,
+    ScanHeader,
+    Simulation,
+    SliceGeometry,
+)
 from tests.helpers import run_tool, small_cine
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_data"
@@ -115,11 +124,98 @@ def test_invalid_scans_are_refused_naming_the_field(make: Any, fields: dict[str,
 
 
 def test_an_unknown_trajectory_is_refused() -> None:
-    header = ScanHeader(
-        recon_matrix=(8, 8), encoded_matrix=(8, 8), fov_mm=(1.0, 1.0, 1.0), trajectory="rosette"
-    )  # type: ignore[arg-type]
-    with pytest.raises(InvalidScanError, match="header.trajectory 'rosette' is not one of cartesian, radial"):
-        _radial(header=header)
+    rosette: Any = "rosette"
+    with pytest.raises(InvalidScanError, match="^ScanHeader: trajectory 'rosette' is not one of cartesian"):
+        ScanHeader(recon_matrix=(8, 8), encoded_matrix=(8, 8), fov_mm=(1.0, 1.0, 1.0), trajectory=rosette)
+
+
+def _header(**fields: Any) -> ScanHeader:
+    """A valid 2-slice header with every mapping filled, with ``fields`` replaced."""
+    values: dict[str, Any] = {
+        "recon_matrix": (8, 6),
+        "encoded_matrix": (16, 6),
+        "fov_mm": (80.0, 60.0, 5.0),
+        "slice_spacing_mm": 6.0,
+        "frame_time_ms": 40.0,
+        "geometry": [SliceGeometry(position=(0.0, 0.0, 6.0 * s)) for s in range(2)],
+        "patient": {"name": "Doe^Jane", "id": "P001"},
+        "study": {"date": "2024-01-02"},
+        "series": {"description": "cine"},
+        "sequence": {"TR_ms": 3.2, "sequence_type": "TrueFISP"},
+        "xml": "<ismrmrdHeader/>",
+    }
+    return ScanHeader(**{**values, **fields})
+
+
+def test_a_header_cannot_be_changed() -> None:
+    header = _header()
+    for name, value in (("fov_mm", (1.0, 1.0, 1.0)), ("frame_time_ms", 1.0), ("geometry", ())):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(header, name, value)
+    for name in ("patient", "study", "series", "sequence"):
+        mapping = getattr(header, name)
+        assert isinstance(mapping, Metadata) and not hasattr(mapping, "update")
+        with pytest.raises(TypeError):
+            mapping["description"] = "changed"
+    assert isinstance(header.geometry, tuple)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        header.geometry[0].position = (1.0, 2.0, 3.0)  # type: ignore[misc]
+
+
+def test_a_header_copies_its_mappings_and_derives_by_replace() -> None:
+    series = {"description": "cine"}
+    header = _header(series=series)
+    series["description"] = "changed"  # the caller's dict is not the header's
+    assert header.series == {"description": "cine"}
+    derived = dataclasses.replace(header, series={**header.series, "description": "other"})
+    assert derived.series == {"description": "other"} and header.series == {"description": "cine"}
+    assert derived.patient == header.patient and derived.geometry == header.geometry
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"recon_matrix": (0, 6)}, "recon_matrix must be 2 whole numbers >= 1, not (0, 6)"),
+        ({"encoded_matrix": (8.5, 6)}, "encoded_matrix must be 2 whole numbers >= 1"),
+        ({"acceleration": (True, 1)}, "acceleration must be 2 whole numbers >= 1"),
+        ({"fov_mm": (80.0, 60.0)}, "fov_mm must be 3 finite numbers in mm"),
+        ({"fov_mm": (80.0, float("nan"), 5.0)}, "fov_mm must be 3 finite numbers in mm"),
+        ({"fov_mm": (80.0, -60.0, 5.0)}, "fov_mm (80.0, -60.0, 5.0) must be positive in-plane"),
+        ({"readout_axis": 0}, "readout_axis must be -1 or -2, not 0"),
+        ({"frame_time_ms": float("inf")}, "frame_time_ms must be a finite number or None, not inf"),
+        ({"slice_spacing_mm": "6"}, "slice_spacing_mm must be a finite number or None"),
+        ({"geometry": [(0.0, 0.0, 0.0)]}, "geometry entries must be SliceGeometry, not tuple"),
+        ({"patient": ["Doe"]}, "patient must be a mapping with str keys"),
+        ({"sequence": {"TR_ms": float("nan")}}, "sequence values must be text or finite numbers"),
+        ({"xml": b"<x/>"}, "xml must be text or None, not bytes"),
+    ],
+)
+def test_invalid_headers_are_refused_naming_the_field(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidScanError, match="^ScanHeader: ") as info:
+        _header(**fields)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"position": (0.0, 0.0)}, "SliceGeometry.position must be 3 finite numbers"),
+        ({"read_dir": (1.0, float("nan"), 0.0)}, "SliceGeometry.read_dir must be 3 finite numbers"),
+        ({"slice_dir": "xyz"}, "SliceGeometry.slice_dir must be 3 finite numbers"),
+    ],
+)
+def test_invalid_slice_geometry_is_refused_naming_the_field(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidScanError, match=message):
+        SliceGeometry(**fields)
+
+
+def test_a_header_pickles_and_deep_copies() -> None:
+    header = _header()
+    for copied in (pickle.loads(pickle.dumps(header)), copy.deepcopy(header), copy.copy(header)):
+        assert copied == header
+        assert isinstance(copied.patient, Metadata) and isinstance(copied.geometry[0], SliceGeometry)
+        assert copied.pixel_spacing_mm == header.pixel_spacing_mm
+    assert dataclasses.replace(header) == header
 
 
 def test_a_scan_cannot_be_changed() -> None:

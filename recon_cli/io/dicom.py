@@ -145,8 +145,8 @@ def _header_identity(header: ScanHeader) -> str:
     """Text identifying the scan (not its reconstruction): XML, patient/study fields, geometry."""
     fields = {
         "xml": header.xml or "",
-        "patient": header.patient,
-        "study": header.study,
+        "patient": dict(header.patient),
+        "study": dict(header.study),
         "geometry": [repr(g) for g in header.geometry],
         "matrix": list(header.recon_matrix),
         "fov": list(header.fov_mm),

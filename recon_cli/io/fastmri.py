@@ -42,8 +42,8 @@ from recon_cli.io.fastmri_header import (
     parse_geometry,
 )
 from recon_cli.io.fastmri_write import fastmri_header_xml, write_fastmri
-from recon_cli.io.ismrmrd_header import fill_identity
-from recon_cli.io.plausibility import check_stored
+from recon_cli.io.ismrmrd_header import IdentityFields, identity_fields
+from recon_cli.io.plausibility import MAX_ACCELERATION, check_matrix, check_stored
 from recon_cli.io.scan import FastmriInfo, Scan, ScanHeader
 from recon_cli.ops.functional import crop_readout_oversampling
 
@@ -201,7 +201,7 @@ def _build_scan(path: Path, raw: dict[str, Any]) -> Scan:
         kspace = crop_readout_oversampling(kspace, n_out, dim=-2)
     header = _header(raw, geo, (int(kspace.shape[-2]), cols), path)
     check_coil_count(geo["hdr"], int(kspace.shape[2]), guesses)
-    assume_orientation(header, raw["slices"][0], guesses, raw["slices"][1])
+    header = assume_orientation(header, raw["slices"][0], guesses, raw["slices"][1])
     info = FastmriInfo(
         layout="multicoil" if raw["kspace"].ndim == 4 else "singlecoil",
         reference_name=raw["reference_name"],
@@ -249,32 +249,38 @@ def _mask_2d(mask: np.ndarray, shape: tuple[int, int], n_out: int, path: Path) -
 def _header(raw: dict[str, Any], geo: dict[str, Any], encoded: tuple[int, int], path: Path) -> ScanHeader:
     """``encoded`` is the k-space matrix after readout oversampling removal (as the ISMRMRD reader)."""
     attrs, hdr = raw["attrs"], geo["hdr"]
-    header = ScanHeader(
+    acceleration = (1, 1)
+    if "acceleration" in attrs:
+        factor = attrs["acceleration"]
+        if isinstance(factor, bool) or not isinstance(factor, int | float) or not 1 <= factor <= 1024:
+            raise InputDataError(path, f"attribute 'acceleration' = {factor!r} is not a factor in 1..1024")
+        acceleration = (max(1, round(float(factor))), 1)
+    identity = IdentityFields(patient={}, study={}, series={}, sequence={})
+    if hdr is not None:  # patient, study, series and sequence fields present in the ISMRMRD XML header
+        identity = identity_fields(hdr)
+        acceleration = _xml_acceleration(hdr, acceleration, path)
+    if attrs.get("patient_id"):
+        identity["patient"]["id"] = str(attrs["patient_id"])
+    if attrs.get("acquisition"):
+        identity["series"].setdefault("description", str(attrs["acquisition"]))
+    return ScanHeader(
         recon_matrix=tuple(geo["recon"]),
         encoded_matrix=encoded,
         fov_mm=tuple(geo["recon_fov"]),
         trajectory="cartesian",
         readout_axis=-2,
+        acceleration=acceleration,
         xml=geo["xml"],
+        **identity,
     )
-    if "acceleration" in attrs:
-        factor = attrs["acceleration"]
-        if isinstance(factor, bool) or not isinstance(factor, int | float) or not 1 <= factor <= 1024:
-            raise InputDataError(path, f"attribute 'acceleration' = {factor!r} is not a factor in 1..1024")
-        header.acceleration = (max(1, round(float(factor))), 1)
-    if hdr is not None:
-        _fill_from_xml(header, hdr)
-    if attrs.get("patient_id"):
-        header.patient["id"] = str(attrs["patient_id"])
-    if attrs.get("acquisition"):
-        header.series.setdefault("description", str(attrs["acquisition"]))
-    return header
 
 
-def _fill_from_xml(header: ScanHeader, hdr: Any) -> None:
-    """Patient, study, series and sequence fields present in the ISMRMRD XML header."""
-    fill_identity(header, hdr)
+def _xml_acceleration(hdr: Any, acceleration: tuple[int, int], path: Path) -> tuple[int, int]:
+    """The XML's parallel imaging factors where the file's attributes gave none."""
     par = hdr.encoding[0].parallelImaging
-    if header.acceleration == (1, 1) and par is not None and par.accelerationFactor is not None:
+    if acceleration == (1, 1) and par is not None and par.accelerationFactor is not None:
         af = par.accelerationFactor
-        header.acceleration = (int(af.kspace_encoding_step_1), int(af.kspace_encoding_step_2))
+        factors = (af.kspace_encoding_step_1, af.kspace_encoding_step_2)
+        ky, kz = check_matrix(path, "acceleration factor (ky, kz)", factors, MAX_ACCELERATION)
+        return (ky, kz)
+    return acceleration

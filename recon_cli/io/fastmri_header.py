@@ -8,6 +8,7 @@ x is the rows (the readout), y the columns.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ def check_coil_count(hdr: Any, n_coils: int, guesses: list[str]) -> None:
 
 def assume_orientation(
     header: ScanHeader, n_slices: int, guesses: list[str], indices: list[int] | None = None
-) -> None:
+) -> ScanHeader:
     """fastMRI files carry no slice geometry: place the array as fastMRI displays it (a guess).
 
     fastMRI shows the image of ``kspace`` with its first axis (rows) top to bottom and its second
@@ -78,15 +79,18 @@ def assume_orientation(
     slices stacked towards superior at the slice thickness, the file's stack centred on the origin.
 
     Args:
-        header: Gets one ``SliceGeometry`` per read slice.
+        header: The header to place (its slice thickness spaces the slices).
         n_slices: Slices in the file.
         guesses: Receives the assumption.
         indices: The file's slice indices that were read (default all).
+
+    Returns:
+        The header with one ``SliceGeometry`` per read slice.
     """
     thickness = header.fov_mm[2] if header.fov_mm[2] > 0 else 1.0
     if header.fov_mm[2] <= 0:
         guesses.append("the header gives no slice thickness; 1 mm was assumed")
-    header.geometry = [
+    geometry = tuple(
         SliceGeometry(
             position=(0.0, 0.0, (s - (n_slices - 1) / 2) * thickness),
             read_dir=(0.0, 1.0, 0.0),  # rows (the readout axis of fastMRI files) run towards posterior
@@ -94,12 +98,13 @@ def assume_orientation(
             slice_dir=(0.0, 0.0, 1.0),
         )
         for s in (range(n_slices) if indices is None else indices)
-    ]
+    )
     guesses.append(
         "no slice geometry in fastMRI files: a transverse slice was assumed, rows towards patient "
         "posterior and columns towards patient left (as fastMRI displays the array)"
         + (f", slices contiguous at {thickness:g} mm" if n_slices > 1 else "")
     )
+    return dataclasses.replace(header, geometry=geometry)
 
 
 def parse_geometry(xml: str | None, path: Path, shape: tuple[int, int], guesses: list[str]) -> dict[str, Any]:

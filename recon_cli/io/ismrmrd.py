@@ -51,11 +51,11 @@ from recon_cli.errors import InputDataError, UsageError
 from recon_cli.io.ismrmrd_cartesian import cartesian_centre_guesses, read_cartesian
 from recon_cli.io.ismrmrd_header import (
     check_encoding,
-    fill_timing_geometry,
     parse_xml,
     scan_header,
     short_error,
     stated_trajectory_units,
+    with_timing_geometry,
 )
 from recon_cli.io.ismrmrd_lib import xsd
 from recon_cli.io.ismrmrd_noncartesian import read_noncartesian
@@ -140,7 +140,7 @@ def _read_group(path: Path, group: h5py.Group, traj_units: str, frame_index: str
     counter = _frame_counter(heads, frame_index)
     info = IsmrmrdInfo(frame_counter=counter, readout_oversampling=oversampling)
     timing: list[str] = []  # the header is complete before any scan is built; its guesses come after
-    fill_timing_geometry(header, hdr, heads, counter, timing)
+    header = with_timing_geometry(header, hdr, heads, counter, timing)
     if header.trajectory == "cartesian":
         scan = read_cartesian(table, header, hdr, img_idx, cal_idx, info)
         cartesian_centre_guesses(hdr, table.heads[img_idx], guesses)

@@ -16,8 +16,10 @@ Field mapping (ISMRMRD x is the readout and our last image axis, so (y, x) pairs
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import h5py
 import numpy as np
@@ -26,18 +28,26 @@ from xsdata.formats.dataclass.parsers.config import ParserConfig
 
 from recon_cli.errors import InputDataError
 from recon_cli.io.ismrmrd_lib import xsd
-from recon_cli.io.plausibility import MAX_ENCODED_MATRIX, MAX_MATRIX, check_fov, check_matrix
+from recon_cli.io.plausibility import (
+    MAX_ACCELERATION,
+    MAX_ENCODED_MATRIX,
+    MAX_MATRIX,
+    check_fov,
+    check_matrix,
+)
 from recon_cli.io.scan import ScanHeader, SliceGeometry, Trajectory
 
 __all__ = [
     "TICK_MS",
     "check_encoding",
     "compact",
-    "fill_timing_geometry",
+    "IdentityFields",
+    "identity_fields",
     "parse_header_text",
     "parse_xml",
     "scan_header",
     "short_error",
+    "with_timing_geometry",
 ]
 
 TICK_MS = 2.5  # unit of ISMRMRD acquisition_time_stamp
@@ -116,7 +126,7 @@ def parse_header_text(path: Path, text: str, guesses: list[str] | None = None) -
 
 
 def check_encoding(path: Path, enc: xsd.encodingType) -> None:
-    """Encoded and recon matrix sizes and fields of view exist and are plausible (``plausibility``).
+    """Encoded and recon matrix sizes, fields of view and acceleration factors are plausible.
 
     Raises:
         InputDataError: naming the file and the offending value.
@@ -130,10 +140,14 @@ def check_encoding(path: Path, enc: xsd.encodingType) -> None:
         limit = MAX_ENCODED_MATRIX if name == "encoded" else MAX_MATRIX
         check_matrix(path, f"{name} matrix (x, y)", (matrix.x, matrix.y), limit)
         check_fov(path, f"{name} field of view (x, y, z)", (fov.x, fov.y, fov.z))
+    accel = enc.parallelImaging.accelerationFactor if enc.parallelImaging else None
+    if accel:
+        factors = (accel.kspace_encoding_step_1, accel.kspace_encoding_step_2)
+        check_matrix(path, "acceleration factor (ky, kz)", factors, MAX_ACCELERATION)
 
 
 def scan_header(hdr: xsd.ismrmrdHeader, text: str) -> tuple[ScanHeader, float]:
-    """ScanHeader from the XML (timing/geometry filled later) and the readout oversampling factor."""
+    """ScanHeader from the XML (timing/geometry added later) and the readout oversampling factor."""
     enc = hdr.encoding[0]
     e, r = enc.encodedSpace, enc.reconSpace
     oversampling = e.fieldOfView_mm.x / r.fieldOfView_mm.x if r.fieldOfView_mm.x > 0 else 1.0
@@ -150,8 +164,8 @@ def scan_header(hdr: xsd.ismrmrdHeader, text: str) -> tuple[ScanHeader, float]:
         if accel
         else (1, 1),
         xml=text,
+        **identity_fields(hdr),
     )
-    fill_identity(header, hdr)
     return header, float(max(oversampling, 1.0))
 
 
@@ -160,31 +174,44 @@ def _put(target: dict[str, Any], key: str, value: object) -> None:
         target[key] = value if isinstance(value, float) else str(value)
 
 
-def fill_identity(header: ScanHeader, hdr: xsd.ismrmrdHeader) -> None:
+class IdentityFields(TypedDict):
+    """``ScanHeader`` keyword arguments naming the patient, study, series and sequence."""
+
+    patient: dict[str, str]
+    study: dict[str, str]
+    series: dict[str, str]
+    sequence: dict[str, float | str]
+
+
+def identity_fields(hdr: xsd.ismrmrdHeader) -> IdentityFields:
     """Patient, study, series and sequence fields (strings; dates ISO, e.g. 2024-01-31 and 13:45:00)."""
+    patient: dict[str, str] = {}
+    study_fields: dict[str, str] = {}
+    series: dict[str, str] = {}
+    sequence: dict[str, float | str] = {}
     subj, study, meas = hdr.subjectInformation, hdr.studyInformation, hdr.measurementInformation
     system, seq = hdr.acquisitionSystemInformation, hdr.sequenceParameters
     if subj is not None:
         for key, value in (("name", subj.patientName), ("id", subj.patientID), ("sex", subj.patientGender)):
-            _put(header.patient, key, value)
-        _put(header.patient, "birth_date", subj.patientBirthdate)
+            _put(patient, key, value)
+        _put(patient, "birth_date", subj.patientBirthdate)
         if subj.patientWeight_kg is not None:
-            _put(header.patient, "weight_kg", f"{subj.patientWeight_kg:g}")
+            _put(patient, "weight_kg", f"{subj.patientWeight_kg:g}")
     if study is not None:
         for key, value in (("date", study.studyDate), ("time", study.studyTime), ("id", study.studyID)):
-            _put(header.study, key, value)
-        _put(header.study, "description", study.studyDescription)
+            _put(study_fields, key, value)
+        _put(study_fields, "description", study.studyDescription)
     if system is not None:
-        _put(header.study, "institution", system.institutionName)
+        _put(study_fields, "institution", system.institutionName)
         if system.systemFieldStrength_T is not None:
-            header.sequence["field_T"] = float(system.systemFieldStrength_T)
+            sequence["field_T"] = float(system.systemFieldStrength_T)
     if meas is not None:
         for key, value in (("description", meas.seriesDescription), ("protocol_name", meas.protocolName)):
-            _put(header.series, key, value)
+            _put(series, key, value)
         for key, value in (("date", meas.seriesDate), ("time", meas.seriesTime)):
-            _put(header.series, key, value)
+            _put(series, key, value)
         if meas.patientPosition is not None:
-            _put(header.series, "patient_position", meas.patientPosition.value)
+            _put(series, "patient_position", meas.patientPosition.value)
     if seq is not None:
         for key, values in (
             ("TR_ms", seq.TR),
@@ -193,8 +220,9 @@ def fill_identity(header: ScanHeader, hdr: xsd.ismrmrdHeader) -> None:
             ("flip_deg", seq.flipAngle_deg),
         ):
             if values:
-                header.sequence[key] = float(values[0])
-        _put(header.sequence, "sequence_type", seq.sequence_type)
+                sequence[key] = float(values[0])
+        _put(sequence, "sequence_type", seq.sequence_type)
+    return {"patient": patient, "study": study_fields, "series": series, "sequence": sequence}
 
 
 def stated_trajectory_units(hdr: xsd.ismrmrdHeader) -> str | None:
@@ -204,9 +232,14 @@ def stated_trajectory_units(hdr: xsd.ismrmrdHeader) -> str | None:
     return value if value in ("normalised", "samples", "radians") else None
 
 
-def _user_double(hdr: xsd.ismrmrdHeader, name: str) -> float | None:
+def _user_double(hdr: xsd.ismrmrdHeader, name: str, guesses: list[str]) -> float | None:
+    """The user parameter (double) ``name``; a non-finite one is ignored (a guess)."""
     params = hdr.userParameters.userParameterDouble if hdr.userParameters else []
-    return next((float(p.value) for p in params if p.name == name), None)
+    value = next((float(p.value) for p in params if p.name == name), None)
+    if value is not None and not math.isfinite(value):
+        guesses.append(f"the user parameter {name} = {value} is not a finite number; it was ignored")
+        return None
+    return value
 
 
 def _vec3(values: Any) -> tuple[float, float, float]:
@@ -262,37 +295,41 @@ def _slice_list(indices: list[int], n: int) -> str:
     return ("slice " if len(indices) == 1 else "slices ") + ", ".join(map(str, indices))
 
 
-def fill_timing_geometry(
+def with_timing_geometry(
     header: ScanHeader, hdr: xsd.ismrmrdHeader, heads: np.ndarray, counter: str, guesses: list[str]
-) -> None:
-    """Frame time, slice geometry and spacing from the imaging acquisitions' headers.
+) -> ScanHeader:
+    """The header with frame time, slice geometry and spacing from the imaging acquisitions' headers.
 
     Assumptions (no direction vectors, no frame time, no slice spacing) are appended to ``guesses``.
     """
     frames, n_frames = compact(heads["idx"][counter])
-    header.frame_time_ms = _user_double(hdr, "frame_time_ms")
-    if header.frame_time_ms is None and n_frames > 1:
+    frame_time_ms = _user_double(hdr, "frame_time_ms", guesses)
+    if frame_time_ms is None and n_frames > 1:
         stamps = heads["acquisition_time_stamp"].astype(np.float64)
         means = np.array([stamps[frames == f].mean() for f in range(n_frames)])
         step = float(np.median(np.diff(means))) * TICK_MS
-        header.frame_time_ms = step if step > 0 else None
-        if header.frame_time_ms is None:
+        frame_time_ms = step if step > 0 else None
+        if frame_time_ms is None:
             guesses.append("the acquisition time stamps do not advance between frames; frame time unknown")
     slices, n_slices = compact(heads["idx"]["slice"])
     assumed: dict[str, list[int]] = {}
+    geometry = []
     for s in range(n_slices):
-        geometry, problems = _slice_geometry(heads[np.flatnonzero(slices == s)[0]])
-        header.geometry.append(geometry)
+        slice_geometry, problems = _slice_geometry(heads[np.flatnonzero(slices == s)[0]])
+        geometry.append(slice_geometry)
         for problem in problems:
             assumed.setdefault(problem, []).append(s)
     guesses += [f"{_slice_list(where, n_slices)}: {problem}" for problem, where in assumed.items()]
-    header.slice_spacing_mm = _user_double(hdr, "slice_spacing_mm")
-    if header.slice_spacing_mm is None and n_slices > 1:
-        along = [float(np.dot(g.position, g.slice_dir)) for g in header.geometry]
+    slice_spacing_mm = _user_double(hdr, "slice_spacing_mm", guesses)
+    if slice_spacing_mm is None and n_slices > 1:
+        along = [float(np.dot(g.position, g.slice_dir)) for g in geometry]
         spacing = float(np.median(np.abs(np.diff(along))))
-        header.slice_spacing_mm = spacing if spacing > 0 else None
-        if header.slice_spacing_mm is None:
+        slice_spacing_mm = spacing if spacing > 0 else None
+        if slice_spacing_mm is None:
             guesses.append(
                 "the slices share one position; they were stacked at the slice thickness "
                 f"({header.fov_mm[2]:g} mm)"
             )
+    return dataclasses.replace(
+        header, frame_time_ms=frame_time_ms, geometry=tuple(geometry), slice_spacing_mm=slice_spacing_mm
+    )

@@ -31,6 +31,7 @@ from typing import Any
 from recon_cli.errors import InputDataError
 
 __all__ = [
+    "MAX_ACCELERATION",
     "MAX_ACQUISITIONS",
     "MAX_COILS",
     "MAX_ENCODED_MATRIX",
@@ -53,6 +54,7 @@ MIN_FOV_MM = 1.0
 MAX_FOV_MM = 10_000.0
 MAX_SLICE_THICKNESS_MM = 1_000.0
 MAX_COILS = 1024
+MAX_ACCELERATION = 1024  # parallel imaging factor per axis
 MAX_SLICES = 4096
 MAX_TRAJECTORY_EXTENT = 2 * math.pi
 MAX_ACQUISITIONS = 10_000_000

@@ -11,9 +11,10 @@ Conventions (DESIGN.md section 2):
   torchkbnufft's ``omega`` for an image of shape ``(ny, nx)``.
 * Images are complex64 ``(slices, frames, ny, nx)``.
 
-A ``Scan`` is a frozen value: readers build it in one go, and its shapes and dtypes are checked when it
-is built (``InvalidScanError`` names the first field that is wrong). Code that derives a scan (prewhitening,
-undersampling, simulation) makes a new one with ``dataclasses.replace``, which checks it again. What a
+A ``Scan`` and its ``ScanHeader`` are frozen values: readers build them in one go, and their shapes,
+dtypes and header values are checked when they are built (``InvalidScanError`` names the first field
+that is wrong). Code that derives a scan or header (prewhitening, undersampling, simulation) makes a new
+one with ``dataclasses.replace``, which checks it again; the header's mappings are read-only. What a
 reader learnt beyond the header lives in typed fields: ``ismrmrd_info``, ``fastmri_info`` and
 ``simulation``.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, get_args
 
@@ -62,22 +64,40 @@ class Metadata(Mapping[str, Any]):
         return f"Metadata({self._items!r})"
 
 
-@dataclass
+Vector3 = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
 class SliceGeometry:
-    """Patient-coordinate geometry of one slice (ISMRMRD/DICOM LPS convention, millimetres)."""
+    """Patient-coordinate geometry of one slice (ISMRMRD/DICOM LPS convention, millimetres).
 
-    position: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    read_dir: tuple[float, float, float] = (1.0, 0.0, 0.0)
-    phase_dir: tuple[float, float, float] = (0.0, 1.0, 0.0)
-    slice_dir: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    Raises:
+        InvalidScanError: an entry is not a 3-vector of finite numbers (the message names it).
+    """
+
+    position: Vector3 = (0.0, 0.0, 0.0)
+    read_dir: Vector3 = (1.0, 0.0, 0.0)
+    phase_dir: Vector3 = (0.0, 1.0, 0.0)
+    slice_dir: Vector3 = (0.0, 0.0, 1.0)
+
+    def __post_init__(self) -> None:
+        for name in ("position", "read_dir", "phase_dir", "slice_dir"):
+            value = getattr(self, name)
+            if not isinstance(value, Sequence) or len(value) != 3 or not all(_is_finite(v) for v in value):
+                _fail_header(f"SliceGeometry.{name} must be 3 finite numbers, not {value!r}")
+            object.__setattr__(self, name, tuple(value))
 
 
-@dataclass
+@dataclass(frozen=True)
 class ScanHeader:
-    """What the file says about the acquisition, parsed once by the reader.
+    """What the file says about the acquisition, parsed once by the reader; a frozen, checked value.
 
     ``recon_matrix`` and ``encoded_matrix`` are (ny, nx) in the layout of ``Scan.kspace``'s image axes;
-    ``fov_mm`` is (fov_y, fov_x, slice thickness) of the reconstructed image in the same order.
+    ``fov_mm`` is (fov_y, fov_x, slice thickness) of the reconstructed image in the same order. The
+    mappings are read-only ``Metadata``; derive a changed header with ``dataclasses.replace``.
+
+    Raises:
+        InvalidScanError: a field has the wrong type or an impossible value (the message names it).
     """
 
     recon_matrix: tuple[int, int]
@@ -88,17 +108,72 @@ class ScanHeader:
     slice_spacing_mm: float | None = None
     frame_time_ms: float | None = None
     acceleration: tuple[int, int] = (1, 1)
-    geometry: list[SliceGeometry] = field(default_factory=list)  # one entry per slice, may be empty
-    patient: dict[str, str] = field(default_factory=dict)  # name, id, birth_date, sex, weight_kg
-    study: dict[str, str] = field(default_factory=dict)  # date, time, description, id, institution
-    series: dict[str, str] = field(default_factory=dict)  # description, protocol_name, date, time
-    sequence: dict[str, float | str] = field(default_factory=dict)  # TR_ms, TE_ms, flip_deg, field_T, ...
+    geometry: tuple[SliceGeometry, ...] = ()  # one entry per slice, may be empty
+    patient: Mapping[str, str] = field(default_factory=Metadata)  # name, id, birth_date, sex, weight_kg
+    study: Mapping[str, str] = field(default_factory=Metadata)  # date, time, description, id, institution
+    series: Mapping[str, str] = field(default_factory=Metadata)  # description, protocol_name, date, time
+    sequence: Mapping[str, float | str] = field(default_factory=Metadata)  # TR_ms, TE_ms, flip_deg, ...
     xml: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_header(self)
 
     @property
     def pixel_spacing_mm(self) -> tuple[float, float]:
         """(row spacing, column spacing) of the reconstructed image in mm."""
         return (self.fov_mm[0] / self.recon_matrix[0], self.fov_mm[1] / self.recon_matrix[1])
+
+
+def _fail_header(problem: str) -> NoReturn:
+    raise InvalidScanError(f"ScanHeader: {problem}")
+
+
+def _is_finite(value: object) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool) and int(value) >= 1
+
+
+def _check_header(h: ScanHeader) -> None:
+    """Positive whole matrix sizes and factors, finite fields of view (in-plane positive), known names."""
+    for name in ("recon_matrix", "encoded_matrix", "acceleration"):
+        value = getattr(h, name)
+        if not isinstance(value, Sequence) or len(value) != 2 or not all(_is_count(n) for n in value):
+            _fail_header(f"{name} must be 2 whole numbers >= 1, not {value!r}")
+        object.__setattr__(h, name, tuple(value))
+    fov = h.fov_mm
+    if not isinstance(fov, Sequence) or len(fov) != 3 or not all(_is_finite(v) for v in fov):
+        _fail_header(f"fov_mm must be 3 finite numbers in mm, not {fov!r}")
+    object.__setattr__(h, "fov_mm", tuple(fov))
+    fov = h.fov_mm
+    if not (fov[0] > 0 and fov[1] > 0 and fov[2] >= 0):
+        _fail_header(f"fov_mm {fov!r} must be positive in-plane, with a slice thickness >= 0")
+    if h.trajectory not in get_args(Trajectory):
+        _fail_header(f"trajectory {h.trajectory!r} is not one of {', '.join(get_args(Trajectory))}")
+    if h.readout_axis not in (-1, -2) or isinstance(h.readout_axis, bool):
+        _fail_header(f"readout_axis must be -1 or -2, not {h.readout_axis!r}")
+    for name in ("slice_spacing_mm", "frame_time_ms"):
+        value = getattr(h, name)
+        if value is not None and not _is_finite(value):
+            _fail_header(f"{name} must be a finite number or None, not {value!r}")
+    if isinstance(h.geometry, str | bytes) or not isinstance(h.geometry, Sequence):
+        _fail_header(f"geometry must be a sequence of SliceGeometry, not {h.geometry!r}")
+    object.__setattr__(h, "geometry", tuple(h.geometry))
+    for g in h.geometry:
+        if not isinstance(g, SliceGeometry):
+            _fail_header(f"geometry entries must be SliceGeometry, not {type(g).__name__}")
+    for name in ("patient", "study", "series", "sequence"):
+        value = getattr(h, name)
+        if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+            _fail_header(f"{name} must be a mapping with str keys, not {value!r}")
+        if not all(isinstance(v, str) or _is_finite(v) for v in value.values()):
+            _fail_header(f"{name} values must be text or finite numbers: {dict(value)!r}")
+        if not isinstance(value, Metadata):
+            object.__setattr__(h, name, Metadata(value))
+    if h.xml is not None and not isinstance(h.xml, str):
+        _fail_header(f"xml must be text or None, not {type(h.xml).__name__}")
 
 
 @dataclass(frozen=True)
@@ -264,8 +339,6 @@ def _check_scan(scan: Scan) -> None:
     if not isinstance(scan.source, Path):
         _fail(f"source must be a pathlib.Path, not {type(scan.source).__name__}")
     h = scan.header
-    if h.trajectory not in get_args(Trajectory):
-        _fail(f"header.trajectory {h.trajectory!r} is not one of {', '.join(get_args(Trajectory))}")
     cartesian = scan.traj is None
     if cartesian != (h.trajectory == "cartesian"):
         _fail(f"header.trajectory is {h.trajectory!r} but traj is {'absent' if cartesian else 'given'}")

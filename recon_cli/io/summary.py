@@ -93,10 +93,10 @@ def _row(path: Path, fmt: str, header: Any, **fields: Any) -> dict[str, Any]:
 def _describe_ismrmrd(path: Path, f: Any) -> dict[str, Any]:
     from recon_cli.io.ismrmrd_header import (
         check_encoding,
-        fill_timing_geometry,
         parse_xml,
         scan_header,
         stated_trajectory_units,
+        with_timing_geometry,
     )
     from recon_cli.io.ismrmrd_table import classify
 
@@ -118,7 +118,7 @@ def _describe_ismrmrd(path: Path, f: Any) -> dict[str, Any]:
     noise, imaging, calibration = classify(path, heads, guesses)  # as read_ismrmrd chooses
     img = heads[imaging]
     counter = "phase" if np.unique(img["idx"]["phase"]).size > 1 else "repetition"
-    fill_timing_geometry(header, hdr, img, counter, guesses)
+    header = with_timing_geometry(header, hdr, img, counter, guesses)
     keys = np.unique(np.stack([img["idx"]["slice"], img["idx"][counter]]), axis=1, return_counts=True)
     n_slices, n_frames = np.unique(keys[0][0]).size, np.unique(keys[0][1]).size
     samples = int(img["number_of_samples"].max())
@@ -188,7 +188,7 @@ def _describe_fastmri(path: Path, f: Any) -> dict[str, Any]:
     n_out = min(rows, max(1, round(rows * recon_fov[0] / enc_fov[0])))
     header = ScanHeader(recon_matrix=recon, encoded_matrix=(n_out, cols), fov_mm=recon_fov)
     fh.check_coil_count(geo["hdr"], int(ds.shape[1]) if ds.ndim == 4 else 1, guesses)
-    fh.assume_orientation(header, int(ds.shape[0]), guesses)
+    header = fh.assume_orientation(header, int(ds.shape[0]), guesses)
     mask = np.asarray(f["mask"][()]).reshape(-1) != 0 if "mask" in f else sampled
     if "sampling_mask" in f:
         mask = np.asarray(f["sampling_mask"][()]) != 0

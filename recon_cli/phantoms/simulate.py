@@ -186,8 +186,8 @@ def simulate_radial_cine(
     sigma = noise_sigma(img, snr) if snr else 0.0
     kspace = kspace + complex_noise(tuple(kspace.shape), sigma, gen, noise_cov, coil_dim=2)
     matrix = (int(img.shape[-2]), int(img.shape[-1]))
-    header = _synthetic_header(matrix, fov_mm, slice_thickness_mm, "radial", frame_time_ms, 1)
-    header.sequence["TR_ms"] = round(frame_time_ms * readout_length / traj.shape[-1], 4)
+    tr_ms = round(frame_time_ms * readout_length / traj.shape[-1], 4)
+    header = _synthetic_header(matrix, fov_mm, slice_thickness_mm, "radial", frame_time_ms, 1, tr_ms)
     return Scan(
         kspace=kspace.to(torch.complex64),
         header=header,
@@ -233,6 +233,7 @@ def _synthetic_header(
     trajectory: Trajectory,
     frame_time_ms: float | None,
     n_slices: int,
+    tr_ms: float = 3.0,
 ) -> ScanHeader:
     """Header with obviously synthetic patient/study fields and a double-oblique short-axis geometry."""
     a, b = math.radians(35.0), math.radians(-50.0)
@@ -242,12 +243,12 @@ def _synthetic_header(
     def vec(i: int) -> tuple[float, float, float]:
         return (round(float(rot[0, i]), 6), round(float(rot[1, i]), 6), round(float(rot[2, i]), 6))
 
-    geometry = [
+    geometry = tuple(
         SliceGeometry(
             position=(12.5, -20.0, 35.0 + i * thickness), read_dir=vec(0), phase_dir=vec(1), slice_dir=vec(2)
         )
         for i in range(n_slices)
-    ]
+    )
     return ScanHeader(
         recon_matrix=matrix,
         encoded_matrix=matrix,
@@ -271,5 +272,5 @@ def _synthetic_header(
             "institution": "recon synthetic data",
         },
         series={"description": f"synthetic {trajectory} phantom", "protocol_name": f"synthetic_{trajectory}"},
-        sequence={"TR_ms": 3.0, "TE_ms": 1.5, "flip_deg": 50.0, "field_T": 1.5},
+        sequence={"TR_ms": tr_ms, "TE_ms": 1.5, "flip_deg": 50.0, "field_T": 1.5},
     )

@@ -172,13 +172,11 @@ def _masked(scan: Scan, pattern: np.ndarray) -> tuple[Scan, float]:
     if scan.mask is not None:
         mask = mask & scan.mask.bool().to(mask.device)
     full = torch.broadcast_to(mask, (*scan.kspace.shape[:2], 1, *scan.kspace.shape[-2:]))
-    header = dataclasses.replace(scan.header, geometry=list(scan.header.geometry))
     out = dataclasses.replace(
         scan,
         kspace=scan.kspace * mask,
         mask=mask.contiguous(),
         acs=None,
-        header=header,
         ismrmrd_info=None,
         fastmri_info=None,
         simulation=None,
@@ -201,7 +199,6 @@ def _radial(scan: Scan, traj: np.ndarray, spec: PatternSpec) -> Scan:
         trajectory="radial",
         readout_axis=-1,
         acceleration=(1, 1),
-        geometry=list(scan.header.geometry),
     )
     return Scan(
         kspace=kspace.to(torch.complex64).contiguous(),
