@@ -4,19 +4,12 @@
 from recon_cli.registry import ModelPlugin
 from recon_plugins.cunet.config import CUNetConfig
 
-
-def _build(config: CUNetConfig):  # noqa: ANN202 - returns torch.nn.Module, imported lazily
-    from recon_plugins.cunet.model import CUNetRecon
-
-    return CUNetRecon(config)
-
-
 plugin = ModelPlugin(
     name="cunet",
     description="Residual complex U-Net (2D spatial + 1D temporal convolutions) on the SENSE-combined "
     "gridded image (train it with `recon train`)",
     config_cls=CUNetConfig,
-    build=_build,
+    build="recon_plugins.cunet.model:CUNetRecon",
     trainable=True,
     default_weights=("recon_plugins.cunet", "weights.pt"),
 )

@@ -3,19 +3,12 @@
 from recon_cli.registry import ModelPlugin
 from recon_plugins.imunne.config import IMUNNEConfig
 
-
-def _build(config: IMUNNEConfig):  # noqa: ANN202 - returns torch.nn.Module, imported lazily
-    from recon_plugins.imunne.model import IMUNNE
-
-    return IMUNNE(config)
-
-
 plugin = ModelPlugin(
     name="imunne",
     description="Implicit network: fixed point of a gradient step with a CU-Net regulariser, trained "
     "with Jacobian-free backpropagation (train it with `recon train`)",
     config_cls=IMUNNEConfig,
-    build=_build,
+    build="recon_plugins.imunne.model:IMUNNE",
     trainable=True,
     default_weights=("recon_plugins.imunne", "weights.pt"),
 )

@@ -3,18 +3,11 @@
 from recon_cli.registry import ModelPlugin
 from recon_plugins.sense.config import SenseConfig
 
-
-def _build(config: SenseConfig):  # noqa: ANN202 - returns torch.nn.Module, imported lazily
-    from recon_plugins.sense.model import CgSense
-
-    return CgSense(config)
-
-
 plugin = ModelPlugin(
     name="sense",
     description="CG-SENSE: min ||A x - y||^2 + lam ||x||^2 by conjugate gradients (density-weighted "
     "for non-Cartesian data)",
     config_cls=SenseConfig,
-    build=_build,
+    build="recon_plugins.sense.model:CgSense",
     trainable=False,
 )

@@ -3,18 +3,11 @@
 from recon_cli.registry import ModelPlugin
 from recon_plugins.zero_filled.config import ZeroFilledConfig
 
-
-def _build(config: ZeroFilledConfig):  # noqa: ANN202 - returns torch.nn.Module, imported lazily
-    from recon_plugins.zero_filled.model import ZeroFilled
-
-    return ZeroFilled(config)
-
-
 plugin = ModelPlugin(
     name="zero-filled",
     description="Inverse FFT (Cartesian) or density-compensated gridding (non-Cartesian), "
     "coil-combined by root-sum-of-squares or with coil maps",
     config_cls=ZeroFilledConfig,
-    build=_build,
+    build="recon_plugins.zero_filled.model:ZeroFilled",
     trainable=False,
 )
