@@ -158,7 +158,7 @@ THIRD_PARTY = textwrap.dedent(
         name="toy-scaled",
         description="Adjoint times a learnable scale (a third-party plugin in a test).",
         config_cls=ScaledConfig,
-        build="toy_recon_plugin:Scaled",
+        build=Scaled,
         trainable=True,
     )
     '''
