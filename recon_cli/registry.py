@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -27,6 +28,25 @@ ENTRY_POINT_GROUP = "recon.models"
 
 
 @dataclass(frozen=True)
+class LazyBuild:
+    """A builder named by ``"module:attr"``: the module is imported only when a model is built.
+
+    Declaring a plugin this way imports no torch, so ``recon models`` and ``--help`` stay fast.
+    """
+
+    target: str
+
+    def __post_init__(self) -> None:
+        module, _, attr = self.target.partition(":")
+        if not module or not attr:
+            raise ValueError(f"build must name 'module:attr', got {self.target!r}")
+
+    def __call__(self, config: Any) -> Any:
+        module, _, attr = self.target.partition(":")
+        return getattr(importlib.import_module(module), attr)(config)
+
+
+@dataclass(frozen=True)
 class ModelPlugin:
     """What a model plugin declares.
 
@@ -36,7 +56,8 @@ class ModelPlugin:
         config_cls: typed dataclass holding the only copy of the model's defaults.
         build: config -> a module keeping ``recon_cli.contract.ReconModel`` (``forward(kspace, op,
             x0=None)`` returns the image; ``coil_maps`` is "required", "optional" or "ignored"); callers
-            use ``create``, which checks it.
+            use ``create``, which checks it. A ``"module:attr"`` string names such a callable, imported
+            only when a model is built (see ``LazyBuild``).
         trainable: whether ``recon train`` applies.
         cartesian / non_cartesian / static / dynamic: which data it supports.
         default_weights: package resource ("package.module", "file.pt") of shipped weights, if any.
@@ -47,7 +68,7 @@ class ModelPlugin:
     name: str
     description: str
     config_cls: type
-    build: Callable[[Any], Any]
+    build: Callable[[Any], Any] | str
     trainable: bool = False
     cartesian: bool = True
     non_cartesian: bool = True
@@ -56,9 +77,15 @@ class ModelPlugin:
     default_weights: tuple[str, str] | None = None
     working_set: Callable[[Any], Any] | None = None
 
+    def __post_init__(self) -> None:
+        if isinstance(self.build, str):
+            object.__setattr__(self, "build", LazyBuild(self.build))
+
     def create(self, config: Any) -> torch.nn.Module:
         """``build(config)``, checked against the model contract (ModelError naming this plugin)."""
-        return checked_model(self.build(config), self.name)
+        build = self.build
+        assert not isinstance(build, str)  # made a LazyBuild in __post_init__
+        return checked_model(build(config), self.name)
 
     def supports(self) -> str:
         """Human-readable list of the data this model handles."""

@@ -14,6 +14,8 @@ from recon_cli.solvers.implicit import BackwardInfo, BackwardOptions, differenti
 from tests.helpers import small_cine
 
 TINY = {"chans": 8, "layers": 3, "iterations": 20, "eval_iterations": 20}
+# backward-solve settings of the gradient checks below (each test overrides what it studies)
+BACKWARD = {"solver": "broyden", "iterations": 30, "tol": 1e-4, "memory": 30, "refine": 0, "fallback": 0.0}
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +57,8 @@ def _implicit_grads(mode: str, **options: object) -> tuple[torch.Tensor, torch.T
 
     x, _, inverse = broyden(f, torch.zeros_like(bias), 200, 1e-13, memory=100)
     info = BackwardInfo()
-    y = differentiable_fixed_point(f, x, BackwardOptions(mode=mode, **options), inverse, info)
+    settings = {**BACKWARD, "mode": mode, **options}
+    y = differentiable_fixed_point(f, x, BackwardOptions(**settings), inverse, info)
     (c @ y).backward()
     return weight.grad, bias.grad, info
 

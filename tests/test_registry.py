@@ -30,6 +30,21 @@ def test_load_known_plugin() -> None:
     assert "zero-filled" in available_models()
 
 
+def test_plugin_named_builder_is_imported_only_when_a_model_is_built() -> None:
+    """``build="module:attr"`` costs no import when the plugin loads; a malformed name fails at once."""
+    code = (
+        "import sys\nfrom recon_cli.registry import load_plugin, resolve_config\n"
+        "plugin = load_plugin('zero-filled')\n"
+        "print('recon_plugins.zero_filled.model' in sys.modules, 'torch' in sys.modules)\n"
+        "model = plugin.create(resolve_config(plugin))\n"
+        "print(type(model).__name__, 'recon_plugins.zero_filled.model' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False", "ZeroFilled", "True"]
+    with pytest.raises(ValueError, match="module:attr"):
+        ModelPlugin(name="x", description="x", config_cls=dict, build="no_attribute")
+
+
 def test_unknown_model_names_the_available_ones() -> None:
     with pytest.raises(
         ModelError,

@@ -10,7 +10,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -25,6 +25,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_INTERNAL = 1
 EXIT_OOM = 5
+
+# options several commands declare alike (one copy of their flag and help)
+DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu or cuda:N.")]
+OverwriteOutputsOption = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")]
 
 
 def debug_enabled() -> bool:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from recon_cli.cli.common import console, handle_errors
+from recon_cli.cli.common import DeviceOption, OverwriteOutputsOption, console, handle_errors
 from recon_cli.coils.options import COIL_METHODS, DEFAULTS, CoilOptions
 
 NAME = "estimate-coils"
@@ -41,8 +41,8 @@ def command(
     compress: Annotated[
         int, typer.Option("--compress", min=0, help="SVD coil compression to N virtual coils (0: off).")
     ] = DEFAULTS.compress,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda:N.")] = "auto",
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
+    device: DeviceOption = "auto",
+    overwrite: OverwriteOutputsOption = False,
 ) -> None:
     from recon_cli.estimate_coils import estimate_coils_file
 

@@ -20,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from recon_cli.cli.common import (
+    DeviceOption,
     console,
     err_console,
     expand_inputs,
@@ -60,7 +61,7 @@ def command(
     coil_method: Annotated[
         str, typer.Option("--coil-method", help="Coil maps when needed: espirit, walsh, inati, sos.")
     ] = _D.coil_method,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda:N.")] = _D.device,
+    device: DeviceOption = _D.device,
     prewhiten: Annotated[
         bool, typer.Option("--prewhiten/--no-prewhiten", help="Prewhiten coils with the file's noise scans.")
     ] = _D.prewhiten,

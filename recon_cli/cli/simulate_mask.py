@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from recon_cli.cli.common import console, handle_errors, parse_size
+from recon_cli.cli.common import OverwriteOutputsOption, console, handle_errors, parse_size
 from recon_cli.errors import UsageError
 from recon_cli.sampling.kinds import MASK_KINDS
 from recon_cli.sampling.spec import PatternSpec
@@ -64,7 +64,7 @@ def command(
     force: Annotated[
         bool, typer.Option("--force", help="--apply-to: undersample data that is already undersampled.")
     ] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
+    overwrite: OverwriteOutputsOption = False,
 ) -> None:
     spec = PatternSpec(
         kind=kind,

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from recon_cli.cli.common import console, err_console, handle_errors, parse_settings
+from recon_cli.cli.common import DeviceOption, console, err_console, handle_errors, parse_settings
 from recon_cli.train.config import TrainConfig
 
 NAME = "train"
@@ -77,7 +77,7 @@ def command(
             help=f"Keep workers between epochs (default {D.persistent_workers}).",
         ),
     ] = None,
-    device: Annotated[str, Opt("--device", help="auto, cpu or cuda:N.")] = "auto",
+    device: DeviceOption = "auto",
     resume: Annotated[Path | None, Opt("--resume", help="Continue the run in this folder.")] = None,
     init: Annotated[
         Path | None,

@@ -12,10 +12,10 @@ one and writes its maps is ``recon_cli.estimate_coils``.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from recon_cli.coils.options import COIL_METHODS, DEFAULTS, CoilOptions
+from recon_cli.lazy import lazy_exports
 
 _EXPORTS = {
     "calibration_kspace": "calibration",
@@ -57,11 +57,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:

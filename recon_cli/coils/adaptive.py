@@ -83,13 +83,11 @@ def inati_maps(
     """Inati's fast iterative adaptive-combine maps, phase-aligned like ``walsh_maps``.
 
     Args:
-        images: (..., C, gy, gx) complex low-resolution coil images.
-        shape: (ny, nx) output grid.
-        smoothing: odd block size (pixels of the images' grid).
+        images, shape, smoothing: as in ``walsh_maps``.
         iterations: number of smooth-and-recombine steps.
 
     Returns:
-        (..., C, ny, nx) complex64, unit norm over coils, zero in the background.
+        as ``walsh_maps``.
     """
     if iterations < 1:
         raise ValueError(f"iterations must be >= 1, got {iterations}")

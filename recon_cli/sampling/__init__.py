@@ -20,8 +20,9 @@ Names are loaded on first use, so importing ``recon_cli.sampling.kinds`` or ``re
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from recon_cli.lazy import lazy_exports
 
 _EXPORTS = {
     "CARTESIAN_KINDS": "kinds",
@@ -90,15 +91,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    # kept here: importing submodule ``spiral`` binds the module to the package's name ``spiral``,
-    # which would otherwise shadow the function of that name from then on
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:

@@ -45,16 +45,7 @@ def picard(
     Returns:
         (the last iterate, detached; FixedPointInfo).
     """
-    x, change, k = x0.detach(), float("inf"), 0
-    while k < max_iter:
-        k += 1
-        x_new = f(x)
-        progress.iteration(k, max_iter)
-        change = relative_norm(x_new - x, x)
-        x = x_new
-        if change < tol:
-            break
-    return x, FixedPointInfo(k, change)
+    return _iterate(f, x0.detach(), max_iter, tol)
 
 
 @torch.no_grad()
@@ -82,16 +73,26 @@ def anderson(
     Returns:
         (the last iterate, detached; FixedPointInfo).
     """
-    x = x0.detach()
     xs: list[torch.Tensor] = []
     fs: list[torch.Tensor] = []
+
+    def step(x: torch.Tensor) -> torch.Tensor:
+        xs.append(x)
+        fs.append(f(x))
+        del xs[:-memory], fs[:-memory]
+        return _anderson_mix(xs, fs, damping, regularisation)
+
+    return _iterate(step, x0.detach(), max_iter, tol)
+
+
+def _iterate(
+    step: FixedPointMap, x: torch.Tensor, max_iter: int, tol: float
+) -> tuple[torch.Tensor, FixedPointInfo]:
+    """x <- step(x), reporting progress, until the relative change is below ``tol`` or ``max_iter`` steps."""
     change, k = float("inf"), 0
     while k < max_iter:
         k += 1
-        xs.append(x)
-        fs.append(f(x))
-        xs, fs = xs[-memory:], fs[-memory:]
-        x_new = _anderson_mix(xs, fs, damping, regularisation)
+        x_new = step(x)
         progress.iteration(k, max_iter)
         change = relative_norm(x_new - x, x)
         x = x_new

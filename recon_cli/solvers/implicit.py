@@ -30,7 +30,8 @@ BACKWARD_SOLVERS = ("broyden", "anderson", "picard")
 
 @dataclass(frozen=True)
 class BackwardOptions:
-    """How the gradient of a fixed point is formed.
+    """How the gradient of a fixed point is formed; no defaults here: the model's config holds them (one
+    copy, e.g. ``DEQConfig``).
 
     Attributes:
         mode: "ift", "shine" or "jfb" (see the module docstring).
@@ -44,13 +45,13 @@ class BackwardOptions:
             finite (0: never).
     """
 
-    mode: str = "ift"
-    solver: str = "broyden"
-    iterations: int = 30
-    tol: float = 1e-4
-    memory: int = 30
-    refine: int = 0
-    fallback: float = 0.0
+    mode: str
+    solver: str
+    iterations: int
+    tol: float
+    memory: int
+    refine: int
+    fallback: float
 
 
 @dataclass

@@ -7,14 +7,9 @@ on first use, so ``recon_cli.train.config`` can be imported without torch (``rec
 
 from __future__ import annotations
 
-from typing import Any
+from recon_cli.lazy import lazy_exports
 
 __all__ = ["TrainRequest", "TrainResult", "train"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from recon_cli.train import run
-
-        return getattr(run, name)
-    raise AttributeError(f"module 'recon_cli.train' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, dict.fromkeys(__all__, "run"))

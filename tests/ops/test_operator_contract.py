@@ -120,15 +120,21 @@ def _vdot(a: torch.Tensor, b: torch.Tensor) -> complex:
     return complex(torch.vdot(a.flatten(), b.flatten()))
 
 
-def _build(case: Case, device: torch.device, rng: torch.Generator) -> LinearOperator | None:
-    """The operator on ``device``, or None after checking it refuses clearly a backend not installed there."""
-    op = case.build(rng).to(device)
-    if case.backend is not None and case.backend not in available_backends(device):
-        x = torch.zeros((FRAMES, *op.domain_shape), dtype=torch.complex64, device=device)
-        with pytest.raises(ModelError, match=f"NonCartesianSense: backend '{case.backend}' is not installed"):
-            op(x)
-        return None
-    return op
+@dataclass
+class Probe:
+    """An operator on its device, with the generator that built it for the random inputs of a test."""
+
+    op: LinearOperator
+    device: torch.device
+    rng: torch.Generator
+
+    def domain(self, dtype: torch.dtype = torch.complex64) -> torch.Tensor:
+        """A random batch of FRAMES images: (FRAMES, *op.domain_shape) on the operator's device."""
+        return _complex((FRAMES, *self.op.domain_shape), self.rng, dtype).to(self.device)
+
+    def range(self, dtype: torch.dtype = torch.complex64) -> torch.Tensor:
+        """A random batch of FRAMES k-space arrays: (FRAMES, *op.range_shape) on the operator's device."""
+        return _complex((FRAMES, *self.op.range_shape), self.rng, dtype).to(self.device)
 
 
 @pytest.fixture(params=CASES, ids=[c.name for c in CASES])
@@ -136,40 +142,46 @@ def case(request: pytest.FixtureRequest) -> Case:
     return request.param
 
 
+@pytest.fixture
+def probe(case: Case, device: torch.device, rng: torch.Generator) -> Probe | None:
+    """The case's operator on ``device``, or None after checking it refuses clearly a backend not
+    installed there."""
+    op = case.build(rng).to(device)
+    if case.backend is not None and case.backend not in available_backends(device):
+        x = torch.zeros((FRAMES, *op.domain_shape), dtype=torch.complex64, device=device)
+        with pytest.raises(ModelError, match=f"NonCartesianSense: backend '{case.backend}' is not installed"):
+            op(x)
+        return None
+    return Probe(op, device, rng)
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=["c64", "c128"])
-def test_adjoint_passes_the_dot_product_test(
-    case: Case, device: torch.device, dtype: torch.dtype, rng: torch.Generator
-) -> None:
-    op = _build(case, device, rng)
-    if op is None:
+def test_adjoint_passes_the_dot_product_test(probe: Probe | None, dtype: torch.dtype) -> None:
+    if probe is None:
         return
-    x = _complex((FRAMES, *op.domain_shape), rng, dtype).to(device)
-    y = _complex((FRAMES, *op.range_shape), rng, dtype).to(device)
+    op, x, y = probe.op, probe.domain(dtype), probe.range(dtype)
     ax, aty = op(x), op.adjoint(y)
-    assert ax.dtype == aty.dtype == dtype and ax.device.type == aty.device.type == device.type
+    assert ax.dtype == aty.dtype == dtype and ax.device.type == aty.device.type == probe.device.type
     lhs, rhs = _vdot(ax, y), _vdot(x, aty)
     assert abs(lhs - rhs) <= DOT_RTOL[dtype] * abs(lhs)
 
 
-def test_forward_and_adjoint_are_linear(case: Case, device: torch.device, rng: torch.Generator) -> None:
-    op = _build(case, device, rng)
-    if op is None:
+def test_forward_and_adjoint_are_linear(probe: Probe | None) -> None:
+    if probe is None:
         return
-    x1, x2 = (_complex((FRAMES, *op.domain_shape), rng).to(device) for _ in range(2))
-    y1, y2 = (_complex((FRAMES, *op.range_shape), rng).to(device) for _ in range(2))
+    op = probe.op
+    x1, x2 = probe.domain(), probe.domain()
+    y1, y2 = probe.range(), probe.range()
     a, b = 0.7 - 1.3j, -2.1 + 0.4j
     assert _relative(op(a * x1 + b * x2), a * op(x1) + b * op(x2)) < 1e-5
     assert _relative(op.adjoint(a * y1 + b * y2), a * op.adjoint(y1) + b * op.adjoint(y2)) < 1e-5
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["c64", "c128"])
-def test_normal_equals_adjoint_after_forward(
-    case: Case, device: torch.device, dtype: torch.dtype, rng: torch.Generator
-) -> None:
-    op = _build(case, device, rng)
-    if op is None:
+def test_normal_equals_adjoint_after_forward(case: Case, probe: Probe | None, dtype: torch.dtype) -> None:
+    if probe is None:
         return
-    x = _complex((FRAMES, *op.domain_shape), rng, dtype).to(device)
+    op, x = probe.op, probe.domain(dtype)
     normal = op.normal(x)
     assert normal.dtype == dtype and normal.shape == x.shape
     assert _relative(normal, op.adjoint(op(x))) < case.normal_rtol
@@ -177,14 +189,12 @@ def test_normal_equals_adjoint_after_forward(
     assert _vdot(x, normal).real > 0 and abs(_vdot(x, normal).imag) < 1e-4 * abs(_vdot(x, normal))
 
 
-def test_gradients_are_the_adjoint(case: Case, device: torch.device, rng: torch.Generator) -> None:
+def test_gradients_are_the_adjoint(probe: Probe | None) -> None:
     """d/dx 0.5 ||A x - y||^2 = A^H (A x - y); d/dy Re<A^H y, z> = A z; d/dx Re<A^H A x, z> = A^H A z."""
-    op = _build(case, device, rng)
-    if op is None:
+    if probe is None:
         return
-    x = _complex((FRAMES, *op.domain_shape), rng).to(device).requires_grad_(True)
-    y = _complex((FRAMES, *op.range_shape), rng).to(device).requires_grad_(True)
-    z = _complex((FRAMES, *op.domain_shape), rng).to(device)
+    op = probe.op
+    x, y, z = probe.domain().requires_grad_(True), probe.range().requires_grad_(True), probe.domain()
     (grad_x,) = torch.autograd.grad(0.5 * (op(x) - y.detach()).abs().pow(2).sum(), x)
     with torch.no_grad():
         assert _relative(grad_x, op.adjoint(op(x) - y)) < 1e-5
@@ -195,26 +205,24 @@ def test_gradients_are_the_adjoint(case: Case, device: torch.device, rng: torch.
         assert _relative(grad_n, op.normal(z)) < 1e-5
 
 
-def test_gradients_reach_the_coil_maps(case: Case, device: torch.device, rng: torch.Generator) -> None:
+def test_gradients_reach_the_coil_maps(probe: Probe | None) -> None:
     """Maps learned end to end (E2E-VarNet style) need gradients through forward, adjoint and normal."""
-    op = _build(case, device, rng)
-    if op is None or op.maps is None:
+    if probe is None or probe.op.maps is None:
         return
+    op = probe.op
     op.maps.requires_grad_(True)
-    x = _complex((FRAMES, *op.domain_shape), rng).to(device)
+    x = probe.domain()
     for apply in (op.forward, op.normal, lambda v: op.adjoint(op(v))):
         (grad,) = torch.autograd.grad(apply(x).abs().pow(2).sum(), op.maps)
         assert grad.shape == op.maps.shape and torch.isfinite(grad).all() and grad.abs().sum() > 0
 
 
-def test_bad_input_is_refused_naming_the_operator(
-    case: Case, device: torch.device, rng: torch.Generator
-) -> None:
-    op = _build(case, device, rng)
-    if op is None:
+def test_bad_input_is_refused_naming_the_operator(probe: Probe | None) -> None:
+    if probe is None:
         return
+    op, rng, device = probe.op, probe.rng, probe.device
     name = type(op).__name__
-    x = _complex((FRAMES, *op.domain_shape), rng).to(device)
+    x = probe.domain()
     with pytest.raises(ModelError, match=f"{name}: image must be complex64 or complex128"):
         op(x.real)
     with pytest.raises(ModelError, match=f"{name}: image must have shape"):

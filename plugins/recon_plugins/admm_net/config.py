@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 INITS = ("dct", "random")
 
@@ -50,14 +51,34 @@ class AdmmNetConfig:
     cg_iterations: int = 10
 
     def __post_init__(self) -> None:
-        from recon_cli.errors import ModelError
+        check_shrinkage_network(
+            "admm-net",
+            self,
+            ("stages", "filters", "cg_iterations"),
+            dct_filters=8,
+            dct_error=f"the 3x3 DCT basis has 8 non-constant filters; got {self.filters}",
+        )
 
-        if self.init not in INITS:
-            raise ModelError(f"admm-net: init must be one of {', '.join(INITS)}, got {self.init!r}")
-        for name in ("stages", "filters", "cg_iterations"):
-            if getattr(self, name) < 1:
-                raise ModelError(f"admm-net: {name} must be >= 1, got {getattr(self, name)}")
-        if self.init == "dct" and self.filters > 8:
-            raise ModelError(f"admm-net: the 3x3 DCT basis has 8 non-constant filters; got {self.filters}")
-        if self.points < 2 or self.threshold < 0 or self.rho_init <= 0:
-            raise ModelError("admm-net: points must be >= 2, threshold >= 0 and rho_init > 0")
+
+def check_shrinkage_network(
+    model: str, config: Any, counts: tuple[str, ...], *, dct_filters: int, dct_error: str
+) -> None:
+    """The checks ``admm-net`` and ``ifr-net`` share (ModelError naming ``model``).
+
+    Args:
+        model: registry name, first word of every message.
+        config: a config with ``init``, ``filters``, ``points``, ``threshold`` and ``rho_init``.
+        counts: names of the fields that must be >= 1.
+        dct_filters: most ``filters`` the DCT initialisation provides; ``dct_error`` says so.
+    """
+    from recon_cli.errors import ModelError
+
+    if config.init not in INITS:
+        raise ModelError(f"{model}: init must be one of {', '.join(INITS)}, got {config.init!r}")
+    for name in counts:
+        if getattr(config, name) < 1:
+            raise ModelError(f"{model}: {name} must be >= 1, got {getattr(config, name)}")
+    if config.init == "dct" and config.filters > dct_filters:
+        raise ModelError(f"{model}: {dct_error}")
+    if config.points < 2 or config.threshold < 0 or config.rho_init <= 0:
+        raise ModelError(f"{model}: points must be >= 2, threshold >= 0 and rho_init > 0")

@@ -5,12 +5,6 @@ from recon_cli.registry import ModelPlugin
 from recon_plugins.alt_un.config import AltUNConfig
 
 
-def _build(config: AltUNConfig):  # noqa: ANN202 - returns torch.nn.Module, imported lazily
-    from recon_plugins.alt_un.model import AltUN
-
-    return AltUN(config)
-
-
 def _working_set(config: AltUNConfig) -> WorkingSet:
     """The iterate, the gridding, the next iterate and the data gradient; one CU-Net per block."""
     return WorkingSet(
@@ -26,7 +20,7 @@ plugin = ModelPlugin(
     description="Unrolled network: K gradient steps on data consistency plus a CU-Net regulariser, "
     "trained end to end (train it with `recon train`)",
     config_cls=AltUNConfig,
-    build=_build,
+    build="recon_plugins.alt_un.model:AltUN",
     trainable=True,
     default_weights=("recon_plugins.alt_un", "weights.pt"),
     working_set=_working_set,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recon_plugins.cunet.config import check_cunet
+from recon_plugins.cunet.config import CUNetConfig, check_cunet
+
+_CUNET = CUNetConfig()  # the CU-Net's defaults: one copy, in ``cunet``
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,8 @@ class AltUNConfig:
     blocks: int = 5
     shared: bool = True
     step_init: float = 0.5
-    chans: int = 8
-    depth: int = 3
+    chans: int = _CUNET.chans
+    depth: int = _CUNET.depth
     view_share: bool = False
 
     def __post_init__(self) -> None:

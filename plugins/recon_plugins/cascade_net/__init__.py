@@ -3,18 +3,11 @@
 from recon_cli.registry import ModelPlugin
 from recon_plugins.cascade_net.config import CascadeNetConfig
 
-
-def _build(config: CascadeNetConfig):  # noqa: ANN202 - returns torch.nn.Module, imported lazily
-    from recon_plugins.cascade_net.model import CascadeNet
-
-    return CascadeNet(config)
-
-
 plugin = ModelPlugin(
     name="cascade-net",
     description="Deep cascade of residual CNNs and data-consistency layers with a learned weight "
     "(train it with `recon train`)",
     config_cls=CascadeNetConfig,
-    build=_build,
+    build="recon_plugins.cascade_net.model:CascadeNet",
     trainable=True,
 )

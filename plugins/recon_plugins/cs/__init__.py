@@ -5,12 +5,6 @@ from recon_cli.registry import ModelPlugin
 from recon_plugins.cs.config import CsConfig
 
 
-def _build(config: CsConfig):  # noqa: ANN202 - returns torch.nn.Module, imported lazily
-    from recon_plugins.cs.model import CompressedSensing
-
-    return CompressedSensing(config)
-
-
 def _working_set(config: CsConfig) -> WorkingSet:
     """The gridding, A^H D y and the start (image grid) and, on the wavelet-padded grid, FISTA's x, y,
     previous x, gradient and the wavelet coefficients with their thresholded copy; ADMM keeps a split
@@ -23,7 +17,7 @@ plugin = ModelPlugin(
     name="cs",
     description="Compressed sensing: L1-wavelet in space + temporal total variation, by FISTA or ADMM",
     config_cls=CsConfig,
-    build=_build,
+    build="recon_plugins.cs.model:CompressedSensing",
     trainable=False,
     working_set=_working_set,
 )

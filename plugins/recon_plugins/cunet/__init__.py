@@ -6,12 +6,6 @@ from recon_cli.registry import ModelPlugin
 from recon_plugins.cunet.config import CUNetConfig
 
 
-def _build(config: CUNetConfig):  # noqa: ANN202 - returns torch.nn.Module, imported lazily
-    from recon_plugins.cunet.model import CUNetRecon
-
-    return CUNetRecon(config)
-
-
 def _working_set(config: CUNetConfig) -> WorkingSet:
     """The gridding, the network's output and the residual sum; one CU-Net application."""
     return WorkingSet(images=3, cnn_chans=config.chans, cnn_inputs=1 + int(config.view_share))
@@ -22,7 +16,7 @@ plugin = ModelPlugin(
     description="Residual complex U-Net (2D spatial + 1D temporal convolutions) on the SENSE-combined "
     "gridded image (train it with `recon train`)",
     config_cls=CUNetConfig,
-    build=_build,
+    build="recon_plugins.cunet.model:CUNetRecon",
     trainable=True,
     default_weights=("recon_plugins.cunet", "weights.pt"),
     working_set=_working_set,

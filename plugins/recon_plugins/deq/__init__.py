@@ -3,18 +3,11 @@
 from recon_cli.registry import ModelPlugin
 from recon_plugins.deq.config import DEQConfig
 
-
-def _build(config: DEQConfig):  # noqa: ANN202 - returns torch.nn.Module, imported lazily
-    from recon_plugins.deq.model import DEQ
-
-    return DEQ(config)
-
-
 plugin = ModelPlugin(
     name="deq",
     description="Deep equilibrium: fixed point of a CNN-denoised gradient step found by Broyden's method, "
     "trained by implicit differentiation, SHINE or JFB (train it with `recon train`)",
     config_cls=DEQConfig,
-    build=_build,
+    build="recon_plugins.deq.model:DEQ",
     trainable=True,
 )

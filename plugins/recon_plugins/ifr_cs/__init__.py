@@ -3,19 +3,12 @@
 from recon_cli.registry import ModelPlugin
 from recon_plugins.ifr_cs.config import IfrCsConfig
 
-
-def _build(config: IfrCsConfig):  # noqa: ANN202 - returns torch.nn.Module, imported lazily
-    from recon_plugins.ifr_cs.model import IterativeFeatureRefinement
-
-    return IterativeFeatureRefinement(config)
-
-
 plugin = ModelPlugin(
     name="ifr-cs",
     description="Iterative feature refinement (IFR-CS): closed-form data consistency, wavelet "
     "soft-thresholding, and a feature descriptor that adds back structure (Cartesian, frame by frame)",
     config_cls=IfrCsConfig,
-    build=_build,
+    build="recon_plugins.ifr_cs.model:IterativeFeatureRefinement",
     trainable=False,
     non_cartesian=False,
 )

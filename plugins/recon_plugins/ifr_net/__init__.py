@@ -3,19 +3,12 @@
 from recon_cli.registry import ModelPlugin
 from recon_plugins.ifr_net.config import IfrNetConfig
 
-
-def _build(config: IfrNetConfig):  # noqa: ANN202 - returns torch.nn.Module, imported lazily
-    from recon_plugins.ifr_net.model import IfrNet
-
-    return IfrNet(config)
-
-
 plugin = ModelPlugin(
     name="ifr-net",
     description="IFR-Net: unrolled stages of closed-form data consistency, a shrinkage CNN denoiser and "
     "learned feature refinement (Cartesian; train it with `recon train --loss nmse`)",
     config_cls=IfrNetConfig,
-    build=_build,
+    build="recon_plugins.ifr_net.model:IfrNet",
     trainable=True,
     non_cartesian=False,
 )

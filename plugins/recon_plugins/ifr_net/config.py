@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-INITS = ("dct", "random")
+from recon_plugins.admm_net.config import check_shrinkage_network
 
 
 @dataclass(frozen=True)
@@ -55,14 +55,10 @@ class IfrNetConfig:
     cg_iterations: int = 10
 
     def __post_init__(self) -> None:
-        from recon_cli.errors import ModelError
-
-        if self.init not in INITS:
-            raise ModelError(f"ifr-net: init must be one of {', '.join(INITS)}, got {self.init!r}")
-        for name in ("stages", "blocks", "filters", "descriptor_channels", "cg_iterations"):
-            if getattr(self, name) < 1:
-                raise ModelError(f"ifr-net: {name} must be >= 1, got {getattr(self, name)}")
-        if self.init == "dct" and self.filters > 9:
-            raise ModelError(f"ifr-net: the 3x3 DCT basis has 9 filters; got filters={self.filters}")
-        if self.points < 2 or self.threshold < 0 or self.rho_init <= 0:
-            raise ModelError("ifr-net: points must be >= 2, threshold >= 0 and rho_init > 0")
+        check_shrinkage_network(
+            "ifr-net",
+            self,
+            ("stages", "blocks", "filters", "descriptor_channels", "cg_iterations"),
+            dct_filters=9,
+            dct_error=f"the 3x3 DCT basis has 9 filters; got filters={self.filters}",
+        )

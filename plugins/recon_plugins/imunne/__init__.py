@@ -5,12 +5,6 @@ from recon_cli.registry import ModelPlugin
 from recon_plugins.imunne.config import IMUNNEConfig
 
 
-def _build(config: IMUNNEConfig):  # noqa: ANN202 - returns torch.nn.Module, imported lazily
-    from recon_plugins.imunne.model import IMUNNE
-
-    return IMUNNE(config)
-
-
 def _working_set(config: IMUNNEConfig) -> WorkingSet:
     """The iterate, the gridding, the next iterate, the data gradient and the last input (Anderson adds
     two histories of ``anderson_memory`` iterates); one CU-Net application per iteration."""
@@ -28,7 +22,7 @@ plugin = ModelPlugin(
     description="Implicit network: fixed point of a gradient step with a CU-Net regulariser, trained "
     "with Jacobian-free backpropagation (train it with `recon train`)",
     config_cls=IMUNNEConfig,
-    build=_build,
+    build="recon_plugins.imunne.model:IMUNNE",
     trainable=True,
     default_weights=("recon_plugins.imunne", "weights.pt"),
     working_set=_working_set,

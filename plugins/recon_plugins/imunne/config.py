@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recon_plugins.cunet.config import check_cunet
+from recon_plugins.cunet.config import CUNetConfig, check_cunet
+
+_CUNET = CUNetConfig()  # the CU-Net's defaults: one copy, in ``cunet``
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,8 @@ class IMUNNEConfig:
     contractive: bool = False
     lipschitz: float = 0.9
     shrink_init: float = 1.0
-    chans: int = 8
-    depth: int = 3
+    chans: int = _CUNET.chans
+    depth: int = _CUNET.depth
     view_share: bool = False
 
     def __post_init__(self) -> None:

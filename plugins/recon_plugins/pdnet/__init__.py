@@ -3,18 +3,11 @@
 from recon_cli.registry import ModelPlugin
 from recon_plugins.pdnet.config import PDNetConfig
 
-
-def _build(config: PDNetConfig):  # noqa: ANN202 - returns torch.nn.Module, imported lazily
-    from recon_plugins.pdnet.model import PDNet
-
-    return PDNet(config)
-
-
 plugin = ModelPlugin(
     name="pdnet",
     description="Learned primal-dual network: CNN updates in image and measurement space, unrolled "
     "(train it with `recon train`)",
     config_cls=PDNetConfig,
-    build=_build,
+    build="recon_plugins.pdnet.model:PDNet",
     trainable=True,
 )

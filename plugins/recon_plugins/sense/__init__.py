@@ -5,12 +5,6 @@ from recon_cli.registry import ModelPlugin
 from recon_plugins.sense.config import SenseConfig
 
 
-def _build(config: SenseConfig):  # noqa: ANN202 - returns torch.nn.Module, imported lazily
-    from recon_plugins.sense.model import CgSense
-
-    return CgSense(config)
-
-
 def _working_set(config: SenseConfig) -> WorkingSet:
     """CG holds x, r, p, A^H A p, the right-hand side and the result; one normal weighting."""
     return WorkingSet(images=6, normal=True)
@@ -21,7 +15,7 @@ plugin = ModelPlugin(
     description="CG-SENSE: min ||A x - y||^2 + lam ||x||^2 by conjugate gradients (density-weighted "
     "for non-Cartesian data)",
     config_cls=SenseConfig,
-    build=_build,
+    build="recon_plugins.sense.model:CgSense",
     trainable=False,
     working_set=_working_set,
 )

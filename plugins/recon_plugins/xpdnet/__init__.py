@@ -3,18 +3,11 @@
 from recon_cli.registry import ModelPlugin
 from recon_plugins.xpdnet.config import XPDNetConfig
 
-
-def _build(config: XPDNetConfig):  # noqa: ANN202 - returns torch.nn.Module, imported lazily
-    from recon_plugins.xpdnet.model import XPDNet
-
-    return XPDNet(config)
-
-
 plugin = ModelPlugin(
     name="xpdnet",
     description="Cross-domain primal-dual network: residual dual, MWCNN image updates, learned "
     "coil-map refinement (train it with `recon train`)",
     config_cls=XPDNetConfig,
-    build=_build,
+    build="recon_plugins.xpdnet.model:XPDNet",
     trainable=True,
 )

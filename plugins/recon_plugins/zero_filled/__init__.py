@@ -5,12 +5,6 @@ from recon_cli.registry import ModelPlugin
 from recon_plugins.zero_filled.config import ZeroFilledConfig
 
 
-def _build(config: ZeroFilledConfig):  # noqa: ANN202 - returns torch.nn.Module, imported lazily
-    from recon_plugins.zero_filled.model import ZeroFilled
-
-    return ZeroFilled(config)
-
-
 def _working_set(config: ZeroFilledConfig) -> WorkingSet:
     """One adjoint and the combined image: no iterations, no normal operator."""
     return WorkingSet(images=2)
@@ -21,7 +15,7 @@ plugin = ModelPlugin(
     description="Inverse FFT (Cartesian) or density-compensated gridding (non-Cartesian), "
     "coil-combined by root-sum-of-squares or with coil maps",
     config_cls=ZeroFilledConfig,
-    build=_build,
+    build="recon_plugins.zero_filled.model:ZeroFilled",
     trainable=False,
     working_set=_working_set,
 )
