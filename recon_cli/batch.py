@@ -108,7 +108,8 @@ def reconstruct_batch(
     on_progress: ProgressCallback | None = None,
 ) -> BatchOutcome:
     """Reconstruct this shard's inputs; under torchrun, gather every rank's results on rank 0."""
-    from recon_cli.reconstruct import check_unique_stems, reconstruct_files
+    from recon_cli.output_set import check_unique_stems
+    from recon_cli.reconstruct import reconstruct_files
 
     check_unique_stems(inputs)  # on the whole batch, so that every shard refuses the same clash
     world = int(os.environ.get("WORLD_SIZE", "1"))

@@ -1,17 +1,13 @@
 """The reconstruction pipeline: read -> preprocess -> coils -> operator -> model -> crop -> write.
 
 Batches stream one scan at a time. Each scan's outputs are named after its input and live in one folder,
-``OUT/{stem}/``, with a run record (``{stem}.run.json``: input, model, resolved config, weights and
-their sha256, the reader's guesses, versions, timings, peak memory). The folder is written under a hidden
-temporary name and swapped in whole (``io.atomic.atomic_folder``), so a set is complete or absent.
+``OUT/{stem}/``, with a run record (``recon_cli.output_set``: folder, names, record, and the write that
+makes the set appear whole or not at all).
 """
 
 from __future__ import annotations
 
-import errno
 import functools
-import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,15 +26,23 @@ from recon_cli.errors import (
     UsageError,
     memory_error,
 )
-from recon_cli.io.atomic import atomic_folder, check_writable, refuse_inputs
+from recon_cli.io.atomic import check_writable, refuse_inputs
 from recon_cli.io.scan import Scan
 from recon_cli.ops.base import LinearOperator
 from recon_cli.ops.cartesian import CartesianSense
 from recon_cli.ops.functional import center_crop
 from recon_cli.ops.nufft import NonCartesianSense
+from recon_cli.output_set import (
+    check_out_writable,
+    check_unique_stems,
+    output_folder,
+    output_stem,
+    run_record,
+    write_set,
+)
 from recon_cli.reconstruct_request import ReconstructRequest
-from recon_cli.registry import ModelPlugin, config_to_dict, load_plugin, resolve_config
-from recon_cli.runtime import peak_memory, resolve_device, versions
+from recon_cli.registry import ModelPlugin, load_plugin, resolve_config
+from recon_cli.runtime import resolve_device
 from recon_cli.weights import apply_weights, read_weights, weights_source
 
 ProgressCallback = Callable[[int, int, int, int], None]  # slice, slices, iteration, iterations
@@ -207,7 +211,7 @@ def reconstruct_files(
     check_unique_stems(inputs)
     if request.out_dir.exists() and not request.out_dir.is_dir():
         raise UsageError(f"{request.out_dir}: --out is a file, not a folder")
-    _check_out_writable(request.out_dir)
+    check_out_writable(request.out_dir)
     model = requested_model(request)
     protected = [*map(Path, inputs), request.coils, request.weights]
     results = []
@@ -233,18 +237,6 @@ def reconstruct_files(
         if fail_fast and not result.ok:
             break
     return results
-
-
-def _check_out_writable(out_dir: Path) -> None:
-    """Refuse, before any work, an output folder (or the folder it would be made in) that we cannot write."""
-    existing = next((p for p in (out_dir, *out_dir.absolute().parents) if p.exists()), None)
-    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
-        raise OutputWriteError(out_dir, PermissionError(errno.EACCES, "Permission denied", str(existing)))
-
-
-def output_folder(out_dir: Path, source: Path) -> Path:
-    """The folder that holds every output of ``source``: ``out_dir / stem``."""
-    return Path(out_dir) / output_stem(source)
 
 
 def _reconstruct_one(
@@ -289,55 +281,14 @@ def _reconstruct_one(
     result.notes.extend(_unconverged(model, solver_log))
     if not bool(torch.isfinite(images).all()):
         raise ModelError(f"{path}: model '{model.plugin.name}' produced NaN/Inf values; nothing was written")
-    record = _run_record(path, scan, request, model)
+    record = run_record(path, scan, request, model)
     record["memory_plan"] = None if plan is None else plan.as_dict()
     if solver_log:
         record["solver"] = solver_log
     try:
-        return _write_set(folder, stem, images, scan, request, record, timings, model)
+        return write_set(folder, stem, images, scan, request, record, timings, model)
     except OSError as exc:
         raise OutputWriteError(folder, exc) from None
-
-
-def _write_set(
-    folder: Path,
-    stem: str,
-    images: torch.Tensor,
-    scan: Scan,
-    request: ReconstructRequest,
-    record: dict[str, Any],
-    timings: dict[str, float],
-    model: LoadedModel,
-) -> list[Path]:
-    """Every output of one scan, written into a hidden folder that then becomes ``folder`` in one step."""
-    from recon_cli.io.writers import write_outputs
-
-    t0 = time.perf_counter()
-    with atomic_folder(folder, request.overwrite) as tmp:
-        written = write_outputs(
-            tmp,
-            stem,
-            images,
-            scan.header,
-            formats=request.formats,
-            attrs={  # provenance inside the HDF5 file (docs/formats.md)
-                "model": model.plugin.name,
-                "config": json.dumps(record["config"]),
-                "input_file": Path(record["input"]).name,
-                "weights": record["weights"],
-            },
-            anonymize=request.anonymize,
-        )
-        files = [folder / p.relative_to(tmp) for paths in written.values() for p in paths]
-        record_path = folder / f"{stem}.run.json"
-        timings["write_s"] = time.perf_counter() - t0
-        record.update(
-            timings=timings,
-            peak_memory=peak_memory(model.device),
-            outputs=[str(p) for p in files],
-        )
-        (tmp / record_path.name).write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
-    return [*files, record_path]
 
 
 def _unconverged(model: LoadedModel, solver_log: list[dict[str, Any]]) -> list[str]:
@@ -399,42 +350,3 @@ def slice_of(scan: Scan, s: int) -> Scan:
     return dataclasses.replace(
         scan, kspace=scan.kspace[s : s + 1], mask=pick(scan.mask), traj=pick(scan.traj), acs=pick(scan.acs)
     )
-
-
-def _run_record(path: Path, scan: Scan, request: ReconstructRequest, model: LoadedModel) -> dict[str, Any]:
-    return {
-        "input": str(path),
-        "format": scan.format,
-        "trajectory": scan.header.trajectory,
-        "kspace_shape": list(scan.kspace.shape),
-        "model": model.plugin.name,
-        "config": config_to_dict(model.config),
-        "weights": model.weights,
-        "guesses": list(scan.guesses),
-        "shard": request.shard,
-        "coils": None if request.coils is None else str(request.coils),
-        "device": str(model.device),
-        "prewhitened": scan.prewhitened,
-        "versions": versions(),
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-
-
-def output_stem(path: Path) -> str:
-    """Output name for an input: its file name without the raw-data suffix."""
-    name = Path(path).name
-    for suffix in (".h5", ".hdf5", ".mrd", ".ismrmrd"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
-def check_unique_stems(inputs: Sequence[Path]) -> None:
-    seen: dict[str, Path] = {}
-    for path in inputs:
-        stem = output_stem(Path(path))
-        if stem in seen:
-            raise UsageError(
-                f"{path} and {seen[stem]} would write the same outputs '{stem}'; use separate --out folders"
-            )
-        seen[stem] = Path(path)

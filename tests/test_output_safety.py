@@ -427,12 +427,13 @@ def test_a_read_only_out_folder_is_refused_before_any_work(
     tmp_path: Path, tiny_scan: Path, monkeypatch
 ) -> None:  # noqa: ANN001, E501
     """Exit 6 at once, naming the folder (root ignores permission bits, so the check is simulated)."""
+    import recon_cli.output_set as output_set
     import recon_cli.reconstruct as pipeline
 
     out = tmp_path / "locked"
     out.mkdir()
     real = os.access
-    monkeypatch.setattr(pipeline.os, "access", lambda p, mode: False if Path(p) == out else real(p, mode))
+    monkeypatch.setattr(output_set.os, "access", lambda p, mode: False if Path(p) == out else real(p, mode))
     called = []
     monkeypatch.setattr(pipeline, "load_model", lambda *a, **k: called.append(1))
     result = runner.invoke(app, ["reconstruct", str(tiny_scan), "--out", str(out / "sub")])

@@ -132,6 +132,6 @@ def write_cs_reference(scan: Scan, out: Path, coil_method: str) -> Path:
 
 
 def _stem(path: Path) -> str:
-    from recon_cli.reconstruct import output_stem
+    from recon_cli.output_set import output_stem
 
     return output_stem(path)
