@@ -7,6 +7,7 @@ set of one iteration is what the plan estimates, and it does not grow with the i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -86,9 +87,11 @@ def larger_cine(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
         for _ in range(2)
     ]  # fmt: skip
-    scan = slices[0]
-    scan.kspace = torch.cat([s.kspace for s in slices])
-    scan.reference = torch.cat([s.reference for s in slices])  # type: ignore[misc]
+    scan = dataclasses.replace(
+        slices[0],
+        kspace=torch.cat([s.kspace for s in slices]),
+        reference=torch.cat([s.reference for s in slices if s.reference is not None]),
+    )
     return write_ismrmrd(tmp_path_factory.mktemp("larger") / "larger_cine.h5", scan)
 
 
