@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from recon_cli.cli.common import DeviceOption, console, err_console, handle_errors, parse_settings
-from recon_cli.train.config import TrainConfig
+from recon_cli.train.config import LOSSES, TrainConfig
 
 NAME = "train"
 
@@ -50,7 +50,7 @@ def command(
         str | None, Opt("--schedule", help=f"cosine|step|constant (default {D.schedule}).")
     ] = None,
     warmup: Annotated[int | None, Opt("--warmup", help=f"Linear warm-up steps (default {D.warmup}).")] = None,
-    loss: Annotated[str | None, Opt("--loss", help=f"l1|mse|nmse (default {D.loss}).")] = None,
+    loss: Annotated[str | None, Opt("--loss", help=f"{', '.join(LOSSES)} (default {D.loss}).")] = None,
     amp: Annotated[
         bool | None, Opt("--amp/--no-amp", help="Mixed precision (default: on for CUDA, off on CPU).")
     ] = None,

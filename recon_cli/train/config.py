@@ -16,7 +16,7 @@ from recon_cli.errors import UsageError
 from recon_cli.settings import resolve_settings
 
 SCHEDULES = ("cosine", "step", "constant")
-LOSSES = ("l1", "mse", "nmse")
+LOSSES = ("l1", "mse", "nmse", "ssim", "l1+ssim")
 LOSS_DOMAINS = ("magnitude", "complex")
 AMP_CHOICES = ("auto", "on", "off")
 REFERENCE_CHOICES = ("auto", "file", "folder", "cs")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 from collections.abc import Iterator
 
@@ -16,18 +17,26 @@ from recon_cli.train.config import TrainConfig
 
 
 def reconstruction_loss(output: torch.Tensor, target: torch.Tensor, config: TrainConfig) -> torch.Tensor:
-    """L1 or MSE between the model's image and the target relative to the target's peak, or NMSE.
+    """L1 or MSE between the model's image and the target relative to the target's peak, NMSE, 1 - SSIM,
+    or L1 + (1 - SSIM).
 
     Args:
         output: (frames, ny, nx) complex, centre-cropped here to the target's size.
         target: (frames, H, W) float magnitude or complex.
-        config: ``loss`` ("l1" | "mse" | "nmse") and ``loss_on`` ("magnitude" | "complex").
+        config: ``loss`` ("l1" | "mse" | "nmse" | "ssim" | "l1+ssim") and ``loss_on`` ("magnitude" |
+            "complex"; the SSIM terms compare magnitudes either way).
 
     Returns:
         () float32. Dividing by the target's peak magnitude (l1, mse) or energy (nmse: ||a - b||^2 /
-        ||b||^2) makes scans of any intensity weigh the same.
+        ||b||^2), and SSIM's data range being the target's peak, make scans of any intensity weigh the
+        same.
     """
     output = center_crop(output, tuple(target.shape[-2:]))
+    if "ssim" in config.loss:
+        structural = 1 - ssim_torch(output.abs().float(), target.abs().float())
+        if config.loss == "ssim":
+            return structural
+        return structural + reconstruction_loss(output, target, dataclasses.replace(config, loss="l1"))
     if config.loss_on == "complex":
         if not target.is_complex():
             raise UsageError("train.loss_on=complex needs complex targets; this data has magnitude targets")
@@ -39,6 +48,34 @@ def reconstruction_loss(output: torch.Tensor, target: torch.Tensor, config: Trai
         return (a.float() - b.float()).square().sum() / b.float().square().sum().clamp_min(tiny)
     diff = (a.float() - b.float()) / target.abs().amax().clamp_min(tiny)
     return diff.abs().mean() if config.loss == "l1" else diff.square().mean()
+
+
+def ssim_torch(x: torch.Tensor, y: torch.Tensor, win: int = 7) -> torch.Tensor:
+    """Differentiable SSIM of magnitude images, as ``recon_cli.metrics.ssim`` (scikit-image's defaults:
+    a ``win`` x ``win`` uniform window, sample covariances, K1 = 0.01, K2 = 0.03, the mean over the
+    pixels whose window lies inside the image), with the data range the peak of ``y``.
+
+    Args:
+        x, y: (..., H, W) float, the reconstruction and the reference.
+
+    Returns:
+        () the mean SSIM over all images and pixels.
+    """
+    shape = x.shape[-2:]
+    a, b = x.reshape(-1, 1, *shape), y.reshape(-1, 1, *shape)
+    peak = y.amax().clamp_min(torch.finfo(torch.float32).tiny)
+    c1, c2 = (0.01 * peak) ** 2, (0.03 * peak) ** 2
+    cov = win * win / (win * win - 1)  # sample covariance, as scikit-image
+
+    def mean(t: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.avg_pool2d(t, win, stride=1)
+
+    mu_a, mu_b = mean(a), mean(b)
+    var_a = cov * (mean(a * a) - mu_a * mu_a)
+    var_b = cov * (mean(b * b) - mu_b * mu_b)
+    var_ab = cov * (mean(a * b) - mu_a * mu_b)
+    value = ((2 * mu_a * mu_b + c1) * (2 * var_ab + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return value.mean()
 
 
 def with_auxiliary_loss(loss: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
