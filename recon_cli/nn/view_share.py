@@ -90,9 +90,7 @@ def temporal_average(kspace: torch.Tensor, op: LinearOperator, model: str) -> to
 
 def _radial_average(kspace: torch.Tensor, op: NonCartesianSense) -> torch.Tensor:
     frames, coils = int(kspace.shape[0]), int(kspace.shape[1])
-    # a normal tensor even under inference mode: NUFFT plan caches key trajectories by their version
-    with torch.inference_mode(False), torch.no_grad():
-        traj = concatenated_trajectory(op.traj, frames)
+    traj = concatenated_trajectory(op.traj, frames)
     data = kspace.to(torch.complex64).permute(1, 0, 2).reshape(1, coils, -1)
     dcf = shared_density(traj, op.im_size)
     shared = NonCartesianSense(coils, op.im_size, traj, maps=op.maps, dcf=dcf, backend=op.backend)
