@@ -276,12 +276,15 @@ def test_killed_and_resumed_run_ends_bit_identical(tmp_path: Path) -> None:
     """SIGTERM after step 3 (mid-epoch: 5 batches per epoch, 2 per step), resume, compare with 6 straight."""
     straight = train(_request(tmp_path / "straight"))
     assert straight.step == 6 and not straight.interrupted
-    stopped = train(_request(tmp_path / "killed", stop_after=3))
+    stopped = train(_request(tmp_path / "killed", stop_after=3, command="recon train --out killed"))
     assert stopped.interrupted and stopped.step == 3
     half = _load(tmp_path / "killed" / "last.pt")
     assert half["step"] == 3 and half["data"] == {"epoch": 1, "batch": 1}
-    resumed = train(TrainRequest(resume=tmp_path / "killed", device="cpu"))
+    resume = "recon train --resume killed"
+    resumed = train(TrainRequest(resume=tmp_path / "killed", device="cpu", command=resume))
     assert resumed.step == 6 and not resumed.interrupted
+    record = json.loads((tmp_path / "killed" / "config.json").read_text())
+    assert record["command"] == "recon train --out killed" and record["resumed_with"] == [resume]
     a, b = _load(tmp_path / "straight" / "last.pt"), _load(tmp_path / "killed" / "last.pt")
     _assert_same_weights(a, b)
     for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values(), strict=True):

@@ -301,11 +301,26 @@ def _start_log(
         notes.append(message)
     else:
         message = "started"
-    parts.record["command"] = request.command
+    parts.record.update(_commands(plan, request.command))
     if log.enabled:
         (plan.run_dir / "config.json").write_text(json.dumps(parts.record, indent=2, default=str) + "\n")
     log.write({"kind": "event", "step": state.step, "message": message})
     return notes
+
+
+def _commands(plan: RunPlan, command: str | None) -> dict[str, Any]:
+    """``command`` (the one that started the run) and ``resumed_with`` (each later resume), kept across
+    resumes so that config.json always says how the run was started."""
+    path = plan.run_dir / "config.json"
+    if plan.checkpoint is None or not path.is_file():
+        return {"command": command}
+    try:
+        before = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {"command": command}
+    first = before.get("command", command)
+    resumes = [*before.get("resumed_with", []), command]
+    return {"command": first, "resumed_with": resumes}
 
 
 def _finish_folder(plan: RunPlan, record: dict[str, Any], state: LoopState) -> None:
