@@ -7,6 +7,7 @@ makes the set appear whole or not at all).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from collections.abc import Callable, Sequence
@@ -247,8 +248,7 @@ def _reconstruct_one(
     result: ScanResult,
     on_progress: ProgressCallback | None,
 ) -> list[Path]:
-    from recon_cli.io import read_scan
-    from recon_cli.memory.plan import Plan, check_fits, plan_input, release_freed_memory
+    from recon_cli.memory.plan import Plan, check_fits, plan_input
 
     stem = output_stem(path)
     folder = output_folder(request.out_dir, path)
@@ -260,35 +260,86 @@ def _reconstruct_one(
         plan = None  # the reader reports what is wrong with the file, in its own words
     if plan is not None:
         check_fits(plan)  # exit 5 before anything is read or written
-    timings: dict[str, float] = {}
+    done = _Done()
+    if plan is not None and plan.lazy_slices:  # one slice at a time, each read when its turn comes
+        for s in range(plan.shape.slices):
+            _reconstruct_part(path, request, model, plan, (s, plan.shape.slices), done, result, on_progress)
+    else:
+        _reconstruct_part(path, request, model, plan, None, done, result, on_progress)
+    images = torch.cat(done.images)
+    result.notes.extend(_unconverged(model, done.solver_log))
+    if not bool(torch.isfinite(images).all()):
+        raise ModelError(f"{path}: model '{model.plugin.name}' produced NaN/Inf values; nothing was written")
+    assert done.scan is not None
+    scan = done.scan
+    if plan is not None and plan.lazy_slices:  # the file's scan, from the last slice's and what all said
+        header = dataclasses.replace(scan.header, geometry=tuple(done.geometry))
+        scan = dataclasses.replace(scan, header=header, guesses=tuple(result.guesses))
+    record = run_record(path, scan, request, model)
+    record["kspace_shape"] = [images.shape[0], *record["kspace_shape"][1:]]
+    record["memory_plan"] = None if plan is None else plan.as_dict()
+    if done.solver_log:
+        record["solver"] = done.solver_log
+    try:
+        return write_set(folder, stem, images, scan, request, record, done.timings, model)
+    except OSError as exc:
+        raise OutputWriteError(folder, exc) from None
+
+
+@dataclass
+class _Done:
+    """What the slices reconstructed so far have given: images, the last scan read, geometry, timings."""
+
+    images: list[torch.Tensor] = field(default_factory=list)
+    scan: Scan | None = None
+    geometry: list[Any] = field(default_factory=list)
+    solver_log: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(("read_s", "coils_s", "reconstruct_s"), 0.0)
+    )
+
+
+def _reconstruct_part(
+    path: Path,
+    request: ReconstructRequest,
+    model: LoadedModel,
+    plan: Any,
+    part: tuple[int, int] | None,
+    done: _Done,
+    result: ScanResult,
+    on_progress: ProgressCallback | None,
+) -> None:
+    """Read, estimate coil maps for and reconstruct slice ``part`` = (index, slices) of ``path`` (None:
+    the whole file at once), adding to ``done``."""
+    from recon_cli.io import read_scan
+    from recon_cli.memory.plan import release_freed_memory
+    from recon_cli.scan_coil_maps import scan_coil_maps
+
     t0 = time.perf_counter()
-    scan = read_scan(path, prewhiten=request.prewhiten, **_reader_options(path, request))
-    timings["read_s"] = time.perf_counter() - t0
+    options = _reader_options(path, request) | ({} if part is None else {"slices": [part[0]]})
+    scan = read_scan(path, prewhiten=request.prewhiten, **options)
+    done.timings["read_s"] += time.perf_counter() - t0
     release_freed_memory()
-    result.guesses.extend(scan.guesses)
+    result.guesses.extend(g for g in scan.guesses if g not in result.guesses)
     if request.strict and scan.guesses:
         raise InputDataError(path, f"the reader had to guess ({scan.guesses[0]}); refused under --strict")
     check_supported(model.plugin, scan)  # before the (slow) coil-map estimation
     t0 = time.perf_counter()
-    maps = _coil_maps(scan, request, model, per_slice=plan is not None and plan.maps_per_slice)
-    timings["coils_s"] = time.perf_counter() - t0
+    maps = scan_coil_maps(scan, request, model, plan is not None and plan.maps_per_slice, part)
+    done.timings["coils_s"] += time.perf_counter() - t0
     release_freed_memory()
     t0 = time.perf_counter()
-    solver_log: list[dict[str, Any]] = []
+    log: list[dict[str, Any]] = []
+    listener = on_progress
+    if part is not None and on_progress is not None:
+        listener = lambda _s, _n, i, k: on_progress(part[0], part[1], i, k)  # noqa: E731
     chunk = None if plan is None else plan.coil_chunk
-    images = reconstruct_scan(scan, model, maps, solver_log, on_progress, chunk)
-    timings["reconstruct_s"] = time.perf_counter() - t0
-    result.notes.extend(_unconverged(model, solver_log))
-    if not bool(torch.isfinite(images).all()):
-        raise ModelError(f"{path}: model '{model.plugin.name}' produced NaN/Inf values; nothing was written")
-    record = run_record(path, scan, request, model)
-    record["memory_plan"] = None if plan is None else plan.as_dict()
-    if solver_log:
-        record["solver"] = solver_log
-    try:
-        return write_set(folder, stem, images, scan, request, record, timings, model)
-    except OSError as exc:
-        raise OutputWriteError(folder, exc) from None
+    done.images.append(reconstruct_scan(scan, model, maps, log, listener, chunk))
+    done.timings["reconstruct_s"] += time.perf_counter() - t0
+    offset = 0 if part is None else part[0]
+    done.solver_log.extend({**entry, "slice": entry["slice"] + offset} for entry in log)
+    done.geometry.extend(scan.header.geometry)
+    done.scan = scan
 
 
 def _unconverged(model: LoadedModel, solver_log: list[dict[str, Any]]) -> list[str]:
@@ -313,40 +364,3 @@ def _reader_options(path: Path, request: ReconstructRequest) -> dict[str, Any]:
     from recon_cli.io import detect_format
 
     return {"traj_units": request.traj_units} if detect_format(path) == "ismrmrd" else {}
-
-
-def _coil_maps(
-    scan: Scan, request: ReconstructRequest, model: LoadedModel, per_slice: bool = False
-) -> torch.Tensor | None:
-    from recon_cli.coils import estimate_maps, read_maps
-
-    mode = coil_maps_mode(model.module)
-    if request.coils is not None:
-        if mode == "ignored":
-            raise UsageError(
-                f"model '{model.plugin.name}' with this config does not use coil maps; drop --coils"
-            )
-        return read_maps(request.coils, scan)
-    if mode == "required":
-        if not per_slice or scan.n_slices == 1:
-            return estimate_maps(scan, method=request.coil_method)
-        from recon_cli.memory.plan import release_freed_memory
-
-        parts = []
-        for s in range(scan.n_slices):  # the same maps (each slice's are computed on its own), less memory
-            parts.append(estimate_maps(slice_of(scan, s), method=request.coil_method))
-            release_freed_memory()
-        return torch.cat(parts)
-    return None
-
-
-def slice_of(scan: Scan, s: int) -> Scan:
-    """The scan of slice ``s`` alone (views, no copies): k-space, mask, trajectory and calibration."""
-    import dataclasses
-
-    def pick(t: torch.Tensor | None) -> torch.Tensor | None:
-        return None if t is None else t[min(s, t.shape[0] - 1) : min(s, t.shape[0] - 1) + 1]
-
-    return dataclasses.replace(
-        scan, kspace=scan.kspace[s : s + 1], mask=pick(scan.mask), traj=pick(scan.traj), acs=pick(scan.acs)
-    )

@@ -58,7 +58,7 @@ def test_heads_read_chunk_by_chunk_equal_hdf5s_own_field_read(tmp_path: Path) ->
     import h5py
     import numpy as np
 
-    from recon_cli.io.summary import acquisition_heads
+    from recon_cli.io.ismrmrd_table import acquisition_heads
     from tests.helpers import run_tool
 
     path = tmp_path / "shepp.h5"

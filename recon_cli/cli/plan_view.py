@@ -52,7 +52,8 @@ def _table(doc: dict[str, Any]) -> Table:
          f"{' x '.join(map(str, per_slice['image_matrix']))}; {doc['slices']} slice(s)"),
         ("operator", f"{doc['operator']}, backend {doc['nufft_backend']}"),
         ("chunking", f"{chunks['slices_at_once']} slice, {chunks['coils_at_once']} of "
-         f"{per_slice['coils']} coils, {chunks['frames_at_once']} frames at a time"),
+         f"{per_slice['coils']} coils, {chunks['frames_at_once']} frames at a time; "
+         f"{chunks['slices_read_at_once']} of {doc['slices']} slice(s) read at once"),
         *((f"  {name}", f"{mib:.0f} MiB") for name, mib in est["parts"].items() if mib),
         ("estimated peak", f"{est['peak']:.0f} MiB (largest stage: {est['peak_stage']})"),
         ("budget", f"{doc['budget_mib']:.0f} MiB ({doc['budget_source']}): "

@@ -109,13 +109,17 @@ def read_compression(path: Path) -> torch.Tensor | None:
     return _load(path)[1]
 
 
-def read_maps(path: Path, scan: Scan, *, virtual: bool = False) -> torch.Tensor:
+def read_maps(
+    path: Path, scan: Scan, *, virtual: bool = False, part: tuple[int, int] | None = None
+) -> torch.Tensor:
     """Load maps written by ``write_maps`` and check they fit ``scan``.
 
     Args:
         path: the map file.
         scan: the (uncompressed) scan the maps are for.
         virtual: return compressed maps as stored (virtual coils) instead of on the physical coils.
+        part: (index, slices): ``scan`` is slice ``index`` alone of a file of ``slices`` slices; the maps
+            are checked against the whole file and that slice's are returned.
 
     Returns:
         (slices, coils, ny, nx) complex64; ``coils`` is the scan's unless ``virtual``.
@@ -131,7 +135,7 @@ def read_maps(path: Path, scan: Scan, *, virtual: bool = False) -> torch.Tensor:
         if not virtual:
             maps = uncompress_maps(maps, matrices)
     coils = maps.shape[1] if virtual else scan.n_coils
-    expected = (scan.n_slices, coils, *scan.image_shape)
+    expected = (scan.n_slices if part is None else part[1], coils, *scan.image_shape)
     if tuple(maps.shape) != expected:
         raise InputDataError(path, f"coil maps have shape {tuple(maps.shape)}, the scan needs {expected}")
-    return maps
+    return maps if part is None else maps[part[0] : part[0] + 1]

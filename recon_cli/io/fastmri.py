@@ -43,7 +43,7 @@ from recon_cli.io.fastmri_header import (
 )
 from recon_cli.io.fastmri_write import fastmri_header_xml, write_fastmri
 from recon_cli.io.ismrmrd_header import IdentityFields, identity_fields
-from recon_cli.io.plausibility import MAX_ACCELERATION, check_matrix, check_stored
+from recon_cli.io.plausibility import MAX_ACCELERATION, check_matrix, check_stored, slice_positions
 from recon_cli.io.scan import FastmriInfo, Scan, ScanHeader
 from recon_cli.ops.functional import crop_readout_oversampling
 
@@ -130,10 +130,7 @@ def _slice_selection(slices: slice | Sequence[int] | None, n: int) -> slice | li
         if len(range(*slices.indices(n))) == 0:
             raise UsageError(f"slice selection {slices} selects none of the {n} slices")
         return slices
-    idx = sorted({int(i) for i in slices})
-    if not idx or idx[0] < 0 or idx[-1] >= n:
-        raise UsageError(f"slice indices {list(slices)} out of range for {n} slices")
-    return idx
+    return slice_positions(slices, n)
 
 
 def _as_complex(data: np.ndarray, dtype: np.dtype, path: Path) -> np.ndarray:

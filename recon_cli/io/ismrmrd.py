@@ -40,6 +40,7 @@ Conventions, applied once here so nothing downstream re-parses files:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 import h5py
@@ -63,6 +64,7 @@ from recon_cli.io.ismrmrd_table import Table as _Table
 from recon_cli.io.ismrmrd_table import classify as _classify
 from recon_cli.io.ismrmrd_table import open_group as _open_group
 from recon_cli.io.ismrmrd_write import write_ismrmrd
+from recon_cli.io.plausibility import slice_positions
 from recon_cli.io.scan import FrameCounter, IsmrmrdInfo, Scan
 
 __all__ = ["read_ismrmrd", "write_ismrmrd"]
@@ -83,6 +85,7 @@ def read_ismrmrd(
     prewhiten: bool = False,
     dataset: str = "dataset",
     frame_index: str = "auto",
+    slices: Sequence[int] | None = None,
 ) -> Scan:
     """Read an ISMRMRD dataset into a ``Scan`` (conventions in the module docstring).
 
@@ -93,6 +96,9 @@ def read_ismrmrd(
         dataset: name of the ISMRMRD group in the file.
         frame_index: counter that numbers frames: "auto" (phase if it varies, else repetition),
             "phase" or "repetition".
+        slices: read only these slices (0-based positions among the file's slices, sorted, duplicates
+            dropped); None: all. Only their samples are read from the file; the header (slice spacing,
+            frame time) is the file's, with the geometry of the slices read.
 
     Returns:
         Cartesian: ``kspace`` (slices, frames, coils, ny, nx) complex64, ``mask`` bool
@@ -111,7 +117,7 @@ def read_ismrmrd(
         raise UsageError(f"frame_index must be auto, phase or repetition, not {frame_index!r}")
     with _open_group(path, dataset) as group:
         try:
-            scan = _read_group(path, group, traj_units, frame_index)
+            scan = _read_group(path, group, traj_units, frame_index, slices)
         except (InputDataError, UsageError):
             raise
         except (OSError, KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
@@ -120,7 +126,9 @@ def read_ismrmrd(
     return _apply_prewhitening(scan) if prewhiten else scan
 
 
-def _read_group(path: Path, group: h5py.Group, traj_units: str, frame_index: str) -> Scan:
+def _read_group(
+    path: Path, group: h5py.Group, traj_units: str, frame_index: str, slices: Sequence[int] | None
+) -> Scan:
     """The scan of one ISMRMRD group; every assumption made on the way lands in ``Scan.guesses``."""
     guesses: list[str] = []
     hdr, text = parse_xml(path, group, guesses)
@@ -141,6 +149,16 @@ def _read_group(path: Path, group: h5py.Group, traj_units: str, frame_index: str
     info = IsmrmrdInfo(frame_counter=counter, readout_oversampling=oversampling)
     timing: list[str] = []  # the header is complete before any scan is built; its guesses come after
     header = with_timing_geometry(header, hdr, heads, counter, timing)
+    chosen = None
+    if slices is not None:
+        values = np.unique(heads["idx"]["slice"])  # the imaging slices' numbers, in slice order
+        chosen = (slice_positions(slices, int(values.size)), int(values.size))
+        wanted = values[chosen[0]]
+        img_idx = img_idx[np.isin(table.heads["idx"]["slice"][img_idx], wanted)]
+        cal_idx = cal_idx[np.isin(table.heads["idx"]["slice"][cal_idx], wanted)]
+        heads = table.heads[img_idx]
+        if header.geometry:
+            header = dataclasses.replace(header, geometry=tuple(header.geometry[i] for i in chosen[0]))
     if header.trajectory == "cartesian":
         scan = read_cartesian(table, header, hdr, img_idx, cal_idx, info)
         cartesian_centre_guesses(hdr, table.heads[img_idx], guesses)
@@ -149,8 +167,8 @@ def _read_group(path: Path, group: h5py.Group, traj_units: str, frame_index: str
         scan = read_noncartesian(table, header, img_idx, units or traj_units, info, guesses)
     guesses += timing
     noise, noise_samples = _read_noise(table, noise_idx, scan)
-    reference, ignored = _read_reference(path, group, scan)
-    mask = _read_sampling_mask(path, group, scan)
+    reference, ignored = _read_reference(path, group, scan, chosen)
+    mask = _read_sampling_mask(path, group, scan, chosen)
     _check_coil_count(hdr, scan, guesses)
     return dataclasses.replace(
         scan,
@@ -165,6 +183,8 @@ def _read_group(path: Path, group: h5py.Group, traj_units: str, frame_index: str
 _FOV_GUESS = "the recon field of view exceeds the encoded one along the readout; no oversampling was removed"
 
 
+
+
 def _check_coil_count(hdr: xsd.ismrmrdHeader, scan: Scan, guesses: list[str]) -> None:
     """A header that states a different number of receiver channels than the data holds: trust the data."""
     system = hdr.acquisitionSystemInformation
@@ -176,8 +196,11 @@ def _check_coil_count(hdr: xsd.ismrmrdHeader, scan: Scan, guesses: list[str]) ->
         )
 
 
-def _read_reference(path: Path, group: h5py.Group, scan: Scan) -> tuple[torch.Tensor | None, list[str]]:
-    """The optional target image ``{dataset}/reference`` (slices, frames, ny, nx) float32 (recon's own).
+def _read_reference(
+    path: Path, group: h5py.Group, scan: Scan, chosen: tuple[list[int], int] | None
+) -> tuple[torch.Tensor | None, list[str]]:
+    """The optional target image ``{dataset}/reference`` (slices, frames, ny, nx) float32 (recon's own),
+    of the ``chosen`` slices ((positions, slices in the file); None: all).
 
     Returns:
         The image (None without a usable one) and the guess made when it had to be ignored.
@@ -185,20 +208,24 @@ def _read_reference(path: Path, group: h5py.Group, scan: Scan) -> tuple[torch.Te
     node = group.get("reference")
     if node is None:
         return None, []
-    expected = (scan.n_slices, scan.n_frames, *scan.header.recon_matrix)
+    n_slices = scan.n_slices if chosen is None else chosen[1]
+    expected = (n_slices, scan.n_frames, *scan.header.recon_matrix)
     if not isinstance(node, h5py.Dataset) or tuple(node.shape) != expected:
         shape = tuple(node.shape) if isinstance(node, h5py.Dataset) else "a group"
         raise InputDataError(
             path, f"'reference' has shape {shape}, expected {expected} (slices, frames, ny, nx)"
         )
-    reference = np.abs(np.asarray(node)).astype(np.float32)
+    reference = np.abs(np.asarray(node if chosen is None else node[chosen[0]])).astype(np.float32)
     if not np.isfinite(reference).all():
         return None, ["the file's 'reference' image was ignored: it contains NaN/Inf values"]
     return torch.from_numpy(reference), []
 
 
-def _read_sampling_mask(path: Path, group: h5py.Group, scan: Scan) -> torch.Tensor | None:
-    """recon's optional 2-D pattern ``{dataset}/sampling_mask`` (slices or 1, frames, ny, nx) bool.
+def _read_sampling_mask(
+    path: Path, group: h5py.Group, scan: Scan, chosen: tuple[list[int], int] | None
+) -> torch.Tensor | None:
+    """recon's optional 2-D pattern ``{dataset}/sampling_mask`` (slices or 1, frames, ny, nx) bool, of
+    the ``chosen`` slices (None: all).
 
     Lines in ISMRMRD are whole readouts; a 2-D pattern (e.g. Poisson disc) zeroes samples inside them,
     and only this dataset tells measured zeros from unsampled ones.
@@ -207,13 +234,12 @@ def _read_sampling_mask(path: Path, group: h5py.Group, scan: Scan) -> torch.Tens
     if node is None or not scan.is_cartesian:
         return None
     shape = tuple(node.shape) if isinstance(node, h5py.Dataset) else ()
-    if (
-        len(shape) != 4
-        or shape[0] not in (1, scan.n_slices)
-        or shape[1:] != (scan.n_frames, *scan.image_shape)
-    ):
+    n_slices = scan.n_slices if chosen is None else chosen[1]
+    if len(shape) != 4 or shape[0] not in (1, n_slices) or shape[1:] != (scan.n_frames, *scan.image_shape):
         raise InputDataError(path, f"sampling_mask has shape {shape}, expected (slices, frames, ny, nx)")
-    return torch.from_numpy(np.asarray(node) != 0).unsqueeze(2)
+    assert isinstance(node, h5py.Dataset)
+    values = node[()] if chosen is None or shape[0] == 1 else node[chosen[0]]
+    return torch.from_numpy(np.asarray(values) != 0).unsqueeze(2)
 
 
 def _read_noise(table: _Table, noise_idx: np.ndarray, scan: Scan) -> tuple[torch.Tensor | None, int]:

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from recon_cli.errors import InputDataError
+from recon_cli.errors import InputDataError, UsageError
 
 __all__ = [
     "MAX_ACCELERATION",
@@ -163,3 +163,12 @@ def check_trajectory_extent(path: Path | str, max_abs_radians: float, units: str
             f"trajectory reaches |k| = {times:.3g} pi rad/voxel in {units} units for the recon matrix, "
             f"beyond the plausible 2 pi: its scale, units or the recon matrix are wrong",
         )
+
+
+def slice_positions(slices: Sequence[int], n: int) -> list[int]:
+    """Requested slice positions (0-based) sorted, duplicates dropped; UsageError when any is outside
+    the file's ``n`` slices or none is given."""
+    chosen = sorted({int(i) for i in slices})
+    if not chosen or chosen[0] < 0 or chosen[-1] >= n:
+        raise UsageError(f"slice indices {list(slices)} out of range for {n} slices")
+    return chosen

@@ -46,37 +46,6 @@ def describe_file(path: Path) -> dict[str, Any]:
         raise InputDataError(path, f"unreadable {fmt} file: {line}") from None
 
 
-def acquisition_heads(table: Any) -> np.ndarray:
-    """The fixed-size ``head`` of every ISMRMRD acquisition, without touching the samples.
-
-    HDF5 reads each record's variable-length ``traj`` and ``data`` even when only ``head`` is asked for
-    (memory grows with the samples: 130 MiB for an 84 MB file); an unfiltered chunked table is therefore
-    read chunk by chunk as raw bytes and the heads cut out at their offset in the file's record type.
-    Compressed or contiguous tables fall back to HDF5's own field read.
-    """
-    import h5py
-
-    plist = table.id.get_create_plist()
-    if table.chunks is None or plist.get_layout() != h5py.h5d.CHUNKED or plist.get_nfilters() > 0:
-        return np.asarray(table.fields("head")[:])
-    file_type = table.id.get_type()
-    member = file_type.get_member_index(b"head")
-    record = np.dtype(
-        {
-            "names": ["head"],
-            "formats": [file_type.get_member_type(member).dtype],
-            "offsets": [file_type.get_member_offset(member)],
-            "itemsize": file_type.get_size(),
-        }
-    )
-    rows, step = int(table.shape[0]), int(table.chunks[0])
-    parts = []
-    for start in range(0, rows, step):
-        _, raw = table.id.read_direct_chunk((start,))
-        parts.append(np.frombuffer(raw, dtype=record, count=min(step, rows - start))["head"].copy())
-    return np.concatenate(parts) if parts else np.asarray(table.fields("head")[:])
-
-
 def _row(path: Path, fmt: str, header: Any, **fields: Any) -> dict[str, Any]:
     return {
         "file": str(path),
@@ -98,7 +67,7 @@ def _describe_ismrmrd(path: Path, f: Any) -> dict[str, Any]:
         stated_trajectory_units,
         with_timing_geometry,
     )
-    from recon_cli.io.ismrmrd_table import classify
+    from recon_cli.io.ismrmrd_table import acquisition_heads, classify
 
     group = f.get("dataset")
     if group is None:

@@ -83,6 +83,7 @@ def estimate_peak(
     needs_maps: bool = True,
     estimate_maps: bool = True,
     maps_per_slice: bool = False,
+    lazy_slices: bool = False,
     device: str = "cpu",
     frame_by_frame: bool = False,
 ) -> Estimate:
@@ -96,6 +97,8 @@ def estimate_peak(
         needs_maps: the model uses coil maps (else the gridding holds coil images, combined by rss).
         estimate_maps: the maps are estimated here (ESPIRiT), not read from ``--coils``.
         maps_per_slice: ESPIRiT runs slice by slice instead of on all slices at once.
+        lazy_slices: each slice is read from the file when its turn comes (implies ``maps_per_slice``):
+            only one slice's k-space, trajectory and coil maps are held, beside all slices' images.
         device: "cpu" (host peak) or "cuda" (device peak: no reader, ESPIRiT or writer stages on it).
         frame_by_frame: the NUFFT backend transforms frame by frame with one plan each (FINUFFT on CPU).
     """
@@ -105,8 +108,11 @@ def estimate_peak(
     pixels = frames * ny * nx  # one image series
     kspace_slice = frames * coils * shape.samples * COMPLEX
     traj = 0 if shape.cartesian else shape.traj_slices * frames * 2 * shape.samples * REAL
-    held = shape.slices * kspace_slice + traj
-    maps_all = shape.slices * coils * ny * nx * COMPLEX if needs_maps else 0
+    read_slices = 1 if lazy_slices else shape.slices
+    if lazy_slices:
+        traj //= shape.traj_slices
+    held = read_slices * kspace_slice + traj
+    maps_all = read_slices * coils * ny * nx * COMPLEX if needs_maps else 0
     outputs = shape.slices * frames * shape.recon[0] * shape.recon[1] * COMPLEX
     stages: dict[str, dict[str, int]] = {}
     if device == "cpu":
@@ -117,11 +123,12 @@ def estimate_peak(
     if needs_maps and estimate_maps and device == "cpu":
         # ESPIRiT of ``batch`` slices at once; slice by slice, the finished slices' maps are held and
         # concatenated at the end (a second copy of all maps)
-        batch = 1 if maps_per_slice else shape.slices
+        batch = 1 if maps_per_slice or lazy_slices else shape.slices
         cov = batch * ESPIRIT_GRID**2 * coils**2 * COMPLEX
         work_maps = ESPIRIT_FIRST_USE + kspace_slice + ESPIRIT_COV_COPIES * cov
         work_maps += ESPIRIT_MAP_COPIES * batch * coils * ny * nx * COMPLEX
-        stages["coil maps"] = {"input k-space": held, "coil maps": (2 * maps_all if maps_per_slice else 0),
+        finished = 2 * maps_all if maps_per_slice and not lazy_slices else 0
+        stages["coil maps"] = {"input k-space": held, "coil maps": finished,
                                "coil-map estimation (ESPIRiT)": work_maps}  # fmt: skip
     # FINUFFT on CPU applies the maps next to the transform frame by frame (one plan per frame): the coil
     # images of only one frame are alive; elsewhere (Cartesian, torchkbnufft, CUDA) those of every frame
@@ -141,7 +148,7 @@ def estimate_peak(
     if device == "cpu":
         held_parts = {"input k-space": held, "coil maps": maps_all, "outputs": outputs}
     else:  # only the slice being reconstructed is on the device; the scan and the images stay on the host
-        held_parts = {"input k-space": kspace_slice, "coil maps": maps_all // shape.slices}
+        held_parts = {"input k-space": kspace_slice, "coil maps": maps_all // read_slices}
     stages["slice"] = {
         **held_parts,
         "operator (dcf, Toeplitz kernels)": _operator_bytes(shape, work),

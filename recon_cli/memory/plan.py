@@ -2,9 +2,10 @@
 
 ``--max-memory SIZE`` sets the budget; by default it is the memory this process could still use: on CPU
 its resident memory plus the kernel's ``MemAvailable``, on CUDA the device's free memory, each less a
-margin. When the whole-scan plan would not fit, coil maps are estimated slice by slice, then coils are
-transformed in chunks inside the operators (``coil_chunk``), halving the chunk until the estimate fits;
-slices are always reconstructed one at a time (the reader still reads the whole file).
+margin. Slices are always reconstructed one at a time. When the whole-scan plan would not fit, coil maps
+are estimated slice by slice; then each slice is read from the file only when its turn comes
+(``lazy_slices``: one slice's k-space is held instead of the whole scan's); then coils are transformed in
+chunks inside the operators (``coil_chunk``), halving the chunk until the estimate fits.
 If even one coil at a time does not fit, the input is refused (exit 5) before anything is read or written.
 """
 
@@ -110,6 +111,7 @@ class Plan:
     backend: str
     coil_chunk: int | None
     maps_per_slice: bool  # coil maps estimated slice by slice (else all slices at once)
+    lazy_slices: bool  # each slice read from the file when its turn comes (else the whole scan first)
     estimate: Estimate
     budget: int
     budget_source: str
@@ -140,7 +142,8 @@ class Plan:
             "chunking": {
                 "slices_at_once": 1,
                 "coils_at_once": self.coil_chunk or s.coils,
-                "coil_map_slices_at_once": 1 if self.maps_per_slice else s.slices,
+                "coil_map_slices_at_once": 1 if self.maps_per_slice or self.lazy_slices else s.slices,
+                "slices_read_at_once": 1 if self.lazy_slices else s.slices,
                 "frames_at_once": s.frames,
             },
             "estimate_mib": {
@@ -179,24 +182,28 @@ def plan_input(path: Path, model: LoadedModel, request: ReconstructRequest) -> P
     baseline = baseline_bytes(device)
     operator, backend = _operator(shape, device)
 
-    def estimate_with(chunk: int | None, per_slice: bool) -> Estimate:
+    def estimate_with(chunk: int | None, per_slice: bool, lazy: bool) -> Estimate:
         return estimate_peak(
             shape, work, baseline=baseline, weights=weights, coil_chunk=chunk, needs_maps=needs_maps,
-            estimate_maps=needs_maps and request.coils is None, maps_per_slice=per_slice,
+            estimate_maps=needs_maps and request.coils is None, maps_per_slice=per_slice, lazy_slices=lazy,
             device=device.type, frame_by_frame=backend == "finufft" and device.type == "cpu",
         )  # fmt: skip
 
-    # the smallest change first: coil maps slice by slice, then coils in ever smaller chunks
+    # the smallest change first: coil maps slice by slice, slices read one at a time, then coils in ever
+    # smaller chunks
     chunk: int | None = None
-    per_slice = False
-    estimate = estimate_with(None, False)
+    per_slice = lazy = False
+    estimate = estimate_with(None, False, False)
     if estimate.total > budget and shape.slices > 1 and needs_maps:
         per_slice = True
-        estimate = estimate_with(None, True)
+        estimate = estimate_with(None, True, False)
+    if estimate.total > budget and shape.slices > 1:
+        lazy = True
+        estimate = estimate_with(None, per_slice, True)
     while estimate.total > budget and needs_maps and (chunk or shape.coils) > 1:
         chunk = max(1, (chunk or shape.coils) // 2)
-        estimate = estimate_with(chunk, per_slice)
-    plan = Plan(shape, model.plugin.name, str(device), operator, backend, chunk, per_slice, estimate,
+        estimate = estimate_with(chunk, per_slice, lazy)
+    plan = Plan(shape, model.plugin.name, str(device), operator, backend, chunk, per_slice, lazy, estimate,
                 budget, source, declare is not None)  # fmt: skip
     return plan
 
