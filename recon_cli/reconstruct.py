@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from recon_cli import progress
-from recon_cli.contract import coil_maps_mode, solver_info
+from recon_cli.contract import SolverInfo, coil_maps_mode, solver_info
 from recon_cli.errors import (
     InputDataError,
     ModelError,
@@ -140,15 +140,24 @@ def check_supported(plugin: ModelPlugin, scan: Scan) -> None:
 
 
 def build_operator(
-    scan: Scan, slice_index: int, maps: torch.Tensor | None, coil_chunk: int | None = None
+    scan: Scan,
+    slice_index: int,
+    maps: torch.Tensor | None,
+    coil_chunk: int | None = None,
+    frames: slice | None = None,
 ) -> LinearOperator:
     """The forward model of one slice; ``maps`` (coils, ny, nx) or None for coil images; with maps,
-    ``coil_chunk`` coils are transformed at a time (None: all)."""
+    ``coil_chunk`` coils are transformed at a time (None: all); ``frames``: of those frames only (a frame
+    window; None: all)."""
+
+    def of_frames(t: torch.Tensor) -> torch.Tensor:
+        return t if frames is None or t.shape[0] == 1 else t[frames]
+
     if scan.is_cartesian:
-        mask = None if scan.mask is None else scan.mask[min(slice_index, scan.mask.shape[0] - 1)]
+        mask = None if scan.mask is None else of_frames(scan.mask[min(slice_index, scan.mask.shape[0] - 1)])
         return CartesianSense((scan.n_coils, *scan.image_shape), mask=mask, maps=maps, coil_chunk=coil_chunk)
     assert scan.traj is not None
-    traj = scan.traj[min(slice_index, scan.traj.shape[0] - 1)]
+    traj = of_frames(scan.traj[min(slice_index, scan.traj.shape[0] - 1)])
     return NonCartesianSense(scan.n_coils, scan.image_shape, traj, maps=maps, coil_chunk=coil_chunk)
 
 
@@ -159,6 +168,7 @@ def reconstruct_scan(
     solver_log: list[dict[str, Any]] | None = None,
     on_progress: ProgressCallback | None = None,
     coil_chunk: int | None = None,
+    frames_at_once: int | None = None,
 ) -> torch.Tensor:
     """Images of every slice, cropped to the recon matrix. Returns (slices, frames, ny, nx) complex64, CPU.
 
@@ -166,29 +176,29 @@ def reconstruct_scan(
     change, e.g. ``imunne``'s fixed point), one dict per slice is appended to ``solver_log``.
     ``on_progress(slice, slices, iteration, iterations)`` hears every iteration an iterative solver
     reports (``recon_cli.progress``), and (slice, slices, 0, 0) as each slice starts. ``coil_chunk``
-    coils go through the operator at a time (``recon_cli.memory.plan``; None: all).
+    coils go through the operator at a time (``recon_cli.memory.plan``; None: all). With
+    ``frames_at_once``, each slice is reconstructed that many frames at a time in overlapping windows
+    (``recon_cli.memory.frame_windows``; only for a model that declares a finite temporal reach), with
+    the same images; iterations then restart in every window, and the solver log has the worst window.
     """
-    from recon_cli.memory.plan import release_freed_memory
+    from recon_cli.memory.frame_windows import declared_reach, frame_windows, reconstruct_windows
 
     check_supported(model.plugin, scan)
     mode = coil_maps_mode(model.module)
     if mode == "required" and maps is None:
         raise ModelError(f"model '{model.plugin.name}' needs coil maps")
+    windows = frame_windows(scan.n_frames, frames_at_once, declared_reach(model.plugin, model.config))
     images = []
     for s in range(scan.n_slices):
         slice_maps = None if maps is None or mode == "ignored" else maps[s].to(model.device)
-        op = build_operator(scan, s, slice_maps, coil_chunk).to(model.device)
-        kspace = scan.kspace[s].to(model.device)
         listener = None
         if on_progress is not None:
             on_progress(s, scan.n_slices, 0, 0)
             listener = functools.partial(on_progress, s, scan.n_slices)
-        with torch.inference_mode(), progress.listening(listener):
-            image = model.module(kspace, op)
-        images.append(image.to("cpu", torch.complex64))
-        del op, kspace, image
-        release_freed_memory()  # a slice's freed buffers do not stay resident beside the next one's
-        info = solver_info(model.module)
+        run = functools.partial(_reconstruct_frames, scan, s, model, slice_maps, coil_chunk, listener)
+        image, info = reconstruct_windows(scan.n_frames, windows, run)
+        images.append(image)
+        del image
         if solver_log is not None and info is not None:
             tol = getattr(model.config, "tol", None)
             converged = None if tol is None else bool(info.relative_change <= tol)
@@ -197,6 +207,27 @@ def reconstruct_scan(
                  "converged": converged}
             )  # fmt: skip
     return center_crop(torch.stack(images), scan.header.recon_matrix)
+
+
+def _reconstruct_frames(
+    scan: Scan,
+    s: int,
+    model: LoadedModel,
+    maps: torch.Tensor | None,
+    coil_chunk: int | None,
+    listener: progress.Listener | None,
+    frames: slice,
+) -> tuple[torch.Tensor, SolverInfo | None]:
+    """The model's images of ``frames`` of slice ``s`` (complex64, CPU) and its report of the solve."""
+    from recon_cli.memory.plan import release_freed_memory
+
+    op = build_operator(scan, s, maps, coil_chunk, frames).to(model.device)
+    kspace = scan.kspace[s][frames].to(model.device)
+    with torch.inference_mode(), progress.listening(listener):
+        image = model.module(kspace, op).to("cpu", torch.complex64)
+    del op, kspace
+    release_freed_memory()  # a slice's (window's) freed buffers do not stay resident beside the next one's
+    return image, solver_info(model.module)
 
 
 def reconstruct_files(
@@ -334,7 +365,8 @@ def _reconstruct_part(
     if part is not None and on_progress is not None:
         listener = lambda _s, _n, i, k: on_progress(part[0], part[1], i, k)  # noqa: E731
     chunk = None if plan is None else plan.coil_chunk
-    done.images.append(reconstruct_scan(scan, model, maps, log, listener, chunk))
+    windows = None if plan is None else plan.frames_at_once
+    done.images.append(reconstruct_scan(scan, model, maps, log, listener, chunk, windows))
     done.timings["reconstruct_s"] += time.perf_counter() - t0
     offset = 0 if part is None else part[0]
     done.solver_log.extend({**entry, "slice": entry["slice"] + offset} for entry in log)

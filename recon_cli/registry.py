@@ -63,6 +63,12 @@ class ModelPlugin:
         default_weights: package resource ("package.module", "file.pt") of shipped weights, if any.
         working_set: config -> ``recon_cli.memory.working_set.WorkingSet``, what the model keeps while it
             reconstructs a slice (``--dry-run`` and ``--max-memory`` plan with it); None: a generic guess.
+        temporal_reach: config -> how many neighbouring frames on each side one output frame depends on
+            (0: every frame is reconstructed from its own data alone), or None for that config: the whole
+            series (a temporal regulariser, a stopping rule or an intensity scale shared by all frames).
+            Only a finite reach lets ``--max-memory`` reconstruct the frames in overlapping windows
+            (``recon_cli.memory.frame_windows``), and it must be exact: windows keep only the frames
+            that lie at least this far from their cut ends. None (the default): never windowed.
     """
 
     name: str
@@ -76,6 +82,7 @@ class ModelPlugin:
     dynamic: bool = True
     default_weights: tuple[str, str] | None = None
     working_set: Callable[[Any], Any] | None = None
+    temporal_reach: Callable[[Any], int | None] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.build, str):

@@ -42,6 +42,10 @@ def _table(doc: dict[str, Any]) -> Table:
         else f"{per_slice['samples_per_frame']} samples per frame"
     )
     chunks = doc["chunking"]
+    frames = f"{chunks['frames_at_once']} frames at a time"
+    if chunks["frames_at_once"] < per_slice["frames"]:
+        frames += (f" (windows of {chunks['frames_per_window']} with {chunks['temporal_reach']} frames of "
+                   "overlap on each side)")  # fmt: skip
     table = Table(
         title=f"{Path(doc['input']).name}: plan for {doc['model']} on {doc['device']}", show_header=False
     )
@@ -52,7 +56,7 @@ def _table(doc: dict[str, Any]) -> Table:
          f"{' x '.join(map(str, per_slice['image_matrix']))}; {doc['slices']} slice(s)"),
         ("operator", f"{doc['operator']}, backend {doc['nufft_backend']}"),
         ("chunking", f"{chunks['slices_at_once']} slice, {chunks['coils_at_once']} of "
-         f"{per_slice['coils']} coils, {chunks['frames_at_once']} frames at a time; "
+         f"{per_slice['coils']} coils, {frames}; "
          f"{chunks['slices_read_at_once']} of {doc['slices']} slice(s) read at once"),
         *((f"  {name}", f"{mib:.0f} MiB") for name, mib in est["parts"].items() if mib),
         ("estimated peak", f"{est['peak']:.0f} MiB (largest stage: {est['peak_stage']})"),

@@ -11,7 +11,8 @@ working set:
 * one slice: the operator (density compensation, Toeplitz kernels on the 2x grid, with the transient of
   computing them), the gridding A^H D y (coil images (frames, coils, ny, nx): the NUFFT's output and its
   product with the conjugate maps; with coil chunks only one chunk of coils at a time), and the model's
-  own working set (``WorkingSet``: image series, wavelet-padded copies, network activations);
+  own working set (``WorkingSet``: image series, wavelet-padded copies, network activations); with frame
+  windows (``frame_windows``) all of these are of one window's frames, its overlap included;
 * write: the magnitude images and the writers' buffers (DICOM, NIfTI, PNG) of the whole scan.
 
 On top comes the baseline: the interpreter, torch and the libraries the run loads, measured as the
@@ -86,6 +87,7 @@ def estimate_peak(
     lazy_slices: bool = False,
     device: str = "cpu",
     frame_by_frame: bool = False,
+    window_frames: int | None = None,
 ) -> Estimate:
     """Estimated peak of reconstructing ``shape`` with a model of working set ``work``.
 
@@ -101,12 +103,17 @@ def estimate_peak(
             only one slice's k-space, trajectory and coil maps are held, beside all slices' images.
         device: "cpu" (host peak) or "cuda" (device peak: no reader, ESPIRiT or writer stages on it).
         frame_by_frame: the NUFFT backend transforms frame by frame with one plan each (FINUFFT on CPU).
+        window_frames: frames one slice is reconstructed on at once (a frame window with its overlap,
+            ``recon_cli.memory.frame_windows``): the slice stage's working set is that of these frames;
+            the scan's k-space, the maps and the images are held whole. None: all frames.
     """
     ny, nx = shape.image
     frames, coils = shape.frames, shape.coils
     chunk = coils if coil_chunk is None else max(1, min(coil_chunk, coils))
-    pixels = frames * ny * nx  # one image series
+    at_once = frames if window_frames is None else max(1, min(window_frames, frames))
+    pixels = at_once * ny * nx  # one image series (of a window)
     kspace_slice = frames * coils * shape.samples * COMPLEX
+    kspace_window = at_once * coils * shape.samples * COMPLEX
     traj = 0 if shape.cartesian else shape.traj_slices * frames * 2 * shape.samples * REAL
     read_slices = 1 if lazy_slices else shape.slices
     if lazy_slices:
@@ -132,8 +139,8 @@ def estimate_peak(
                                "coil-map estimation (ESPIRiT)": work_maps}  # fmt: skip
     # FINUFFT on CPU applies the maps next to the transform frame by frame (one plan per frame): the coil
     # images of only one frame are alive; elsewhere (Cartesian, torchkbnufft, CUDA) those of every frame
-    coil_frames = 1 if frame_by_frame and needs_maps else frames
-    gridding = GRIDDING_COPIES * chunk * coil_frames * ny * nx * COMPLEX + KSPACE_COPIES * kspace_slice
+    coil_frames = 1 if frame_by_frame and needs_maps else at_once
+    gridding = GRIDDING_COPIES * chunk * coil_frames * ny * nx * COMPLEX + KSPACE_COPIES * kspace_window
     if frame_by_frame and not shape.cartesian:
         # what FINUFFT's per-frame plans and the Toeplitz build leave mapped, measured per pixel and frame;
         # freed heap for the most part, which a network's activations reuse: on the gridding side of max()
@@ -143,15 +150,15 @@ def estimate_peak(
     if work.normal:
         # A^H A x on the 2x grid for a chunk of coils: frame by frame on CPU (a few frames at once, one per
         # thread), all frames at once in the torch path on CUDA; the spectrum and its filtered copy
-        at_once = frames if device != "cpu" else min(frames, NORMAL_FRAMES_AT_ONCE)
-        model += 2 * at_once * chunk * TOEPLITZ_GRID * ny * nx * COMPLEX
+        normal_frames = at_once if device != "cpu" else min(at_once, NORMAL_FRAMES_AT_ONCE)
+        model += 2 * normal_frames * chunk * TOEPLITZ_GRID * ny * nx * COMPLEX
     if device == "cpu":
         held_parts = {"input k-space": held, "coil maps": maps_all, "outputs": outputs}
     else:  # only the slice being reconstructed is on the device; the scan and the images stay on the host
-        held_parts = {"input k-space": kspace_slice, "coil maps": maps_all // read_slices}
+        held_parts = {"input k-space": kspace_window, "coil maps": maps_all // read_slices}
     stages["slice"] = {
         **held_parts,
-        "operator (dcf, Toeplitz kernels)": _operator_bytes(shape, work),
+        "operator (dcf, Toeplitz kernels)": _operator_bytes(shape, work, at_once),
         # the gridding comes first, then the model iterates: the larger of the two
         "NUFFT/FFT buffers (gridding)" if gridding >= model else "model working set per iteration": max(
             gridding, model
@@ -165,16 +172,16 @@ def estimate_peak(
     return Estimate(parts, totals, peak_stage, baseline + totals[peak_stage])
 
 
-def _operator_bytes(shape: ScanShape, work: WorkingSet) -> int:
-    """Density compensation and Toeplitz kernels (real, frames x 2ny x 2nx) with their build transient
-    (the complex adjoint NUFFT on the 2x grid that gives each kernel)."""
+def _operator_bytes(shape: ScanShape, work: WorkingSet, frames: int) -> int:
+    """Density compensation and Toeplitz kernels (real, frames x 2ny x 2nx) of ``frames`` frames with their
+    build transient (the complex adjoint NUFFT on the 2x grid that gives each kernel)."""
     ny, nx = shape.image
     if shape.cartesian:
-        return shape.frames * ny * nx if work.normal else 0  # the broadcast bool mask at most
-    dcf = shape.frames * shape.samples * REAL
+        return frames * ny * nx if work.normal else 0  # the broadcast bool mask at most
+    dcf = frames * shape.samples * REAL
     if not work.normal:
         return NUFFT_FIRST_USE + dcf
-    kernel = shape.frames * TOEPLITZ_GRID * ny * nx * REAL
+    kernel = frames * TOEPLITZ_GRID * ny * nx * REAL
     return NUFFT_FIRST_USE + dcf + work.normal_weightings * kernel + 2 * kernel  # + the PSF being built
 
 

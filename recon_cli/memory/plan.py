@@ -5,8 +5,12 @@ its resident memory plus the kernel's ``MemAvailable``, on CUDA the device's fre
 margin. Slices are always reconstructed one at a time. When the whole-scan plan would not fit, coil maps
 are estimated slice by slice; then each slice is read from the file only when its turn comes
 (``lazy_slices``: one slice's k-space is held instead of the whole scan's); then coils are transformed in
-chunks inside the operators (``coil_chunk``), halving the chunk until the estimate fits.
-If even one coil at a time does not fit, the input is refused (exit 5) before anything is read or written.
+chunks inside the operators (``coil_chunk``), halving the chunk until the estimate fits. If one coil at a
+time is still over the budget and the model declares a finite temporal reach, the frames of a slice are
+reconstructed in overlapping windows (``frames_at_once``, ``frame_windows``) of the most frames that fit,
+and the coil chunk is then raised again as far as the budget allows (windows cut the working set that
+coil chunks leave: the model's, the Toeplitz kernels'). If even the smallest plan does not fit, the input
+is refused (exit 5) before anything is read or written.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from recon_cli.errors import OutOfMemoryError, UsageError
 from recon_cli.memory.estimate import MIB, Estimate, estimate_peak
+from recon_cli.memory.frame_windows import declared_reach, largest_window, window_frames
 from recon_cli.memory.shapes import ScanShape, scan_shape
 from recon_cli.memory.working_set import GENERIC, WorkingSet
 
@@ -116,6 +121,8 @@ class Plan:
     budget: int
     budget_source: str
     declared: bool  # the model declares its working set (else GENERIC was used)
+    frames_at_once: int | None = None  # output frames per window (None: all frames in one)
+    temporal_reach: int | None = None  # what the model declares (None: the whole series)
 
     @property
     def fits(self) -> bool:
@@ -144,7 +151,9 @@ class Plan:
                 "coils_at_once": self.coil_chunk or s.coils,
                 "coil_map_slices_at_once": 1 if self.maps_per_slice or self.lazy_slices else s.slices,
                 "slices_read_at_once": 1 if self.lazy_slices else s.slices,
-                "frames_at_once": s.frames,
+                "frames_at_once": self.frames_at_once or s.frames,
+                "frames_per_window": window_frames(s.frames, self.frames_at_once, self.temporal_reach),
+                "temporal_reach": self.temporal_reach,
             },
             "estimate_mib": {
                 "peak": round(self.estimate.total / MIB, 1),
@@ -182,11 +191,14 @@ def plan_input(path: Path, model: LoadedModel, request: ReconstructRequest) -> P
     baseline = baseline_bytes(device)
     operator, backend = _operator(shape, device)
 
-    def estimate_with(chunk: int | None, per_slice: bool, lazy: bool) -> Estimate:
+    reach = declared_reach(model.plugin, model.config)
+
+    def estimate_with(chunk: int | None, per_slice: bool, lazy: bool, at_once: int | None = None) -> Estimate:
         return estimate_peak(
             shape, work, baseline=baseline, weights=weights, coil_chunk=chunk, needs_maps=needs_maps,
             estimate_maps=needs_maps and request.coils is None, maps_per_slice=per_slice, lazy_slices=lazy,
             device=device.type, frame_by_frame=backend == "finufft" and device.type == "cpu",
+            window_frames=window_frames(shape.frames, at_once, reach),
         )  # fmt: skip
 
     # the smallest change first: coil maps slice by slice, slices read one at a time, then coils in ever
@@ -203,8 +215,21 @@ def plan_input(path: Path, model: LoadedModel, request: ReconstructRequest) -> P
     while estimate.total > budget and needs_maps and (chunk or shape.coils) > 1:
         chunk = max(1, (chunk or shape.coils) // 2)
         estimate = estimate_with(chunk, per_slice, lazy)
+    at_once: int | None = None
+    if estimate.total > budget and reach is not None:
+        at_once = largest_window(
+            shape.frames, reach, lambda w: estimate_with(chunk, per_slice, lazy, w).total <= budget
+        )
+        if at_once is not None:
+            estimate = estimate_with(chunk, per_slice, lazy, at_once)
+        while at_once is not None and chunk is not None and estimate.total <= budget:
+            wider = None if 2 * chunk >= shape.coils else 2 * chunk  # back towards all coils at once
+            wider_estimate = estimate_with(wider, per_slice, lazy, at_once)
+            if wider_estimate.total > budget:
+                break
+            chunk, estimate = wider, wider_estimate
     plan = Plan(shape, model.plugin.name, str(device), operator, backend, chunk, per_slice, lazy, estimate,
-                budget, source, declare is not None)  # fmt: skip
+                budget, source, declare is not None, at_once, reach)  # fmt: skip
     return plan
 
 
@@ -212,12 +237,21 @@ def check_fits(plan: Plan) -> None:
     """Raise OutOfMemoryError (exit 5) naming the need when the smallest plan is over the budget."""
     if plan.fits:
         return
-    chunked = f" with {plan.coil_chunk} coil(s) at a time" if plan.coil_chunk else ""
+    chunks = [f"{plan.coil_chunk} coil(s)"] if plan.coil_chunk else []
+    windows = ""
+    if plan.frames_at_once:
+        chunks.append(f"{plan.frames_at_once} frame(s)")
+        frames = window_frames(plan.shape.frames, plan.frames_at_once, plan.temporal_reach)
+        windows = f" (windows of {frames} frames, overlap included)" if frames > plan.frames_at_once else ""
+    chunked = f" with {' and '.join(chunks)} at a time{windows}" if chunks else ""
+    unwindowed = ""
+    if plan.temporal_reach is None and plan.shape.frames > 1:
+        unwindowed = f" (model '{plan.model}' declares no finite temporal reach: its frames are not windowed)"
     raise OutOfMemoryError(
         f"{plan.shape.path}: needs an estimated {format_bytes(plan.estimate.total)}{chunked} "
         f"(largest stage: {plan.estimate.peak_stage}), over the budget of {format_bytes(plan.budget)} "
-        f"({plan.budget_source}); raise --max-memory, compress coils, or use fewer frames; nothing was "
-        "written"
+        f"({plan.budget_source}){unwindowed}; raise --max-memory, compress coils, or use fewer frames; "
+        "nothing was written"
     )
 
 

@@ -27,6 +27,7 @@ from recon_cli.nn.unet import u_pass
 from recon_cli.ops.functional import channels_to_complex, complex_to_channels
 
 SPECTRAL_MARGIN = 1.1
+TEMPORAL_KERNEL = 3  # frames of every stage's temporal convolution and of the head's 3x3x3 one
 
 
 class ComplexConv3d(nn.Module):
@@ -147,7 +148,7 @@ class SpatioTemporalStage(nn.Sequential):
         super().__init__(
             ComplexConv3d(in_chans, out_chans, (1, 3, 3), spectral_norm=spectral_norm),
             nn.LeakyReLU(0.1),
-            ComplexConv3d(out_chans, out_chans, (3, 1, 1), spectral_norm=spectral_norm),
+            ComplexConv3d(out_chans, out_chans, (TEMPORAL_KERNEL, 1, 1), spectral_norm=spectral_norm),
             nn.LeakyReLU(0.1),
         )
 
@@ -202,7 +203,9 @@ class CUNet(nn.Module):
         self.up = nn.ModuleList(
             SpatioTemporalStage(widths[i] + widths[i + 1], widths[i], spectral_norm) for i in range(depth)
         )
-        self.head = ComplexConv3d(chans, 1, (3, 3, 3), init_scale=out_init_scale, spectral_norm=spectral_norm)
+        self.head = ComplexConv3d(
+            chans, 1, (TEMPORAL_KERNEL, 3, 3), init_scale=out_init_scale, spectral_norm=spectral_norm
+        )
 
     def forward(self, image: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         """Apply the network to one image series.
@@ -225,6 +228,16 @@ class CUNet(nn.Module):
 
         x = u_pass(x, _padding(height, width, self.depth), self.down, self.bottom, up, self.head)
         return channels_to_complex(x.float(), dim=1).squeeze(1)
+
+
+def temporal_reach(depth: int) -> int:
+    """Frames on each side of an output frame that a ``CUNet`` of ``depth`` levels reads: the temporal
+    half-kernels along its deepest path, which crosses ``depth`` encoder stages, the bottom stage and
+    ``depth`` decoder stages (one temporal convolution each) and the head. Pooling and upsampling are
+    spatial only, and the skip connections are shorter paths, so nothing else widens it; outside it the
+    series' own zero padding in time is all a frame sees, so a window cut this far from a frame leaves
+    that frame's output unchanged."""
+    return (2 * depth + 2) * (TEMPORAL_KERNEL // 2)
 
 
 def _with_context(image: torch.Tensor, context: torch.Tensor | None, chans: int) -> torch.Tensor:

@@ -15,6 +15,17 @@ def _working_set(config: AltUNConfig) -> WorkingSet:
     )
 
 
+def _temporal_reach(config: AltUNConfig) -> int | None:
+    """``blocks`` times the CU-Net's reach (``recon_cli.nn.cunet.temporal_reach``): every block adds the
+    CU-Net's reach to the last, and its data gradient A^H D (A x - y) adds none (per frame). None with
+    ``view_share``: the view-shared context grids all frames' samples together."""
+    if config.view_share:
+        return None
+    from recon_cli.nn.cunet import temporal_reach
+
+    return config.blocks * temporal_reach(config.depth)
+
+
 plugin = ModelPlugin(
     name="alt-un",
     description="Unrolled network: K gradient steps on data consistency plus a CU-Net regulariser, "
@@ -24,4 +35,5 @@ plugin = ModelPlugin(
     trainable=True,
     default_weights=("recon_plugins.alt_un", "weights.pt"),
     working_set=_working_set,
+    temporal_reach=_temporal_reach,
 )

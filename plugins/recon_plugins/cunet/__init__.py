@@ -11,6 +11,17 @@ def _working_set(config: CUNetConfig) -> WorkingSet:
     return WorkingSet(images=3, cnn_chans=config.chans, cnn_inputs=1 + int(config.view_share))
 
 
+def _temporal_reach(config: CUNetConfig) -> int | None:
+    """The CU-Net's reach (``recon_cli.nn.cunet.temporal_reach``: 2 depth + 2 frames); the gridding it
+    corrects is per frame and the network has no normalisation. None with ``view_share``: the view-shared
+    context grids all frames' samples together, so every frame depends on the whole series."""
+    if config.view_share:
+        return None
+    from recon_cli.nn.cunet import temporal_reach
+
+    return temporal_reach(config.depth)
+
+
 plugin = ModelPlugin(
     name="cunet",
     description="Residual complex U-Net (2D spatial + 1D temporal convolutions) on the SENSE-combined "
@@ -20,4 +31,5 @@ plugin = ModelPlugin(
     trainable=True,
     default_weights=("recon_plugins.cunet", "weights.pt"),
     working_set=_working_set,
+    temporal_reach=_temporal_reach,
 )

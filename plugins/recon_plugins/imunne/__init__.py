@@ -17,6 +17,19 @@ def _working_set(config: IMUNNEConfig) -> WorkingSet:
     )
 
 
+def _temporal_reach(config: IMUNNEConfig) -> int | None:
+    """With ``tol`` 0 and plain (Picard) iteration: ``iterations`` times the CU-Net's reach
+    (``recon_cli.nn.cunet.temporal_reach``; the data gradient and the relaxation are per frame). Otherwise
+    None: the stopping test ||x+ - x|| / ||x|| is a norm of the whole series (how many iterations every
+    frame gets depends on all frames), Anderson acceleration mixes the iterates with weights fitted to
+    the whole series' residuals, and ``view_share`` grids all frames' samples together."""
+    if config.tol != 0 or config.anderson or config.view_share:
+        return None
+    from recon_cli.nn.cunet import temporal_reach
+
+    return config.iterations * temporal_reach(config.depth)
+
+
 plugin = ModelPlugin(
     name="imunne",
     description="Implicit network: fixed point of a gradient step with a CU-Net regulariser, trained "
@@ -26,4 +39,5 @@ plugin = ModelPlugin(
     trainable=True,
     default_weights=("recon_plugins.imunne", "weights.pt"),
     working_set=_working_set,
+    temporal_reach=_temporal_reach,
 )

@@ -10,6 +10,13 @@ def _working_set(config: SenseConfig) -> WorkingSet:
     return WorkingSet(images=6, normal=True)
 
 
+def _temporal_reach(config: SenseConfig) -> int:
+    """0: CG solves every frame as its own system (``batch_dims=1``: per-frame step sizes and residual
+    norms, and a converged frame stops changing while others go on), and A^H D A, D and A^H D y are per
+    frame, so a frame's iterates never see another frame's data."""
+    return 0
+
+
 plugin = ModelPlugin(
     name="sense",
     description="CG-SENSE: min ||A x - y||^2 + lam ||x||^2 by conjugate gradients (density-weighted "
@@ -18,4 +25,5 @@ plugin = ModelPlugin(
     build="recon_plugins.sense.model:CgSense",
     trainable=False,
     working_set=_working_set,
+    temporal_reach=_temporal_reach,
 )

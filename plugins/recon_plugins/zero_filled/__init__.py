@@ -10,6 +10,12 @@ def _working_set(config: ZeroFilledConfig) -> WorkingSet:
     return WorkingSet(images=2)
 
 
+def _temporal_reach(config: ZeroFilledConfig) -> int:
+    """0: every frame is its own adjoint, density compensation (Pipe-Menon or ramp, computed and
+    normalised per frame) and coil combination (maps or root sum of squares); nothing crosses frames."""
+    return 0
+
+
 plugin = ModelPlugin(
     name="zero-filled",
     description="Inverse FFT (Cartesian) or density-compensated gridding (non-Cartesian), "
@@ -18,4 +24,5 @@ plugin = ModelPlugin(
     build="recon_plugins.zero_filled.model:ZeroFilled",
     trainable=False,
     working_set=_working_set,
+    temporal_reach=_temporal_reach,
 )
