@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -24,12 +25,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.harness import benchmark_parser, pinned_env, run_json  # noqa: E402
+from benchmarks.harness import benchmark_parser, load_average, pinned_env, run_json  # noqa: E402
 from benchmarks.report import machine_line, markdown_table, publish  # noqa: E402
 
 MODELS = ("zero-filled", "sense", "cs", "imunne")
 BASE = {"matrix": 128, "coils": 8, "frames": 20}
 AXES = {"matrix": (64, 128, 256), "coils": (4, 8, 16, 32), "frames": (10, 20, 40)}
+MEMORY_FLOOR_MIB = 8.0  # smallest working set (at any size of an axis) that gets a memory exponent
 PLOT = Path(__file__).resolve().parent.parent / "docs" / "cost_growth.png"
 
 WORKER = """
@@ -136,8 +138,10 @@ def report(results: dict[str, dict[str, list[dict[str, float]]]], threads: int) 
             points = results[axis][model]
             sizes = [int(p["size"]) for p in points]
             t = slope(sizes, [p["seconds"] for p in points])
-            m = slope(sizes, [p["working_mib"] for p in points])
-            cells.append(f"{t:.2f} / {m:.2f}")
+            memory = [p["working_mib"] for p in points]
+            # below a few MiB the working set is lost in the allocator's granularity: no exponent
+            m = f"{slope(sizes, memory):.2f}" if min(memory) >= MEMORY_FLOOR_MIB else "-"
+            cells.append(f"{t:.2f} / {m}")
         rows.append(cells)
     detail = ["model", "axis", "size", "seconds", "working MiB", "peak MiB"]
     detail_rows = [
@@ -165,9 +169,14 @@ def report(results: dict[str, dict[str, list[dict[str, float]]]], threads: int) 
             "the reconstruction (scan and maps already in memory); the peak itself, with about "
             f"{_baseline(results):.0f} MiB of interpreter and libraries, is in the detail table. "
             "Exponent k of cost ~ size^k (least squares in log-log); goal: about 1 for coils and frames "
-            "(the matrix axis counts pixels along one side, so 2 is linear in pixels).",
+            "(the matrix axis counts pixels along one side, so 2 is linear in pixels). A memory exponent "
+            f"is shown only where every working set of the axis is at least {MEMORY_FLOOR_MIB:.0f} MiB "
+            "(smaller ones are within the allocator's granularity; see the detail table).",
             markdown_table(header, rows),
             "![cost growth](cost_growth.png)",
+            f"Load average when the report was written: {load_average():.1f} on "
+            f"{os.cpu_count()} cores (the runs are cached with --cache and may span several loads; "
+            "other jobs slow the times, not the memory).",
             "<details><summary>every run</summary>\n\n"
             + markdown_table(detail, detail_rows)
             + "\n\n</details>",
