@@ -120,6 +120,19 @@ class ContractiveRegulariser(nn.Module):
         return self.shrink * x - self.gain * network
 
 
+def zero_outside_support(x: torch.Tensor, op: LinearOperator) -> torch.Tensor:
+    """``x`` (frames, ny, nx) with every pixel where all coil maps of ``op`` are zero set to 0.
+
+    ESPIRiT's maps are zero where the calibration found no signal; there A x does not depend on x, so
+    what a network puts there is not constrained by the data (the SENSE solvers leave it at 0). Maps
+    without zeros (true coil sensitivities, smooth maps) leave ``x`` as it is.
+    """
+    maps = getattr(op, "maps", None)
+    if maps is None:
+        return x
+    return x * (maps != 0).any(dim=0).to(x.real.dtype)
+
+
 def require_maps(op: LinearOperator, model: str) -> None:
     """Raise ModelError naming ``model`` unless ``op`` holds coil maps (image domain (frames, ny, nx))."""
     if getattr(op, "maps", None) is None:

@@ -23,6 +23,7 @@ class AltUNConfig:
             density-compensated and coil-combined, on the scale of the gridded frames; see
             ``recon_cli.nn.view_share``) as one extra complex input channel in every block. Off: the
             one-input network of the shipped weights.
+        support_mask: Zero the last block's output outside the coil maps' support (as ``cunet``).
     """
 
     blocks: int = 5
@@ -31,6 +32,7 @@ class AltUNConfig:
     chans: int = _CUNET.chans
     depth: int = _CUNET.depth
     view_share: bool = False
+    support_mask: bool = _CUNET.support_mask
 
     def __post_init__(self) -> None:
         from recon_cli.errors import ModelError

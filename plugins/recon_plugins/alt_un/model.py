@@ -7,7 +7,7 @@ from torch import nn
 
 from recon_cli.nn.cunet import CUNet
 from recon_cli.nn.slice_model import SliceModel
-from recon_cli.nn.unrolled import GradientStepBlock, sense_gridding, view_shared_context
+from recon_cli.nn.unrolled import GradientStepBlock, sense_gridding, view_shared_context, zero_outside_support
 from recon_cli.ops.base import LinearOperator
 from recon_plugins.alt_un.config import AltUNConfig
 
@@ -36,4 +36,4 @@ class AltUN(SliceModel):
         x = gridded if x0 is None else x0.to(torch.complex64)
         for k in range(self.config.blocks):
             x = self.blocks[0 if self.config.shared else k](x, op, gridded, context)
-        return x
+        return zero_outside_support(x, op) if self.config.support_mask else x

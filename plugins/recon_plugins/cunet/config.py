@@ -16,11 +16,15 @@ class CUNetConfig:
             density-compensated and coil-combined, on the scale of the gridded frames; see
             ``recon_cli.nn.view_share``) as one extra complex input channel. Off: the
             one-input network of the shipped weights.
+        support_mask: Zero the output where every coil map is zero (outside the support ESPIRiT found,
+            where the data say nothing; ``recon_cli.nn.unrolled.zero_outside_support``); alt-un and
+            imunne take the same option.
     """
 
     chans: int = 8
     depth: int = 3
     view_share: bool = False
+    support_mask: bool = True
 
     def __post_init__(self) -> None:
         check_cunet("cunet", self.chans, self.depth)

@@ -6,7 +6,7 @@ import torch
 
 from recon_cli.nn.cunet import CUNet
 from recon_cli.nn.slice_model import SliceModel
-from recon_cli.nn.unrolled import sense_gridding, view_shared_context
+from recon_cli.nn.unrolled import sense_gridding, view_shared_context, zero_outside_support
 from recon_cli.ops.base import LinearOperator
 from recon_plugins.cunet.config import CUNetConfig
 
@@ -32,4 +32,5 @@ class CUNetRecon(SliceModel):
             x0 = sense_gridding(kspace, op, "cunet")
         x0 = x0.to(torch.complex64)
         context = view_shared_context(kspace, op, "cunet", self.config.view_share)
-        return x0 + self.net(x0, context)
+        x = x0 + self.net(x0, context)
+        return zero_outside_support(x, op) if self.config.support_mask else x

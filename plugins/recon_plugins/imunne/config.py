@@ -44,6 +44,7 @@ class IMUNNEConfig:
             density-compensated and coil-combined, on the scale of the gridded frames; see
             ``recon_cli.nn.view_share``) as one extra complex input channel at every iteration. Off: the
             one-input network of the shipped weights.
+        support_mask: Zero the fixed point outside the coil maps' support (as ``cunet``).
     """
 
     iterations: int = 30
@@ -61,6 +62,7 @@ class IMUNNEConfig:
     chans: int = _CUNET.chans
     depth: int = _CUNET.depth
     view_share: bool = False
+    support_mask: bool = _CUNET.support_mask
 
     def __post_init__(self) -> None:
         from recon_cli.errors import ModelError

@@ -12,6 +12,7 @@ from recon_cli.nn.unrolled import (
     GradientStepBlock,
     sense_gridding,
     view_shared_context,
+    zero_outside_support,
 )
 from recon_cli.ops.base import LinearOperator
 from recon_cli.solvers.fixed_point import FixedPointInfo, jacobian_free_fixed_point
@@ -93,4 +94,4 @@ class IMUNNE(SliceModel):
             before = last_input[0].detach()
             change = torch.linalg.vector_norm(x - before) / torch.linalg.vector_norm(before).clamp_min(1e-12)
             self._residual = self.config.residual_weight * change
-        return x
+        return zero_outside_support(x, op) if self.config.support_mask else x
