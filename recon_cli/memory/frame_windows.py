@@ -56,6 +56,11 @@ class WindowsInfo:
     relative_change: float
 
 
+def frame_by_frame(config: Any) -> int:
+    """The ``temporal_reach`` of a model whose output frame depends on that frame's data alone: 0."""
+    return 0
+
+
 def declared_reach(plugin: ModelPlugin, config: Any) -> int | None:
     """The temporal reach ``plugin`` declares for ``config`` (None: the whole series).
 

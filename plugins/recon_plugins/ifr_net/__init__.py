@@ -1,15 +1,8 @@
 """IFR-Net: the iterative feature refinement network (Liu et al., IEEE TCI 2019), unrolled and trained."""
 
+from recon_cli.memory.frame_windows import frame_by_frame
 from recon_cli.registry import ModelPlugin
 from recon_plugins.ifr_net.config import IfrNetConfig
-
-
-def _temporal_reach(config: IfrNetConfig) -> int:
-    """0: frames go through the stages as a batch of 2D images (2D convolutions, element-wise
-    shrinkage), each scaled by its own RMS level (``frame_scale``), and the data consistency is per frame
-    (closed form with the frame's mask, or CG with per-frame systems)."""
-    return 0
-
 
 plugin = ModelPlugin(
     name="ifr-net",
@@ -19,5 +12,7 @@ plugin = ModelPlugin(
     build="recon_plugins.ifr_net.model:IfrNet",
     trainable=True,
     non_cartesian=False,
-    temporal_reach=_temporal_reach,
+    # 0: frames go through the stages as a batch of 2D images, each scaled by its own RMS level, with
+    # per-frame data consistency (its mask, or per-frame CG)
+    temporal_reach=frame_by_frame,
 )
