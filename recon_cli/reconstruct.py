@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -45,6 +45,9 @@ from recon_cli.reconstruct_request import ReconstructRequest
 from recon_cli.registry import ModelPlugin, load_plugin, resolve_config
 from recon_cli.runtime import resolve_device
 from recon_cli.weights import apply_weights, read_weights, weights_source
+
+if TYPE_CHECKING:
+    from recon_cli.memory.plan import Plan
 
 ProgressCallback = Callable[[int, int, int, int], None]  # slice, slices, iteration, iterations
 
@@ -279,7 +282,7 @@ def _reconstruct_one(
     result: ScanResult,
     on_progress: ProgressCallback | None,
 ) -> list[Path]:
-    from recon_cli.memory.plan import Plan, check_fits, plan_input
+    from recon_cli.memory.plan import check_fits, plan_input
 
     stem = output_stem(path)
     folder = output_folder(request.out_dir, path)
@@ -292,22 +295,21 @@ def _reconstruct_one(
     if plan is not None:
         check_fits(plan)  # exit 5 before anything is read or written
     done = _Done()
-    if plan is not None and plan.lazy_slices:  # one slice at a time, each read when its turn comes
-        for s in range(plan.shape.slices):
-            _reconstruct_part(path, request, model, plan, (s, plan.shape.slices), done, result, on_progress)
-    else:
-        _reconstruct_part(path, request, model, plan, None, done, result, on_progress)
+    n = plan.shape.slices if plan is not None and plan.lazy_slices else 0  # each read when its turn comes
+    parts: list[tuple[int, int] | None] = [(s, n) for s in range(n)] or [None]
+    lazy = n > 0
+    for part in parts:
+        _reconstruct_part(path, request, model, plan, part, done, result, on_progress)
     images = torch.cat(done.images)
     result.notes.extend(_unconverged(model, done.solver_log))
     if not bool(torch.isfinite(images).all()):
         raise ModelError(f"{path}: model '{model.plugin.name}' produced NaN/Inf values; nothing was written")
     assert done.scan is not None
     scan = done.scan
-    if plan is not None and plan.lazy_slices:  # the file's scan, from the last slice's and what all said
-        header = dataclasses.replace(scan.header, geometry=tuple(done.geometry))
-        scan = dataclasses.replace(scan, header=header, guesses=tuple(result.guesses))
     record = run_record(path, scan, request, model)
-    record["kspace_shape"] = [images.shape[0], *record["kspace_shape"][1:]]
+    if lazy:  # the last scan read holds one slice: the file's shape, guesses and geometry are all slices'
+        record.update(kspace_shape=[images.shape[0], *record["kspace_shape"][1:]], guesses=[*result.guesses])
+        scan = dataclasses.replace(scan, header=dataclasses.replace(scan.header, geometry=(*done.geometry,)))
     record["memory_plan"] = None if plan is None else plan.as_dict()
     if done.solver_log:
         record["solver"] = done.solver_log
@@ -334,7 +336,7 @@ def _reconstruct_part(
     path: Path,
     request: ReconstructRequest,
     model: LoadedModel,
-    plan: Any,
+    plan: Plan | None,
     part: tuple[int, int] | None,
     done: _Done,
     result: ScanResult,

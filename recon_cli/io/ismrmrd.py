@@ -183,8 +183,6 @@ def _read_group(
 _FOV_GUESS = "the recon field of view exceeds the encoded one along the readout; no oversampling was removed"
 
 
-
-
 def _check_coil_count(hdr: xsd.ismrmrdHeader, scan: Scan, guesses: list[str]) -> None:
     """A header that states a different number of receiver channels than the data holds: trust the data."""
     system = hdr.acquisitionSystemInformation

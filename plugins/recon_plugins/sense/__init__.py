@@ -1,5 +1,6 @@
 """CG-SENSE: Tikhonov-regularised least squares solved by conjugate gradients on the normal equations."""
 
+from recon_cli.memory.frame_windows import frame_by_frame
 from recon_cli.memory.working_set import WorkingSet
 from recon_cli.registry import ModelPlugin
 from recon_plugins.sense.config import SenseConfig
@@ -10,13 +11,6 @@ def _working_set(config: SenseConfig) -> WorkingSet:
     return WorkingSet(images=6, normal=True)
 
 
-def _temporal_reach(config: SenseConfig) -> int:
-    """0: CG solves every frame as its own system (``batch_dims=1``: per-frame step sizes and residual
-    norms, and a converged frame stops changing while others go on), and A^H D A, D and A^H D y are per
-    frame, so a frame's iterates never see another frame's data."""
-    return 0
-
-
 plugin = ModelPlugin(
     name="sense",
     description="CG-SENSE: min ||A x - y||^2 + lam ||x||^2 by conjugate gradients (density-weighted "
@@ -25,5 +19,7 @@ plugin = ModelPlugin(
     build="recon_plugins.sense.model:CgSense",
     trainable=False,
     working_set=_working_set,
-    temporal_reach=_temporal_reach,
+    # CG solves every frame as its own system (batch_dims=1: per-frame step sizes and residual norms, and
+    # a converged frame stops changing while others go on), and A^H D A, D and A^H D y are per frame
+    temporal_reach=frame_by_frame,
 )

@@ -1,5 +1,6 @@
 """Zero-filled / gridding reconstruction: inverse FFT or density-compensated NUFFT adjoint."""
 
+from recon_cli.memory.frame_windows import frame_by_frame
 from recon_cli.memory.working_set import WorkingSet
 from recon_cli.registry import ModelPlugin
 from recon_plugins.zero_filled.config import ZeroFilledConfig
@@ -10,12 +11,6 @@ def _working_set(config: ZeroFilledConfig) -> WorkingSet:
     return WorkingSet(images=2)
 
 
-def _temporal_reach(config: ZeroFilledConfig) -> int:
-    """0: every frame is its own adjoint, density compensation (Pipe-Menon or ramp, computed and
-    normalised per frame) and coil combination (maps or root sum of squares); nothing crosses frames."""
-    return 0
-
-
 plugin = ModelPlugin(
     name="zero-filled",
     description="Inverse FFT (Cartesian) or density-compensated gridding (non-Cartesian), "
@@ -24,5 +19,7 @@ plugin = ModelPlugin(
     build="recon_plugins.zero_filled.model:ZeroFilled",
     trainable=False,
     working_set=_working_set,
-    temporal_reach=_temporal_reach,
+    # every frame is its own adjoint, density compensation (Pipe-Menon or ramp, computed and normalised
+    # per frame) and coil combination (maps or root sum of squares); nothing crosses frames
+    temporal_reach=frame_by_frame,
 )
