@@ -4,6 +4,10 @@
 #   stage b: the same at the benchmark protocol (128 x 128, 20 frames x 13 spokes), from stage a's weights,
 #            with 30% of the examples real anatomy (training brain-template slices under motion,
 #            data.anatomy; the held-out slices are never used)
+#   stage c: stage b's settings, also from stage a's weights, with the smoothed SENSE start
+#            (start_smoothing=1, 10 CG steps; recon_cli.nn.unrolled.smoothed_start) in place of the
+#            gridding: training/<run>_c. The recipe of issue 17 is a then c (`all`); b is kept for the
+#            record (imunne only).
 # A stage whose run folder already holds last.pt is resumed (`recon train --resume`), so the script
 # continues an interrupted run on any machine. One thread, niced: the CPU is shared.
 set -euo pipefail
@@ -25,11 +29,15 @@ PY
     if [[ $stage == a || $stage == all ]]; then
         run_stage "$recon" "training/$run" --model "$model" --config "training/$run.yaml"
     fi
-    if [[ $stage == b || $stage == all ]]; then
-        run_stage "$recon" "training/${run}_b" --model "$model" --config "training/$run.yaml" \
-            --init "training/$run" --set data.matrix=128 --set data.spokes=13 --set data.val_length=4 --set data.anatomy=0.3 \
-            --set train.steps=1000 --set train.lr=0.0003 --set train.warmup=0 --set train.ckpt_every=10 \
-            --set train.val_every=50
+    local protocol=(--init "training/$run" --set data.matrix=128 --set data.spokes=13 --set data.val_length=4
+        --set data.anatomy=0.3 --set train.steps=1000 --set train.lr=0.0003 --set train.warmup=0
+        --set train.ckpt_every=10 --set train.val_every=50)
+    if [[ $stage == b ]]; then
+        run_stage "$recon" "training/${run}_b" --model "$model" --config "training/$run.yaml" "${protocol[@]}"
+    fi
+    if [[ $stage == c || $stage == all ]]; then
+        run_stage "$recon" "training/${run}_c" --model "$model" --config "training/$run.yaml" "${protocol[@]}" \
+            --set start_smoothing=1.0 --set start_iterations=10
     fi
 }
 

@@ -6,9 +6,10 @@ from recon_plugins.alt_un.config import AltUNConfig
 
 
 def _working_set(config: AltUNConfig) -> WorkingSet:
-    """The iterate, the gridding, the next iterate and the data gradient; one CU-Net per block."""
+    """The iterate, the gridding, the next iterate and the data gradient (a smoothed start's CG solve
+    holds 5 before); one CU-Net per block."""
     return WorkingSet(
-        images=4,
+        images=5 if config.start_smoothing else 4,
         normal=True,
         cnn_chans=config.chans,
         cnn_inputs=1 + int(config.view_share),
@@ -18,8 +19,9 @@ def _working_set(config: AltUNConfig) -> WorkingSet:
 def _temporal_reach(config: AltUNConfig) -> int | None:
     """``blocks`` times the CU-Net's reach (``recon_cli.nn.cunet.temporal_reach``): every block adds the
     CU-Net's reach to the last, and its data gradient A^H D (A x - y) adds none (per frame). None with
-    ``view_share``: the view-shared context grids all frames' samples together."""
-    if config.view_share:
+    ``view_share``: the view-shared context grids all frames' samples together; with ``start_smoothing``:
+    its CG solve couples all frames."""
+    if config.view_share or config.start_smoothing:
         return None
     from recon_cli.nn.cunet import temporal_reach
 

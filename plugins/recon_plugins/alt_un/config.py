@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recon_plugins.cunet.config import CUNetConfig, check_cunet
+from recon_plugins.cunet.config import CUNetConfig, check_cunet, check_start
 
 _CUNET = CUNetConfig()  # the CU-Net's defaults: one copy, in ``cunet``
 
@@ -24,6 +24,10 @@ class AltUNConfig:
             ``recon_cli.nn.view_share``) as one extra complex input channel in every block. Off: the
             one-input network of the shipped weights.
         support_mask: Zero the last block's output outside the coil maps' support (as ``cunet``).
+        start_smoothing: Start from a temporally smoothed SENSE image instead of the gridding: this weight
+            of the frame-difference penalty in ``start_iterations`` CG steps
+            (as ``cunet``; ``recon_cli.nn.unrolled.smoothed_start``; 0: the gridding of the shipped weights).
+        start_iterations: CG steps of that start (ignored at ``start_smoothing`` 0).
     """
 
     blocks: int = 5
@@ -33,6 +37,8 @@ class AltUNConfig:
     depth: int = _CUNET.depth
     view_share: bool = False
     support_mask: bool = _CUNET.support_mask
+    start_smoothing: float = _CUNET.start_smoothing
+    start_iterations: int = _CUNET.start_iterations
 
     def __post_init__(self) -> None:
         from recon_cli.errors import ModelError
@@ -40,3 +46,4 @@ class AltUNConfig:
         if self.blocks < 1 or self.step_init <= 0:
             raise ModelError("alt-un: blocks must be >= 1 and step_init > 0")
         check_cunet("alt-un", self.chans, self.depth)
+        check_start("alt-un", self.start_smoothing, self.start_iterations)

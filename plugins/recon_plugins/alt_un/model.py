@@ -7,7 +7,13 @@ from torch import nn
 
 from recon_cli.nn.cunet import CUNet
 from recon_cli.nn.slice_model import SliceModel
-from recon_cli.nn.unrolled import GradientStepBlock, sense_gridding, view_shared_context, zero_outside_support
+from recon_cli.nn.unrolled import (
+    GradientStepBlock,
+    sense_gridding,
+    smoothed_start,
+    view_shared_context,
+    zero_outside_support,
+)
 from recon_cli.ops.base import LinearOperator
 from recon_plugins.alt_un.config import AltUNConfig
 
@@ -30,10 +36,12 @@ class AltUN(SliceModel):
         )
 
     def reconstruct(self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None) -> torch.Tensor:
-        """x0 default: the coil-combined gridding A^H D y."""
+        """x0 default: the coil-combined gridding A^H D y (``start_smoothing``: a smoothed SENSE image)."""
+        c = self.config
         gridded = sense_gridding(kspace, op, "alt-un")
-        context = view_shared_context(kspace, op, "alt-un", self.config.view_share)
-        x = gridded if x0 is None else x0.to(torch.complex64)
+        context = view_shared_context(kspace, op, "alt-un", c.view_share)
+        x = smoothed_start(gridded, op, c.start_smoothing, c.start_iterations) if x0 is None else x0
+        x = x.to(torch.complex64)
         for k in range(self.config.blocks):
             x = self.blocks[0 if self.config.shared else k](x, op, gridded, context)
         return zero_outside_support(x, op) if self.config.support_mask else x

@@ -7,15 +7,21 @@ from recon_plugins.cunet.config import CUNetConfig
 
 
 def _working_set(config: CUNetConfig) -> WorkingSet:
-    """The gridding, the network's output and the residual sum; one CU-Net application."""
-    return WorkingSet(images=3, cnn_chans=config.chans, cnn_inputs=1 + int(config.view_share))
+    """The gridding, the network's output and the residual sum (a smoothed start's CG solve holds 5
+    before); one CU-Net application."""
+    return WorkingSet(
+        images=5 if config.start_smoothing else 3,
+        cnn_chans=config.chans,
+        cnn_inputs=1 + int(config.view_share),
+    )
 
 
 def _temporal_reach(config: CUNetConfig) -> int | None:
     """The CU-Net's reach (``recon_cli.nn.cunet.temporal_reach``: 2 depth + 2 frames); the gridding it
     corrects is per frame and the network has no normalisation. None with ``view_share``: the view-shared
-    context grids all frames' samples together, so every frame depends on the whole series."""
-    if config.view_share:
+    context grids all frames' samples together, so every frame depends on the whole series; so does a
+    smoothed start (``start_smoothing``: its CG solve couples all frames)."""
+    if config.view_share or config.start_smoothing:
         return None
     from recon_cli.nn.cunet import temporal_reach
 

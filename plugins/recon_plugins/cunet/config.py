@@ -19,15 +19,22 @@ class CUNetConfig:
         support_mask: Zero the output where every coil map is zero (outside the support ESPIRiT found,
             where the data say nothing; ``recon_cli.nn.unrolled.zero_outside_support``); alt-un and
             imunne take the same option.
+        start_smoothing: Start from a temporally smoothed SENSE image instead of the gridding: this weight
+            of the frame-difference penalty in ``start_iterations`` CG steps
+            (``recon_cli.nn.unrolled.smoothed_start``; 0: the gridding of the shipped weights).
+        start_iterations: CG steps of that start (ignored at ``start_smoothing`` 0).
     """
 
     chans: int = 8
     depth: int = 3
     view_share: bool = False
     support_mask: bool = True
+    start_smoothing: float = 0.0
+    start_iterations: int = 10
 
     def __post_init__(self) -> None:
         check_cunet("cunet", self.chans, self.depth)
+        check_start("cunet", self.start_smoothing, self.start_iterations)
 
 
 def check_cunet(model: str, chans: int, depth: int) -> None:
@@ -37,3 +44,14 @@ def check_cunet(model: str, chans: int, depth: int) -> None:
 
     if chans < 1 or not 1 <= depth <= 6:
         raise ModelError(f"{model}: chans must be >= 1 and depth in 1..6, got chans={chans}, depth={depth}")
+
+
+def check_start(model: str, smoothing: float, iterations: int) -> None:
+    """A ModelError naming ``model`` unless start_smoothing >= 0 and start_iterations >= 1."""
+    from recon_cli.errors import ModelError
+
+    if smoothing < 0 or iterations < 1:
+        raise ModelError(
+            f"{model}: start_smoothing must be >= 0 and start_iterations >= 1, "
+            f"got {smoothing} and {iterations}"
+        )

@@ -1,4 +1,5 @@
-"""The ``cunet`` model: x = x0 + CUNet(x0), x0 the SENSE-combined gridding of the data."""
+"""The ``cunet`` model: x = x0 + CUNet(x0), x0 the SENSE-combined gridding of the data (or a smoothed
+SENSE image, ``start_smoothing``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import torch
 
 from recon_cli.nn.cunet import CUNet
 from recon_cli.nn.slice_model import SliceModel
-from recon_cli.nn.unrolled import sense_gridding, view_shared_context, zero_outside_support
+from recon_cli.nn.unrolled import sense_gridding, smoothed_start, view_shared_context, zero_outside_support
 from recon_cli.ops.base import LinearOperator
 from recon_plugins.cunet.config import CUNetConfig
 
@@ -27,9 +28,13 @@ class CUNetRecon(SliceModel):
         self.net = CUNet(config.chans, config.depth, context_chans=int(config.view_share))
 
     def reconstruct(self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None) -> torch.Tensor:
-        """x0 default: the coil-combined gridding of ``kspace``."""
+        """x0 default: the coil-combined gridding of ``kspace`` (``start_smoothing``: a smoothed SENSE
+        image)."""
+        c = self.config
         if x0 is None:
-            x0 = sense_gridding(kspace, op, "cunet")
+            x0 = smoothed_start(
+                sense_gridding(kspace, op, "cunet"), op, c.start_smoothing, c.start_iterations
+            )
         x0 = x0.to(torch.complex64)
         context = view_shared_context(kspace, op, "cunet", self.config.view_share)
         x = x0 + self.net(x0, context)

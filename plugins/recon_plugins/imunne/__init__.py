@@ -22,8 +22,9 @@ def _temporal_reach(config: IMUNNEConfig) -> int | None:
     (``recon_cli.nn.cunet.temporal_reach``; the data gradient and the relaxation are per frame). Otherwise
     None: the stopping test ||x+ - x|| / ||x|| is a norm of the whole series (how many iterations every
     frame gets depends on all frames), Anderson acceleration mixes the iterates with weights fitted to
-    the whole series' residuals, and ``view_share`` grids all frames' samples together."""
-    if config.tol != 0 or config.anderson or config.view_share:
+    the whole series' residuals, ``view_share`` grids all frames' samples together, and a smoothed start
+    (``start_smoothing``) solves for all frames at once."""
+    if config.tol != 0 or config.anderson or config.view_share or config.start_smoothing:
         return None
     from recon_cli.nn.cunet import temporal_reach
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recon_plugins.cunet.config import CUNetConfig, check_cunet
+from recon_plugins.cunet.config import CUNetConfig, check_cunet, check_start
 
 _CUNET = CUNetConfig()  # the CU-Net's defaults: one copy, in ``cunet``
 
@@ -45,6 +45,10 @@ class IMUNNEConfig:
             ``recon_cli.nn.view_share``) as one extra complex input channel at every iteration. Off: the
             one-input network of the shipped weights.
         support_mask: Zero the fixed point outside the coil maps' support (as ``cunet``).
+        start_smoothing: Start from a temporally smoothed SENSE image instead of the gridding: this weight
+            of the frame-difference penalty in ``start_iterations`` CG steps
+            (as ``cunet``; ``recon_cli.nn.unrolled.smoothed_start``; 0: the gridding of the shipped weights).
+        start_iterations: CG steps of that start (ignored at ``start_smoothing`` 0).
     """
 
     iterations: int = 30
@@ -63,6 +67,8 @@ class IMUNNEConfig:
     depth: int = _CUNET.depth
     view_share: bool = False
     support_mask: bool = _CUNET.support_mask
+    start_smoothing: float = _CUNET.start_smoothing
+    start_iterations: int = _CUNET.start_iterations
 
     def __post_init__(self) -> None:
         from recon_cli.errors import ModelError
@@ -80,3 +86,4 @@ class IMUNNEConfig:
         if self.step_init <= 0:
             raise ModelError(f"imunne: step_init must be > 0, got {self.step_init}")
         check_cunet("imunne", self.chans, self.depth)
+        check_start("imunne", self.start_smoothing, self.start_iterations)

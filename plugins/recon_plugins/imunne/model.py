@@ -11,6 +11,7 @@ from recon_cli.nn.unrolled import (
     ContractiveRegulariser,
     GradientStepBlock,
     sense_gridding,
+    smoothed_start,
     view_shared_context,
     zero_outside_support,
 )
@@ -61,10 +62,12 @@ class IMUNNE(SliceModel):
         return residual
 
     def reconstruct(self, kspace: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None) -> torch.Tensor:
-        """x0 default: the coil-combined gridding A^H D y."""
+        """x0 default: the coil-combined gridding A^H D y (``start_smoothing``: a smoothed SENSE image)."""
+        c = self.config
         gridded = sense_gridding(kspace, op, "imunne")
-        context = view_shared_context(kspace, op, "imunne", self.config.view_share)
-        start = gridded if x0 is None else x0.to(torch.complex64)
+        context = view_shared_context(kspace, op, "imunne", c.view_share)
+        start = smoothed_start(gridded, op, c.start_smoothing, c.start_iterations) if x0 is None else x0
+        start = start.to(torch.complex64)
         training = self.training and torch.is_grad_enabled()
         iterations = self.config.iterations
         if training and self.config.train_iterations:
