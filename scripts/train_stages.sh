@@ -4,7 +4,7 @@
 #   stage b: the same at the benchmark protocol (128 x 128, 20 frames x 13 spokes), from stage a's weights,
 #            with 30% of the examples real anatomy (training brain-template slices under motion,
 #            data.anatomy; the held-out slices are never used)
-#   stage c: stage b's settings, also from stage a's weights, with the smoothed SENSE start
+#   stage c: stage b's settings but 600 steps, also from stage a's weights, with the smoothed SENSE start
 #            (start_smoothing=1, 10 CG steps; recon_cli.nn.unrolled.smoothed_start) in place of the
 #            gridding: training/<run>_c. The recipe of issue 17 is a then c (`all`); b is kept for the
 #            record (imunne only).
@@ -37,7 +37,7 @@ PY
     fi
     if [[ $stage == c || $stage == all ]]; then
         run_stage "$recon" "training/${run}_c" --model "$model" --config "training/$run.yaml" "${protocol[@]}" \
-            --set start_smoothing=1.0 --set start_iterations=10
+            --set start_smoothing=1.0 --set start_iterations=10 --set train.steps=600
     fi
 }
 
