@@ -7,9 +7,13 @@ tables of docs/benchmarks.md (when the source tree is at hand) and in the plugin
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import hashlib
+import io
+import pickle
 import re
+import zipfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,13 +25,15 @@ _MAX_QUALITY_ROWS = 8
 
 
 def model_summary(plugin: ModelPlugin) -> dict[str, Any]:
-    """name, kind ("learned" or "classical"), data it supports, whether weights ship with it."""
+    """name, kind ("learned" or "classical"), data it supports, whether weights ship with it, and how many
+    iterations it runs as shipped (the shipped weights' own settings, where they set them)."""
+    settings = (_weights(plugin) or {}).get("settings", {})
     return {
         "name": plugin.name,
         "kind": "learned" if plugin.trainable else "classical",
         "data": plugin.supports(),
         "shipped_weights": plugin.default_weights is not None,
-        "iterations": iteration_rule(plugin.config_cls),
+        "iterations": iteration_rule(plugin.config_cls, settings),
         "description": plugin.description,
     }
 
@@ -35,15 +41,16 @@ def model_summary(plugin: ModelPlugin) -> dict[str, Any]:
 _DEPTH_FIELDS = ("iterations", "blocks", "cascades", "stages")  # the depth of an unrolled or iterative model
 
 
-def iteration_rule(config_cls: type) -> str:
-    """How many iterations a model runs at its defaults: "fixed N" (a fixed depth: unrolled networks,
-    solvers without a convergence test or with tolerance 0), "<=N tol T" (stops early when its relative
-    change falls below T), or "-" (a single pass)."""
-    defaults = config_cls()
-    depth = next((getattr(defaults, f) for f in _DEPTH_FIELDS if hasattr(defaults, f)), None)
+def iteration_rule(config_cls: type, settings: dict[str, Any] | None = None) -> str:
+    """How many iterations a model runs at its defaults, or with ``settings`` (e.g. those its shipped
+    weights bring) in their place: "fixed N" (a fixed depth: unrolled networks, solvers without a
+    convergence test or with tolerance 0), "<=N tol T" (stops early when its relative change falls below
+    T), or "-" (a single pass)."""
+    values = {**dataclasses.asdict(config_cls()), **(settings or {})}
+    depth = next((values[f] for f in _DEPTH_FIELDS if f in values), None)
     if depth is None:
         return "-"
-    tol = getattr(defaults, "tol", 0)
+    tol = values.get("tol", 0)
     return f"<={depth} tol {tol:.0e}".replace("e-0", "e-") if tol else f"fixed {depth}"
 
 
@@ -116,7 +123,51 @@ def _weights(plugin: ModelPlugin) -> dict[str, Any] | None:
         entry["problem"] = f"not readable: {exc}"
         return entry
     entry.update(file=str(path), bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+    trained = shipped_model_config(data)
+    defaults = dataclasses.asdict(plugin.config_cls())
+    entry["settings"] = {k: v for k, v in trained.items() if k in defaults and defaults[k] != v}
     return entry
+
+
+class _Placeholder:
+    """What a tensor or storage of a weights file becomes when only its settings are read."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def __setstate__(self, state: object) -> None:
+        pass
+
+
+class _SettingsUnpickler(pickle.Unpickler):
+    """Reads a ``torch.save`` pickle without torch: tensors and storages become placeholders, plain
+    containers stay, and any other global is refused (nothing from the file runs)."""
+
+    _PLAIN = {("collections", "OrderedDict"): collections.OrderedDict, ("builtins", "set"): set}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "torch" or module.startswith("torch."):
+            return _Placeholder
+        if (module, name) in self._PLAIN:
+            return self._PLAIN[(module, name)]
+        raise pickle.UnpicklingError(f"refusing {module}.{name}")
+
+    def persistent_load(self, pid: object) -> None:
+        return None
+
+
+def shipped_model_config(data: bytes) -> dict[str, Any]:
+    """The model settings a weights file (``scripts/ship_weights.py``'s format, a ``torch.save`` zip)
+    was trained with, read without importing torch; {} when it holds none or cannot be read."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            pickled = next(n for n in archive.namelist() if n.endswith("/data.pkl"))
+            payload = _SettingsUnpickler(io.BytesIO(archive.read(pickled))).load()
+    except (zipfile.BadZipFile, StopIteration, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+        return {}
+    config = payload.get("config") if isinstance(payload, dict) else None
+    model_config = config.get("model_config") if isinstance(config, dict) else None
+    return dict(model_config) if isinstance(model_config, dict) else {}
 
 
 def _model_card_file(plugin: ModelPlugin) -> str | None:

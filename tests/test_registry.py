@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 
@@ -118,3 +119,58 @@ def test_model_and_training_configs_share_one_resolver_and_its_wording() -> None
         build_config(DataConfig, {"matrix": "wide"}, "data")
     assert str(usage.value) == "data.matrix expects int, got 'wide'"
     assert build_config(DataConfig, {"matrix": "48"}, "data") == DataConfig(matrix=48)
+
+
+@pytest.mark.parametrize("name", ["cunet", "alt-un", "imunne"])
+def test_shipped_settings_are_read_without_torch_as_torch_reads_them(name: str) -> None:
+    """``recon models`` shows the settings a shipped weights file brings (read by a restricted unpickler
+    that never imports torch); they are the ones ``recon reconstruct`` builds the network with."""
+    import dataclasses
+    from importlib import resources
+
+    import torch
+
+    from recon_cli.model_info import model_card, model_summary, shipped_model_config
+    from recon_cli.registry import load_plugin
+    from recon_cli.weights import read_weights
+
+    plugin = load_plugin(name)
+    assert plugin.default_weights is not None
+    path = resources.files(plugin.default_weights[0]) / plugin.default_weights[1]
+    data = path.read_bytes()
+    expected = torch.load(io.BytesIO(data), weights_only=True)["config"]["model_config"]
+    assert shipped_model_config(data) == expected == read_weights(plugin, str(path))[1]
+    defaults = dataclasses.asdict(plugin.config_cls())
+    settings = model_card(plugin)["weights"]["settings"]
+    assert settings == {k: v for k, v in expected.items() if k in defaults and defaults[k] != v}
+    trained = {**defaults, **expected}
+    rule = model_summary(plugin)["iterations"]
+    if "iterations" in trained:  # imunne: what it runs as shipped, not the dataclass defaults
+        tol = trained["tol"]
+        assert rule == (
+            f"<={trained['iterations']} tol {tol:.0e}".replace("e-0", "e-")
+            if tol
+            else f"fixed {trained['iterations']}"
+        )
+    else:
+        assert rule == (f"fixed {trained['blocks']}" if "blocks" in trained else "-")
+
+
+def test_a_weights_file_that_would_run_code_is_not_unpickled(tmp_path) -> None:
+    import pickle
+    import zipfile
+
+    from recon_cli.model_info import shipped_model_config
+
+    class Payload:
+        def __reduce__(self):  # noqa: ANN204 - the attack: call os.system when unpickled
+            import os
+
+            return (os.system, (f"touch {tmp_path / 'ran'}",))
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("weights/data.pkl", pickle.dumps({"config": Payload()}))
+    assert shipped_model_config(buffer.getvalue()) == {}
+    assert not (tmp_path / "ran").exists()
+    assert shipped_model_config(b"not a zip") == {}

@@ -68,6 +68,9 @@ def _print_card(card: dict[str, Any]) -> None:
     else:
         rows = [("shipped", f"{weights['resource']}, {weights.get('bytes', '?')} bytes")]
         rows.append(("sha256", str(weights.get("sha256", weights.get("problem")))))
+        if weights.get("settings"):  # what the weights bring in place of the defaults above
+            settings = ", ".join(f"{k}={v!r}" for k, v in weights["settings"].items())
+            rows.append(("trained with", f"{settings} (used unless --set says otherwise)"))
     if card["model_card"]:
         rows.append(("model card", card["model_card"]))
     console.print(_grid(rows))
