@@ -105,18 +105,22 @@ def _build(name: str, **extra: object) -> torch.nn.Module:
 
 
 @pytest.mark.parametrize("name", list(MODELS))
-def test_view_share_off_is_the_shipped_architecture(name: str) -> None:
-    """Off by default, and then the parameters are exactly those of the shipped weights."""
+def test_shipped_weights_fit_the_architecture_their_settings_name(name: str) -> None:
+    """Off by default; the shipped weights say whether they were trained with the context channel, and
+    with that setting the parameters are exactly theirs (and without it they are not)."""
     plugin = load_plugin(name)
     assert plugin.config_cls().view_share is False
     from importlib.resources import files
 
     package, filename = plugin.default_weights
-    state = torch.load(files(package) / filename, weights_only=True)
-    state = state.get("model", state)
-    model = _build(name)
-    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    assert shapes == {k: tuple(v.shape) for k, v in state.items()}
+    saved = torch.load(files(package) / filename, weights_only=True)
+    state = saved.get("model", saved)
+    trained = saved.get("config", {}).get("model_config", {}).get("view_share", False)
+    expected = {k: tuple(v.shape) for k, v in state.items()}
+    shapes = {k: tuple(v.shape) for k, v in _build(name, view_share=trained).state_dict().items()}
+    assert shapes == expected
+    other = {k: tuple(v.shape) for k, v in _build(name, view_share=not trained).state_dict().items()}
+    assert other != expected
 
 
 @pytest.mark.parametrize("name", list(MODELS))
