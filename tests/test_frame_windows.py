@@ -237,13 +237,16 @@ def _h5_images(folder: Path) -> np.ndarray:
 def test_dry_run_and_run_json_report_the_windows_and_the_images_are_the_same(
     cine_file: Path, tmp_path: Path, fixed_baseline: None
 ) -> None:
-    """Through the command line, with the shipped cunet weights: --dry-run --json and run.json show the
-    frame windows, the windowed run writes the whole run's images, and a model without a finite reach is
-    refused at the same budget (exit 5, nothing written)."""
+    """Through the command line, with cunet weights of the one-input architecture (the shipped ones see the
+    whole series through view sharing): --dry-run --json and run.json show the frame windows, the
+    windowed run writes the whole run's images, and a model without a finite reach is refused at the
+    same budget (exit 5, nothing written)."""
     model = _model("cunet", {}, weight_scale=1.0)
+    weights = tmp_path / "cunet.pt"
+    torch.save(model.module.state_dict(), weights)
     budget = _between_budget(cine_file, model)
     runner = CliRunner()
-    base = ["reconstruct", str(cine_file), "-m", "cunet", "--format", "h5"]
+    base = ["reconstruct", str(cine_file), "-m", "cunet", "--format", "h5", "--weights", str(weights)]
     limit = ["--max-memory", str(budget)]
     dry = runner.invoke(app, [*base, "-o", str(tmp_path / "dry"), *limit, "--dry-run", "--json"])
     assert dry.exit_code == 0, dry.stderr
