@@ -24,10 +24,11 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 _MAX_QUALITY_ROWS = 8
 
 
-def model_summary(plugin: ModelPlugin) -> dict[str, Any]:
+def model_summary(plugin: ModelPlugin, weights: dict[str, Any] | None = None) -> dict[str, Any]:
     """name, kind ("learned" or "classical"), data it supports, whether weights ship with it, and how many
-    iterations it runs as shipped (the shipped weights' own settings, where they set them)."""
-    settings = (_weights(plugin) or {}).get("settings", {})
+    iterations it runs as shipped (the shipped weights' own settings, where they set them); ``weights``:
+    the plugin's ``_weights`` entry when the caller has read it already."""
+    settings = (weights or _weights(plugin) or {}).get("settings", {})
     return {
         "name": plugin.name,
         "kind": "learned" if plugin.trainable else "classical",
@@ -56,9 +57,10 @@ def iteration_rule(config_cls: type, settings: dict[str, Any] | None = None) -> 
 
 def model_card(plugin: ModelPlugin) -> dict[str, Any]:
     """The summary plus config keys (type, default, help), weights provenance and measured quality."""
-    card = model_summary(plugin)
+    weights = _weights(plugin)  # read, hashed and unpickled once for the summary and the card
+    card = model_summary(plugin, weights)
     card["config"] = config_keys(plugin.config_cls)
-    card["weights"] = _weights(plugin)
+    card["weights"] = weights
     card["model_card"] = _model_card_file(plugin)
     card["quality"] = benchmark_rows(plugin.name)
     card["quality_source"] = str(BENCHMARKS) if BENCHMARKS.is_file() else None
