@@ -283,6 +283,7 @@ def _reconstruct_one(
     on_progress: ProgressCallback | None,
 ) -> list[Path]:
     from recon_cli.memory.plan import check_fits, plan_input
+    from recon_cli.run_notes import compression_note, unconverged_notes
 
     stem = output_stem(path)
     folder = output_folder(request.out_dir, path)
@@ -301,7 +302,9 @@ def _reconstruct_one(
     for part in parts:
         _reconstruct_part(path, request, model, plan, part, done, result, on_progress)
     images = torch.cat(done.images)
-    result.notes.extend(_unconverged(model, done.solver_log))
+    result.notes.extend(unconverged_notes(model.plugin.name, model.config, done.solver_log))
+    if done.compression is not None:
+        result.notes.append(compression_note(model.plugin.name, done.compression))
     if not bool(torch.isfinite(images).all()):
         raise ModelError(f"{path}: model '{model.plugin.name}' produced NaN/Inf values; nothing was written")
     assert done.scan is not None
@@ -313,6 +316,7 @@ def _reconstruct_one(
     record["memory_plan"] = None if plan is None else plan.as_dict()
     if done.solver_log:
         record["solver"] = done.solver_log
+    record["coil_compression"] = done.compression
     try:
         return write_set(folder, stem, images, scan, request, record, done.timings, model)
     except OSError as exc:
@@ -327,6 +331,7 @@ class _Done:
     scan: Scan | None = None
     geometry: list[Any] = field(default_factory=list)
     solver_log: list[dict[str, Any]] = field(default_factory=list)
+    compression: dict[str, Any] | None = None  # recon_cli.scan_coil_maps.model_compression's record
     timings: dict[str, float] = field(
         default_factory=lambda: dict.fromkeys(("read_s", "coils_s", "reconstruct_s"), 0.0)
     )
@@ -346,7 +351,7 @@ def _reconstruct_part(
     the whole file at once), adding to ``done``."""
     from recon_cli.io import read_scan
     from recon_cli.memory.plan import release_freed_memory
-    from recon_cli.scan_coil_maps import scan_coil_maps
+    from recon_cli.scan_coil_maps import model_compression, scan_coil_maps
 
     t0 = time.perf_counter()
     options = _reader_options(path, request) | ({} if part is None else {"slices": [part[0]]})
@@ -362,36 +367,22 @@ def _reconstruct_part(
     done.timings["coils_s"] += time.perf_counter() - t0
     release_freed_memory()
     t0 = time.perf_counter()
+    work, maps, compression = model_compression(scan, maps, model)
+    if compression is not None:  # the record of the slice that kept the least energy
+        done.compression = min(compression, done.compression or compression, key=lambda r: r["energy"])
     log: list[dict[str, Any]] = []
     listener = on_progress
     if part is not None and on_progress is not None:
         listener = lambda _s, _n, i, k: on_progress(part[0], part[1], i, k)  # noqa: E731
     chunk = None if plan is None else plan.coil_chunk
     windows = None if plan is None else plan.frames_at_once
-    done.images.append(reconstruct_scan(scan, model, maps, log, listener, chunk, windows))
+    done.images.append(reconstruct_scan(work, model, maps, log, listener, chunk, windows))
+    del work
     done.timings["reconstruct_s"] += time.perf_counter() - t0
     offset = 0 if part is None else part[0]
     done.solver_log.extend({**entry, "slice": entry["slice"] + offset} for entry in log)
     done.geometry.extend(scan.header.geometry)
     done.scan = scan
-
-
-def _unconverged(model: LoadedModel, solver_log: list[dict[str, Any]]) -> list[str]:
-    """One line for each slice whose solver stopped at its maximum before reaching its tolerance; with
-    tolerance 0 (a fixed-depth model, no convergence test) one line saying so."""
-    tol = getattr(model.config, "tol", None)
-    if tol == 0 and solver_log:
-        counts = sorted({int(entry["iterations"]) for entry in solver_log})
-        return [
-            f"{model.plugin.name} ran a fixed {'/'.join(map(str, counts))} iterations per slice "
-            "(tolerance 0: fixed depth, no convergence test)"
-        ]
-    return [
-        f"{model.plugin.name} stopped at its maximum of {entry['iterations']} iterations on slice "
-        f"{entry['slice']} (relative change {entry['relative_change']:.2g}, tolerance {tol:g})"
-        for entry in solver_log
-        if entry.get("converged") is False
-    ]
 
 
 def _reader_options(path: Path, request: ReconstructRequest) -> dict[str, Any]:

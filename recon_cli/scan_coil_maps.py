@@ -60,3 +60,27 @@ def slice_of(scan: Scan, s: int) -> Scan:
         scan, kspace=scan.kspace[s : s + 1], mask=pick(scan.mask), traj=pick(scan.traj), acs=pick(scan.acs),
         reference=pick(scan.reference),
     )  # fmt: skip
+
+
+def model_compression(
+    scan: Scan, maps: torch.Tensor | None, model: LoadedModel
+) -> tuple[Scan, torch.Tensor | None, dict[str, float | int] | None]:
+    """The scan and maps the model reconstructs: compressed by SVD to the model's ``virtual_coils`` when
+    it has that setting, maps, and more coils than that; else as given (with None for what was done).
+
+    The maps are compressed with the data (``compress_maps``), so the model's forward operator is the
+    physical one restricted to the strongest virtual coils: every normal-operator application costs
+    ``virtual_coils / coils`` of the physical one.
+
+    Returns:
+        (scan, maps, record): ``record`` = {"coils", "virtual_coils", "energy"} (the smallest fraction,
+        over slices, of the k-space energy kept) or None when nothing was compressed.
+    """
+    from recon_cli.coils.compression import compress_maps, compress_scan, retained_energy
+
+    n_virtual = int(getattr(model.config, "virtual_coils", 0) or 0)
+    if maps is None or n_virtual == 0 or n_virtual >= scan.n_coils:
+        return scan, maps, None
+    compressed, matrices = compress_scan(scan, n_virtual)
+    record = {"coils": scan.n_coils, "virtual_coils": n_virtual, "energy": retained_energy(scan, compressed)}
+    return compressed, compress_maps(maps, matrices), record

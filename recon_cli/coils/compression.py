@@ -107,3 +107,27 @@ def uncompress_maps(maps: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
         (slices, coils, ny, nx) complex64.
     """
     return torch.einsum("svc,svyx->scyx", matrices.conj().to(torch.complex64), maps.to(torch.complex64))
+
+
+def compress_maps(maps: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
+    """Physical-coil maps as the sensitivities of the virtual coils: ``matrix @ maps`` per slice.
+
+    The virtual data ``M y`` of coil images ``S x`` is ``(M S) x``, so SENSE with these maps on the
+    compressed data models exactly what SENSE with ``maps`` models on the physical data, restricted to the
+    virtual coils (the inverse of ``uncompress_maps`` on the span of the virtual coils).
+
+    Args:
+        maps: (slices, coils, ny, nx) complex.
+        matrices: (slices, n_virtual, coils) complex.
+
+    Returns:
+        (slices, n_virtual, ny, nx) complex64.
+    """
+    return torch.einsum("svc,scyx->svyx", matrices.to(torch.complex64), maps.to(torch.complex64))
+
+
+def retained_energy(scan: Scan, compressed: Scan) -> float:
+    """The smallest fraction, over slices, of the k-space energy that the compressed scan keeps."""
+    full = scan.kspace.abs().square().flatten(1).sum(1).double()
+    kept = compressed.kspace.abs().square().flatten(1).sum(1).double()
+    return float((kept / full.clamp_min(torch.finfo(torch.float64).tiny)).min())

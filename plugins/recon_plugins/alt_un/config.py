@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recon_plugins.cunet.config import CUNetConfig, check_cunet, check_start
+from recon_plugins.cunet.config import CUNetConfig, check_cunet, check_start, check_virtual_coils
 
 _CUNET = CUNetConfig()  # the CU-Net's defaults: one copy, in ``cunet``
 
@@ -28,6 +28,10 @@ class AltUNConfig:
             of the frame-difference penalty in ``start_iterations`` CG steps
             (as ``cunet``; ``recon_cli.nn.unrolled.smoothed_start``; 0: the gridding of the shipped weights).
         start_iterations: CG steps of that start (ignored at ``start_smoothing`` 0).
+        virtual_coils: ``recon reconstruct`` compresses the data and coil maps of a scan with more coils
+            than this to this many SVD virtual coils first (``recon_cli.scan_coil_maps.model_compression``;
+            it says so on the console and in run.json), so every data-consistency step costs that fraction of
+            the physical coils' (0: all coils). Training's operator is not compressed.
     """
 
     blocks: int = 5
@@ -39,6 +43,7 @@ class AltUNConfig:
     support_mask: bool = _CUNET.support_mask
     start_smoothing: float = _CUNET.start_smoothing
     start_iterations: int = _CUNET.start_iterations
+    virtual_coils: int = _CUNET.virtual_coils
 
     def __post_init__(self) -> None:
         from recon_cli.errors import ModelError
@@ -47,3 +52,4 @@ class AltUNConfig:
             raise ModelError("alt-un: blocks must be >= 1 and step_init > 0")
         check_cunet("alt-un", self.chans, self.depth)
         check_start("alt-un", self.start_smoothing, self.start_iterations)
+        check_virtual_coils("alt-un", self.virtual_coils)

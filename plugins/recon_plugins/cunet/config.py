@@ -23,6 +23,10 @@ class CUNetConfig:
             of the frame-difference penalty in ``start_iterations`` CG steps
             (``recon_cli.nn.unrolled.smoothed_start``; 0: the gridding of the shipped weights).
         start_iterations: CG steps of that start (ignored at ``start_smoothing`` 0).
+        virtual_coils: ``recon reconstruct`` compresses the data and coil maps of a scan with more coils
+            than this to this many SVD virtual coils first (``recon_cli.scan_coil_maps.model_compression``;
+            it says so on the console and in run.json), so every data-consistency step costs that fraction of
+            the physical coils' (0: all coils). Training's operator is not compressed.
     """
 
     chans: int = 8
@@ -31,10 +35,12 @@ class CUNetConfig:
     support_mask: bool = True
     start_smoothing: float = 0.0
     start_iterations: int = 10
+    virtual_coils: int = 4
 
     def __post_init__(self) -> None:
         check_cunet("cunet", self.chans, self.depth)
         check_start("cunet", self.start_smoothing, self.start_iterations)
+        check_virtual_coils("cunet", self.virtual_coils)
 
 
 def check_cunet(model: str, chans: int, depth: int) -> None:
@@ -55,3 +61,11 @@ def check_start(model: str, smoothing: float, iterations: int) -> None:
             f"{model}: start_smoothing must be >= 0 and start_iterations >= 1, "
             f"got {smoothing} and {iterations}"
         )
+
+
+def check_virtual_coils(model: str, virtual_coils: int) -> None:
+    """A ModelError naming ``model`` unless virtual_coils >= 0."""
+    from recon_cli.errors import ModelError
+
+    if virtual_coils < 0:
+        raise ModelError(f"{model}: virtual_coils must be >= 0 (0: all coils), got {virtual_coils}")

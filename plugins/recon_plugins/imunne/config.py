@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recon_plugins.cunet.config import CUNetConfig, check_cunet, check_start
+from recon_plugins.cunet.config import CUNetConfig, check_cunet, check_start, check_virtual_coils
 
 _CUNET = CUNetConfig()  # the CU-Net's defaults: one copy, in ``cunet``
 
@@ -49,6 +49,10 @@ class IMUNNEConfig:
             of the frame-difference penalty in ``start_iterations`` CG steps
             (as ``cunet``; ``recon_cli.nn.unrolled.smoothed_start``; 0: the gridding of the shipped weights).
         start_iterations: CG steps of that start (ignored at ``start_smoothing`` 0).
+        virtual_coils: ``recon reconstruct`` compresses the data and coil maps of a scan with more coils
+            than this to this many SVD virtual coils first (``recon_cli.scan_coil_maps.model_compression``;
+            it says so on the console and in run.json), so every data-consistency step costs that fraction of
+            the physical coils' (0: all coils). Training's operator is not compressed.
     """
 
     iterations: int = 30
@@ -69,6 +73,7 @@ class IMUNNEConfig:
     support_mask: bool = _CUNET.support_mask
     start_smoothing: float = _CUNET.start_smoothing
     start_iterations: int = _CUNET.start_iterations
+    virtual_coils: int = _CUNET.virtual_coils
 
     def __post_init__(self) -> None:
         from recon_cli.errors import ModelError
@@ -87,3 +92,4 @@ class IMUNNEConfig:
             raise ModelError(f"imunne: step_init must be > 0, got {self.step_init}")
         check_cunet("imunne", self.chans, self.depth)
         check_start("imunne", self.start_smoothing, self.start_iterations)
+        check_virtual_coils("imunne", self.virtual_coils)
