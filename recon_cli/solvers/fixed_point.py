@@ -88,13 +88,15 @@ def anderson(
 def _iterate(
     step: FixedPointMap, x: torch.Tensor, max_iter: int, tol: float
 ) -> tuple[torch.Tensor, FixedPointInfo]:
-    """x <- step(x), reporting progress, until the relative change is below ``tol`` or ``max_iter`` steps."""
+    """x <- step(x), reporting progress, until the relative change is below ``tol`` or ``max_iter`` steps.
+    With ``tol`` 0 (a fixed count) only the last step's change is computed, for the report."""
     change, k = float("inf"), 0
     while k < max_iter:
         k += 1
         x_new = step(x)
         progress.iteration(k, max_iter)
-        change = relative_norm(x_new - x, x)
+        if tol > 0 or k == max_iter:
+            change = relative_norm(x_new - x, x)
         x = x_new
         if change < tol:
             break
