@@ -16,7 +16,9 @@ The K = 5 speed ratio, which the issue's goal is about, is measured once more pa
 process, one step of each back to back in every round, so that the machine's load changes during the run
 reach both sides of each ratio alike; the verdict uses the median of these ratios.
 
-It also times inference of one cine slice (eval mode, default configs: ``imunne``, ``alt-un``, ``cs``).
+The networks have the settings of the shipped weights (``recon models``: view-shared input, smoothed
+SENSE start, ...), untrained for the training rows. It also times inference of one cine slice with the
+shipped weights and settings (eval mode: ``imunne``, ``alt-un``; ``cs`` with its defaults).
 Results go to the "imunne-memory" section of docs/benchmarks.md.
 
     python benchmarks/bench_imunne_memory.py [--quick] [--no-write]
@@ -67,18 +69,26 @@ def _data(sizes: dict[str, int]):
 
 
 def _model(name: str, overrides: dict[str, object]) -> torch.nn.Module:
+    """``name`` untrained, with the shipped weights' settings and ``overrides``."""
     from recon_cli.registry import load_plugin, resolve_config
 
     plugin = load_plugin(name)
     torch.manual_seed(0)
-    return plugin.build(resolve_config(plugin, overrides))
+    return plugin.build(resolve_config(plugin, {**_shipped(name), **overrides}))
+
+
+def _shipped(name: str) -> dict[str, object]:
+    """The settings ``name`` reconstructs with: its shipped weights' config over the defaults."""
+    import dataclasses
+
+    from recon_cli.reconstruct import load_model
+
+    return dataclasses.asdict(load_model(name, device="cpu").config)
 
 
 def _default(name: str, key: str) -> object:
-    """A plugin's default config value (for the report's text)."""
-    from recon_cli.registry import load_plugin
-
-    return getattr(load_plugin(name).config_cls(), key)
+    """A shipped setting of a plugin (for the report's text)."""
+    return _shipped(name)[key]
 
 
 def _maxrss_bytes() -> int:
@@ -87,7 +97,7 @@ def _maxrss_bytes() -> int:
 
 def _overrides(name: str, k: int) -> dict[str, object]:
     """Config of ``name`` at K: exactly K fixed-point iterations (tolerance 0) or K unrolled blocks."""
-    return {"iterations": k, "tol": 0.0} if name == "imunne" else {"blocks": k}
+    return {"iterations": k, "train_iterations": k, "tol": 0.0} if name == "imunne" else {"blocks": k}
 
 
 def _stepper(model: torch.nn.Module, target: torch.Tensor, kspace: torch.Tensor, op: object):  # noqa: ANN202
@@ -147,9 +157,12 @@ def pair_worker(k: int, sizes: dict[str, int]) -> dict[str, list[float]]:
 
 
 def infer_worker(name: str, sizes: dict[str, int], repeats: int) -> dict[str, float]:
-    """Median seconds to reconstruct the slice in eval mode with the default config (after a warm-up)."""
+    """Median seconds to reconstruct the slice in eval mode with the shipped weights and settings (after
+    a warm-up)."""
+    from recon_cli.reconstruct import load_model
+
     _, kspace, op = _data(sizes)
-    model = _model(name, {}).eval()
+    model = load_model(name, device="cpu").module
 
     def run() -> None:
         with torch.inference_mode():
@@ -204,8 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         r = _run(["--infer", name, *quick])
         detail = {
             "imunne": f"{int(r['iterations'])} iterations run (max {_default('imunne', 'iterations')}, "
-            f"tol {_default('imunne', 'tol'):g})",
-            "alt-un": f"{_default('alt-un', 'blocks')} blocks",
+            f"tol {_default('imunne', 'tol'):g}), shipped weights",
+            "alt-un": f"{_default('alt-un', 'blocks')} blocks, shipped weights",
         }
         note = detail.get(name, "default config (50 FISTA iterations)")
         inference.append([name, f"{r['seconds']:.3f}", note])
@@ -246,10 +259,12 @@ def main(argv: list[str] | None = None) -> int:
             "(`benchmarks/bench_imunne_memory.py`)",
             machine_line().replace(f"with {torch.get_num_threads()} CPU", f"with {THREADS} CPU")
             + f" Load average at the start: {load_average():.1f} (a shared machine). CPU figures only.",
-            f"One synthetic radial cine slice ({shape}; true coil maps in the operator), default networks "
-            f"(CU-Net {_default('imunne', 'chans')} channels, depth {_default('imunne', 'depth')}; IMUNNE "
-            f"{'with' if _default('imunne', 'contractive') else 'without'} the contractive regulariser; "
-            "untrained). Training step: forward + L1 loss against the ground truth + backward; `imunne` "
+            f"One synthetic radial cine slice ({shape}; true coil maps in the operator), the networks "
+            f"with the shipped weights' settings (CU-Net {_default('imunne', 'chans')} channels, depth "
+            f"{_default('imunne', 'depth')}, view-shared input {_default('imunne', 'view_share')}, "
+            f"smoothed SENSE start weight {_default('imunne', 'start_smoothing'):g}; IMUNNE "
+            f"{'with' if _default('imunne', 'contractive') else 'without'} the contractive regulariser), "
+            "untrained. Training step: forward + L1 loss against the ground truth + backward; `imunne` "
             "with at most K iterations and tolerance 0 (exactly K run, the first K - 1 without a graph and "
             "the last one backpropagated: Jacobian-free backpropagation), `alt-un` with K blocks "
             "backpropagated end to end. Each row is its own process with 2 threads. Saved tensors: bytes "
@@ -261,8 +276,9 @@ def main(argv: list[str] | None = None) -> int:
             markdown_table(["model", "K", "saved-tensor MiB", "peak RSS increase MiB", "step s"], rows),
             "Goals (from the issue):",
             "\n".join(goals),
-            "Inference of the same slice (eval mode, default configs, median of 3 after a warm-up; "
-            "`cs` median of 1 after a warm-up):",
+            "Inference of the same slice (eval mode, shipped weights and settings, median of 3 after a "
+            "warm-up; `cs` with its defaults, median of 1 after a warm-up; the true coil maps of all "
+            f"{sizes['coils']} coils, no coil compression):",
             markdown_table(["model", "s per cine slice", "note"], inference),
             "Produced by `python benchmarks/bench_imunne_memory.py"
             + (" --quick" if args.quick else "")
