@@ -87,3 +87,24 @@ def test_reconstruct_says_it_compressed_and_can_use_all_coils(tmp_path: Path) ->
         with h5py.File(out / "scan" / "scan.h5") as f:
             images[setting] = np.abs(f["images"][()])
     assert nrmse(images["4"], images["0"]) < 0.05  # four of eight coils: nearly the same images
+
+
+def test_training_examples_on_virtual_coils_are_the_physical_ones_compressed() -> None:
+    from recon_cli.train.config import DataConfig
+    from recon_cli.train.examples import operator_for
+    from recon_cli.train.synthetic import SyntheticCine
+
+    def example(virtual_coils: int) -> dict[str, Any]:
+        config = DataConfig(matrix=32, frames=3, coils=8, spokes=6, virtual_coils=virtual_coils)
+        return SyntheticCine("radial", config, seed=4, needs_maps=True)[(0, 0)]
+
+    physical, virtual = example(0), example(3)
+    assert physical["kspace"].shape[1] == 8 and virtual["kspace"].shape[1] == 3
+    assert virtual["maps"].shape == (3, 32, 32) and torch.equal(virtual["target"], physical["target"])
+    flat = physical["kspace"].numpy().transpose(1, 0, 2).reshape(8, -1)
+    small = virtual["kspace"].numpy().transpose(1, 0, 2).reshape(3, -1)
+    matrix = np.linalg.lstsq(flat.T, small.T, rcond=None)[0].T  # virtual data = M y
+    assert np.allclose(matrix @ matrix.conj().T, np.eye(3), atol=1e-4)
+    x = torch.randn(3, 32, 32, dtype=torch.complex64, generator=torch.Generator().manual_seed(1))
+    expected = np.einsum("vc,fcs->fvs", matrix, operator_for(physical).forward(x).numpy())
+    assert nrmse(operator_for(virtual).forward(x).numpy(), expected) < 1e-4

@@ -112,6 +112,9 @@ class DataConfig:
             the cine phantom: a brain-template slice under periodic motion
             (``recon_cli.phantoms.moving_brain_cine``), from the template's training slices (validation:
             its held-out slices).
+        virtual_coils: Synthetic, for models given coil maps: compress every example's data and true maps
+            to this many SVD virtual coils (``recon_cli.coils.compression``; 0: all ``coils``), as ``recon
+            reconstruct`` does for the learned cine models (their ``virtual_coils``): cheaper operators.
         length: Synthetic: examples per epoch.
         fresh: Synthetic: new phantoms every epoch (an endless source) rather than the same ``length``.
         val_length: Synthetic validation: number of (fixed) examples.
@@ -135,6 +138,7 @@ class DataConfig:
     phase: bool = False
     detail: float = 0.0
     anatomy: float = 0.0
+    virtual_coils: int = 0
     length: int = 64
     fresh: bool = True
     val_length: int = 8
@@ -153,6 +157,8 @@ class DataConfig:
                 raise UsageError(f"data.{name} must be >= 1, got {getattr(self, name)}")
         if self.acceleration < 1 or not 0 <= self.center_fraction <= 1 or self.snr <= 0:
             raise UsageError("data.acceleration must be >= 1, center_fraction in [0, 1] and snr > 0")
+        if self.virtual_coils < 0:
+            raise UsageError(f"data.virtual_coils must be >= 0 (0: all coils), got {self.virtual_coils}")
         for name in ("detail", "anatomy"):
             if not 0 <= getattr(self, name) <= 1:
                 raise UsageError(f"data.{name} must be in [0, 1], got {getattr(self, name)}")

@@ -112,7 +112,6 @@ class SyntheticCine(Dataset[Example]):
         image = self.image(seed, gen)
         maps = coil_maps(c.coils, (c.matrix, c.matrix), generator=gen)
         meta = {"source": f"synthetic:{self.kind}", "slice": 0, "index": index, "epoch": epoch, "seed": seed}
-        true_maps = maps if self.needs_maps else None
         if self.kind == "radial":
             from recon_cli.phantoms import simulate_radial_cine
 
@@ -120,12 +119,30 @@ class SyntheticCine(Dataset[Example]):
                 image, maps, self.traj, readout_length=self.samples, snr=c.snr, generator=gen
             )
             meta["im_size"] = (c.matrix, c.matrix)
-            return radial_example(scan.kspace[0], self.traj, self.dcf, image, meta, true_maps)
+            kspace, true_maps = self._compressed(scan.kspace[0], maps, coil_dim=-2)
+            return radial_example(kspace, self.traj, self.dcf, image, meta, true_maps)
         from recon_cli.phantoms import simulate_cartesian
 
         mask = undersampling_mask(c, (c.matrix, c.matrix), c.frames, derive_seed(seed, "mask"))
         scan = simulate_cartesian(image, maps, snr=c.snr, generator=gen, mask=mask)
-        return cartesian_example(scan.kspace[0], mask, image, meta, true_maps)
+        kspace, true_maps = self._compressed(scan.kspace[0], maps, coil_dim=-3)
+        return cartesian_example(kspace, mask, image, meta, true_maps)
+
+    def _compressed(
+        self, kspace: torch.Tensor, maps: torch.Tensor, coil_dim: int
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(k-space, true maps or None when not needed), on ``virtual_coils`` SVD virtual coils when set
+        (and the model is given maps)."""
+        if not self.needs_maps:
+            return kspace, None
+        n_virtual = self.config.virtual_coils
+        if not 0 < n_virtual < kspace.shape[coil_dim]:
+            return kspace, maps
+        from recon_cli.coils.compression import apply_coil_matrix, compress_maps, compression_matrix
+
+        matrix = compression_matrix(kspace, n_virtual, coil_dim=coil_dim)
+        virtual = apply_coil_matrix(kspace.to(torch.complex64), matrix, coil_dim=coil_dim)
+        return virtual, compress_maps(maps.unsqueeze(0), matrix.unsqueeze(0))[0]
 
     def describe(self) -> dict[str, Any]:
         c = self.config
