@@ -55,8 +55,10 @@ FINUFFT_GRIDDING_PER_PIXEL = 150
 FINUFFT_NORMAL_PER_PIXEL = 210
 NORMAL_FRAMES_AT_ONCE = 2  # ops/toeplitz.py: one frame per thread; recon uses the machine's cores
 # live float32 channels per pixel and frame at the full-resolution decoder level of a CU-Net of C complex
-# channels. Counted from nn/cunet.py: the skip (2C), the upsampled level below (4C), their concatenation
-# (6C), the convolution's output and its temporal-kernel transposes (3 x 2C): 18 C. Measured (VmHWM less
+# channels. Counted from nn/cunet.py before its decoder joined the levels without materialising them
+# (``joined_conv``): the skip (2C), the upsampled level below (4C), their concatenation (6C), the
+# convolution's output and its temporal-kernel transposes (3 x 2C): 18 C; fewer now, so the figure below
+# is an upper bound. Measured (VmHWM less
 # the other parts, C = 8): 22 C (cunet), 29 C (alt-un), 25 C (imunne with view_share) on the sample (20
 # frames of 128 x 128), as every leaky ReLU, chunk and complex_cat makes a new tensor and the CPU
 # convolution converts its input to its own blocked layout (a copy of each input alongside it); 30 C keeps
