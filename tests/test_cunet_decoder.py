@@ -1,8 +1,8 @@
-"""The CU-Net decoder joins levels without materialising the upsampled and concatenated maps, exactly.
+"""CU-Net convolutions computed without their textbook intermediates give the textbook results, exactly.
 
-References: the textbook formulation (``F.interpolate`` nearest 2x, then a 3x3 ``F.conv2d``; concatenate
-the skip and the upsampled map, then convolve), compared in values and in gradients, at odd and even
-sizes, with and without spectral normalisation.
+References: the textbook formulations (``F.interpolate`` nearest 2x, then a 3x3 ``F.conv2d``; concatenate
+the skip and the upsampled map, then convolve; ``F.conv3d`` of the frames as one volume), compared in
+values and in gradients, at odd and even sizes, with and without spectral normalisation.
 """
 
 from __future__ import annotations
@@ -73,5 +73,29 @@ def test_joined_conv_gradients_match_the_concatenation() -> None:
     inputs = (skip, coarse, conv.weight_real, conv.weight_imag)
     grads = torch.autograd.grad(ours.square().sum(), inputs)
     expected = torch.autograd.grad(reference.square().sum(), inputs)
+    for g, e in zip(grads, expected, strict=True):
+        assert torch.allclose(g, e, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "padding", "frames"),
+    [((3, 1, 1), (1, 0, 0), 5), ((3, 1, 1), (1, 0, 0), 1), ((5, 1, 1), (2, 0, 0), 2),
+     ((3, 1, 1), (0, 0, 0), 4), ((1, 3, 3), (0, 1, 1), 3), ((3, 3, 3), (1, 1, 1), 4)],
+)  # fmt: skip
+def test_frame_convolutions_equal_conv3d(kernel: tuple[int, int, int], padding: tuple, frames: int) -> None:
+    """``conv3d_frames`` (shifted matrix products for temporal kernels, stacked 2D convolutions else)
+    against ``F.conv3d`` on the (1, C, T, Y, X) volume, values and gradients."""
+    from recon_cli.nn.cunet import conv3d_frames
+
+    gen = torch.Generator().manual_seed(7)
+    x = torch.randn(frames, 4, 6, 5, generator=gen, requires_grad=True)
+    weight = torch.randn(3, 4, *kernel, generator=gen, requires_grad=True)
+    ours = conv3d_frames(x, weight, padding)
+    reference = F.conv3d(x.transpose(0, 1).unsqueeze(0), weight, padding=padding)[0].transpose(0, 1)
+    assert ours.shape == reference.shape
+    assert torch.allclose(ours, reference, atol=1e-5)
+    probe = torch.randn(reference.shape, generator=gen)
+    grads = torch.autograd.grad((ours * probe).sum(), (x, weight))
+    expected = torch.autograd.grad((reference * probe).sum(), (x, weight))
     for g, e in zip(grads, expected, strict=True):
         assert torch.allclose(g, e, atol=1e-4)
