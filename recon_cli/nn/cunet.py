@@ -175,9 +175,9 @@ class SpatioTemporalStage(nn.Sequential):
     def __init__(self, in_chans: int, out_chans: int, spectral_norm: bool = False) -> None:
         super().__init__(
             ComplexConv3d(in_chans, out_chans, (1, 3, 3), spectral_norm=spectral_norm),
-            nn.LeakyReLU(0.1),
+            nn.LeakyReLU(0.1, inplace=True),
             ComplexConv3d(out_chans, out_chans, (TEMPORAL_KERNEL, 1, 1), spectral_norm=spectral_norm),
-            nn.LeakyReLU(0.1),
+            nn.LeakyReLU(0.1, inplace=True),
         )
 
 
@@ -217,13 +217,14 @@ def upsampled_conv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     reads coarse rows i, i, i + 1. Columns likewise.
     """
     height, width = x.shape[-2:]
-    padded = F.pad(x, (1, 1, 1, 1))
     out = x.new_empty(x.shape[0], weight.shape[0], 2 * height, 2 * width)
     for a in (0, 1):
         rows = _fold_taps(weight, a, dim=2)
         for b in (0, 1):
-            window = padded[..., a : a + height + 1, b : b + width + 1]
-            out[..., a::2, b::2] = F.conv2d(window, _fold_taps(rows, b, dim=3))
+            # a 2x2 'valid' convolution of x padded by 1 has (h + 1, w + 1) outputs; phase (a, b) is the
+            # window starting at (a, b) (slicing the output, not the input, keeps the input contiguous)
+            phase = F.conv2d(x, _fold_taps(rows, b, dim=3), padding=1)
+            out[..., a::2, b::2] = phase[..., a : a + height, b : b + width]
     return out
 
 
