@@ -205,7 +205,7 @@ def joined_conv(conv: ComplexConv3d, skip: torch.Tensor, coarse: torch.Tensor) -
     # input channels of the block weight: real parts of skip and coarse, then their imaginary parts
     of_skip = torch.cat([weight[:, :a], weight[:, a + b : 2 * a + b]], dim=1)
     of_coarse = torch.cat([weight[:, a : a + b], weight[:, 2 * a + b :]], dim=1)
-    return F.conv2d(skip, of_skip, padding=1) + upsampled_conv(coarse, of_coarse)
+    return F.conv2d(skip, of_skip, padding=1).add_(upsampled_conv(coarse, of_coarse))
 
 
 def upsampled_conv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
