@@ -27,14 +27,13 @@ def _centred_dft(n: int) -> np.ndarray:
     return np.fft.fftshift(np.fft.fft(np.fft.ifftshift(eye, axes=0), axis=0, norm="ortho"), axes=0)
 
 
-def test_solves_the_smoothed_normal_equations_of_a_dense_model() -> None:
-    """Enough CG steps reach the solution of (A^H A + w D_t^H D_t + 1e-3 I) x = A^H y, with A, D_t and
-    the solve written out as dense numpy matrices."""
+def _dense_problem(frames: int = 4, coils: int = 3, n: int = 8) -> dict:
+    """A small Cartesian cine problem written out as dense numpy matrices, and the same as an operator."""
     rng = np.random.default_rng(3)
-    frames, coils, n, weight = 4, 3, 8, 0.7
     maps = rng.standard_normal((coils, n, n)) + 1j * rng.standard_normal((coils, n, n))
     mask = rng.random((frames, 1, n, n)) < 0.4
     truth = rng.standard_normal((frames, n, n)) + 1j * rng.standard_normal((frames, n, n))
+    truth[:, :4] = truth[0, :4]  # half the image static, so the reweighting has something to tell apart
     dft = np.kron(_centred_dft(n), _centred_dft(n))  # row-major flattening of (ny, nx)
     blocks = [
         np.vstack([np.diag(mask[t, 0].ravel()) @ dft @ np.diag(maps[c].ravel()) for c in range(coils)])
@@ -45,19 +44,50 @@ def test_solves_the_smoothed_normal_equations_of_a_dense_model() -> None:
     normal = np.zeros((frames * pixels, frames * pixels), complex)
     for t, b in enumerate(blocks):
         normal[t * pixels : (t + 1) * pixels, t * pixels : (t + 1) * pixels] = b.conj().T @ b
-    diff = np.diff(np.eye(frames), axis=0)
-    system = normal + weight * np.kron(diff.T @ diff, np.eye(pixels)) + 1e-3 * np.eye(frames * pixels)
-    rhs = np.concatenate([b.conj().T @ y[t] for t, b in enumerate(blocks)])
-    expected = np.linalg.solve(system, rhs).reshape(frames, n, n)
-
     op = CartesianSense(
         (coils, n, n), mask=torch.from_numpy(mask), maps=torch.from_numpy(maps).to(torch.complex64)
     )
     kspace = torch.from_numpy(np.stack([v.reshape(coils, n, n) for v in y])).to(torch.complex64)
-    gridded = op.gridding(kspace).to(torch.complex64)
-    np.testing.assert_allclose(gridded.numpy().ravel(), rhs, rtol=1e-4, atol=1e-4)
-    got = smoothed_start(gridded, op, weight, 300).numpy()
+    rhs = np.concatenate([b.conj().T @ y[t] for t, b in enumerate(blocks)])
+    diff = np.kron(np.diff(np.eye(frames), axis=0), np.eye(pixels))  # D_t on the stacked frames
+    return {"normal": normal, "rhs": rhs, "diff": diff, "op": op, "kspace": kspace, "shape": (frames, n, n)}
+
+
+def _dense_solve(p: dict, weight: float, per_difference: np.ndarray) -> np.ndarray:
+    """(A^H A + weight D^H diag(W) D + 1e-3 I)^-1 A^H y."""
+    penalty = p["diff"].T @ np.diag(per_difference) @ p["diff"]
+    system = p["normal"] + weight * penalty + 1e-3 * np.eye(len(p["rhs"]))
+    return np.linalg.solve(system, p["rhs"])
+
+
+def test_solves_the_smoothed_normal_equations_of_a_dense_model() -> None:
+    """Enough CG steps reach the solution of (A^H A + w D_t^H D_t + 1e-3 I) x = A^H y, with A, D_t and
+    the solve written out as dense numpy matrices."""
+    p, weight = _dense_problem(), 0.7
+    expected = _dense_solve(p, weight, np.ones(p["diff"].shape[0])).reshape(p["shape"])
+    gridded = p["op"].gridding(p["kspace"]).to(torch.complex64)
+    np.testing.assert_allclose(gridded.numpy().ravel(), p["rhs"], rtol=1e-4, atol=1e-4)
+    got = smoothed_start(gridded, p["op"], weight, 300).numpy()
     np.testing.assert_allclose(got, expected, rtol=0, atol=2e-3 * np.abs(expected).max())
+
+
+def test_each_reweighted_round_solves_the_reweighted_dense_system() -> None:
+    """Round k + 1 solves the system with W = eps / sqrt(|D_t x_k|^2 + eps^2) from round k's solution,
+    eps = REWEIGHT_EPS times the 99th percentile of |A^H y|."""
+    from recon_cli.nn.unrolled import REWEIGHT_EPS
+
+    p, weight = _dense_problem(), 0.7
+    eps = REWEIGHT_EPS * np.quantile(np.abs(p["rhs"]), 0.99)
+    x = _dense_solve(p, weight, np.ones(p["diff"].shape[0]))
+    for _ in range(2):
+        step = np.abs(p["diff"] @ x)
+        x = _dense_solve(p, weight, eps / np.sqrt(step**2 + eps**2))
+    gridded = p["op"].gridding(p["kspace"]).to(torch.complex64)
+    got = smoothed_start(gridded, p["op"], weight, 300, rounds=3).numpy()
+    expected = x.reshape(p["shape"])
+    np.testing.assert_allclose(got, expected, rtol=0, atol=2e-3 * np.abs(expected).max())
+    uniform = smoothed_start(gridded, p["op"], weight, 300).numpy()
+    assert np.abs(uniform - expected).max() > 0.05 * np.abs(expected).max()  # the weights changed it
 
 
 def test_zero_smoothing_is_the_gridding() -> None:
@@ -104,7 +134,7 @@ def test_declarations_follow_the_option(name: str) -> None:
     assert plugin.temporal_reach is not None
     assert plugin.temporal_reach(smooth) is None  # the solve couples all frames
     assert plugin.working_set(smooth).images >= 5  # x, r, p, A^H A p and the right-hand side
-    for bad in ({"start_smoothing": -1.0}, {"start_iterations": 0}):
+    for bad in ({"start_smoothing": -1.0}, {"start_iterations": 0}, {"start_rounds": 0}):
         with pytest.raises(ModelError, match=name):
             resolve_config(plugin, bad)
 
@@ -114,4 +144,5 @@ def test_one_default_for_all_three() -> None:
         name: {k: v for k, v in dataclasses.asdict(load_plugin(name).config_cls()).items() if "start_" in k}
         for name in MODELS
     }
-    assert values == dict.fromkeys(MODELS, {"start_smoothing": 0.0, "start_iterations": 10})
+    expected = {"start_smoothing": 0.0, "start_iterations": 10, "start_rounds": 1}
+    assert values == dict.fromkeys(MODELS, expected)

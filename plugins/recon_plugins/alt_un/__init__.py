@@ -9,7 +9,7 @@ def _working_set(config: AltUNConfig) -> WorkingSet:
     """The iterate, the gridding, the next iterate and the data gradient (a smoothed start's CG solve
     holds 5 before); one CU-Net per block."""
     return WorkingSet(
-        images=5 if config.start_smoothing else 4,
+        images=(5 + (config.start_rounds > 1)) if config.start_smoothing else 4,  # + the reweighting
         normal=True,
         cnn_chans=config.chans,
         cnn_inputs=1 + int(config.view_share),

@@ -10,7 +10,7 @@ def _working_set(config: CUNetConfig) -> WorkingSet:
     """The gridding, the network's output and the residual sum (a smoothed start's CG solve holds 5
     before); one CU-Net application."""
     return WorkingSet(
-        images=5 if config.start_smoothing else 3,
+        images=(5 + (config.start_rounds > 1)) if config.start_smoothing else 3,  # + the reweighting
         cnn_chans=config.chans,
         cnn_inputs=1 + int(config.view_share),
     )

@@ -23,6 +23,10 @@ class CUNetConfig:
             of the frame-difference penalty in ``start_iterations`` CG steps
             (``recon_cli.nn.unrolled.smoothed_start``; 0: the gridding of the shipped weights).
         start_iterations: CG steps of that start (ignored at ``start_smoothing`` 0).
+        start_rounds: Solves of that start, each of ``start_iterations`` CG steps: the first with a uniform
+            temporal penalty, every further one reweighted by the last image's frame differences
+            (iteratively reweighted least squares towards temporal total variation; 1: the uniform solve
+            of the shipped stage-C weights; ``recon_cli.nn.unrolled.smoothed_start``).
         virtual_coils: ``recon reconstruct`` compresses the data and coil maps of a scan with more coils
             than this to this many SVD virtual coils first (``recon_cli.scan_coil_maps.model_compression``;
             it says so on the console and in run.json), so every data-consistency step costs that fraction of
@@ -35,11 +39,12 @@ class CUNetConfig:
     support_mask: bool = True
     start_smoothing: float = 0.0
     start_iterations: int = 10
+    start_rounds: int = 1
     virtual_coils: int = 4
 
     def __post_init__(self) -> None:
         check_cunet("cunet", self.chans, self.depth)
-        check_start("cunet", self.start_smoothing, self.start_iterations)
+        check_start("cunet", self.start_smoothing, self.start_iterations, self.start_rounds)
         check_virtual_coils("cunet", self.virtual_coils)
 
 
@@ -52,14 +57,14 @@ def check_cunet(model: str, chans: int, depth: int) -> None:
         raise ModelError(f"{model}: chans must be >= 1 and depth in 1..6, got chans={chans}, depth={depth}")
 
 
-def check_start(model: str, smoothing: float, iterations: int) -> None:
-    """A ModelError naming ``model`` unless start_smoothing >= 0 and start_iterations >= 1."""
+def check_start(model: str, smoothing: float, iterations: int, rounds: int = 1) -> None:
+    """A ModelError naming ``model`` unless start_smoothing >= 0 and start_iterations, start_rounds >= 1."""
     from recon_cli.errors import ModelError
 
-    if smoothing < 0 or iterations < 1:
+    if smoothing < 0 or iterations < 1 or rounds < 1:
         raise ModelError(
-            f"{model}: start_smoothing must be >= 0 and start_iterations >= 1, "
-            f"got {smoothing} and {iterations}"
+            f"{model}: start_smoothing must be >= 0 and start_iterations, start_rounds >= 1, "
+            f"got {smoothing}, {iterations} and {rounds}"
         )
 
 

@@ -33,7 +33,7 @@ class CUNetRecon(SliceModel):
         c = self.config
         if x0 is None:
             x0 = smoothed_start(
-                sense_gridding(kspace, op, "cunet"), op, c.start_smoothing, c.start_iterations
+                sense_gridding(kspace, op, "cunet"), op, c.start_smoothing, c.start_iterations, c.start_rounds
             )
         x0 = x0.to(torch.complex64)
         context = view_shared_context(kspace, op, "cunet", self.config.view_share)

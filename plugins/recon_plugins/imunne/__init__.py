@@ -10,7 +10,7 @@ def _working_set(config: IMUNNEConfig) -> WorkingSet:
     two histories of ``anderson_memory`` iterates); one CU-Net application per iteration."""
     history = 2 * config.anderson_memory if config.anderson else 0
     return WorkingSet(
-        images=5 + history,
+        images=5 + history + int(bool(config.start_smoothing) and config.start_rounds > 1),
         normal=True,
         cnn_chans=config.chans,
         cnn_inputs=1 + int(config.view_share),

@@ -49,6 +49,10 @@ class IMUNNEConfig:
             of the frame-difference penalty in ``start_iterations`` CG steps
             (as ``cunet``; ``recon_cli.nn.unrolled.smoothed_start``; 0: the gridding of the shipped weights).
         start_iterations: CG steps of that start (ignored at ``start_smoothing`` 0).
+        start_rounds: Solves of that start, each of ``start_iterations`` CG steps: the first with a uniform
+            temporal penalty, every further one reweighted by the last image's frame differences
+            (iteratively reweighted least squares towards temporal total variation; 1: the uniform solve
+            of the shipped stage-C weights; ``recon_cli.nn.unrolled.smoothed_start``).
         virtual_coils: ``recon reconstruct`` compresses the data and coil maps of a scan with more coils
             than this to this many SVD virtual coils first (``recon_cli.scan_coil_maps.model_compression``;
             it says so on the console and in run.json), so every data-consistency step costs that fraction of
@@ -73,6 +77,7 @@ class IMUNNEConfig:
     support_mask: bool = _CUNET.support_mask
     start_smoothing: float = _CUNET.start_smoothing
     start_iterations: int = _CUNET.start_iterations
+    start_rounds: int = _CUNET.start_rounds
     virtual_coils: int = _CUNET.virtual_coils
 
     def __post_init__(self) -> None:
@@ -91,5 +96,5 @@ class IMUNNEConfig:
         if self.step_init <= 0:
             raise ModelError(f"imunne: step_init must be > 0, got {self.step_init}")
         check_cunet("imunne", self.chans, self.depth)
-        check_start("imunne", self.start_smoothing, self.start_iterations)
+        check_start("imunne", self.start_smoothing, self.start_iterations, self.start_rounds)
         check_virtual_coils("imunne", self.virtual_coils)

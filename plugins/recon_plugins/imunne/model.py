@@ -66,7 +66,11 @@ class IMUNNE(SliceModel):
         c = self.config
         gridded = sense_gridding(kspace, op, "imunne")
         context = view_shared_context(kspace, op, "imunne", c.view_share)
-        start = smoothed_start(gridded, op, c.start_smoothing, c.start_iterations) if x0 is None else x0
+        start = (
+            smoothed_start(gridded, op, c.start_smoothing, c.start_iterations, c.start_rounds)
+            if x0 is None
+            else x0
+        )
         start = start.to(torch.complex64)
         training = self.training and torch.is_grad_enabled()
         iterations = self.config.iterations
