@@ -6,8 +6,12 @@
 #            data.anatomy; the held-out slices are never used)
 #   stage c: stage b's settings but 600 steps, also from stage a's weights, with the smoothed SENSE start
 #            (start_smoothing=1, 10 CG steps; recon_cli.nn.unrolled.smoothed_start) in place of the
-#            gridding: training/<run>_c. The recipe of issue 17 is a then c (`all`); b is kept for the
-#            record (imunne only).
+#            gridding: training/<run>_c.
+#   stage d: stage c's settings, 400 steps at learning rate 2e-4, from stage c's weights, with the
+#            reweighted start (start_smoothing=0.3, 3 rounds of 5 CG steps: iteratively reweighted least
+#            squares towards temporal TV; recon_cli.nn.unrolled.smoothed_start) and the training examples
+#            on 4 SVD virtual coils (data.virtual_coils=4, as reconstruction uses them): training/<run>_d.
+# The recipe of issue 17 is a, c, d (`all`); b is kept for the record (imunne only).
 # A stage whose run folder already holds last.pt is resumed (`recon train --resume`), so the script
 # continues an interrupted run on any machine. One thread, niced: the CPU is shared.
 set -euo pipefail
@@ -29,15 +33,23 @@ PY
     if [[ $stage == a || $stage == all ]]; then
         run_stage "$recon" "training/$run" --model "$model" --config "training/$run.yaml"
     fi
-    local protocol=(--init "training/$run" --set data.matrix=128 --set data.spokes=13 --set data.val_length=4
+    local protocol=(--set data.matrix=128 --set data.spokes=13 --set data.val_length=4
         --set data.anatomy=0.3 --set train.steps=1000 --set train.lr=0.0003 --set train.warmup=0
         --set train.ckpt_every=10 --set train.val_every=50)
     if [[ $stage == b ]]; then
-        run_stage "$recon" "training/${run}_b" --model "$model" --config "training/$run.yaml" "${protocol[@]}"
+        run_stage "$recon" "training/${run}_b" --model "$model" --config "training/$run.yaml" \
+            --init "training/$run" "${protocol[@]}"
     fi
     if [[ $stage == c || $stage == all ]]; then
-        run_stage "$recon" "training/${run}_c" --model "$model" --config "training/$run.yaml" "${protocol[@]}" \
+        run_stage "$recon" "training/${run}_c" --model "$model" --config "training/$run.yaml" \
+            --init "training/$run" "${protocol[@]}" \
             --set start_smoothing=1.0 --set start_iterations=10 --set train.steps=600
+    fi
+    if [[ $stage == d || $stage == all ]]; then
+        run_stage "$recon" "training/${run}_d" --model "$model" --config "training/$run.yaml" \
+            --init "training/${run}_c" "${protocol[@]}" \
+            --set start_smoothing=0.3 --set start_iterations=5 --set start_rounds=3 --set data.virtual_coils=4 \
+            --set train.steps=400 --set train.lr=0.0002
     fi
 }
 
