@@ -68,7 +68,7 @@ def _data(sizes: dict[str, int]):
     return image.to(torch.complex64), scan.kspace[0], build_operator(scan, 0, maps)
 
 
-def _model(name: str, overrides: dict[str, object]) -> torch.nn.Module:
+def untrained_shipped(name: str, overrides: dict[str, object]) -> torch.nn.Module:
     """``name`` untrained, with the shipped weights' settings and ``overrides``."""
     from recon_cli.registry import load_plugin, resolve_config
 
@@ -116,7 +116,7 @@ def _stepper(model: torch.nn.Module, target: torch.Tensor, kspace: torch.Tensor,
 def train_worker(name: str, k: int, sizes: dict[str, int]) -> dict[str, float]:
     """One (model, K): saved-tensor bytes, peak RSS increase and median step time of a training step."""
     target, kspace, op = _data(sizes)
-    model = _model(name, _overrides(name, k)).train()
+    model = untrained_shipped(name, _overrides(name, k)).train()
     with torch.no_grad():
         model(kspace, op)  # warm-up: allocator, FFT plans, NUFFT set-up
     gc.collect()
@@ -145,7 +145,7 @@ def pair_worker(k: int, sizes: dict[str, int]) -> dict[str, list[float]]:
     target, kspace, op = _data(sizes)
     steps = {}
     for name in ("imunne", "alt-un"):
-        model = _model(name, _overrides(name, k)).train()
+        model = untrained_shipped(name, _overrides(name, k)).train()
         steps[name] = _stepper(model, target, kspace, op)
         steps[name]()  # warm-up step
     ratios = []

@@ -15,7 +15,6 @@ Results go to the "virtual-coils" section of docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import statistics
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.bench_imunne_memory import untrained_shipped  # noqa: E402
 from benchmarks.bench_imunne_quality import SAMPLE, score  # noqa: E402
 from benchmarks.harness import benchmark_parser, pinned_env, run_json  # noqa: E402
 from benchmarks.report import machine_line, markdown_table, publish  # noqa: E402
@@ -39,18 +39,13 @@ def train_worker(name: str, sizes: dict[str, int], rounds: int) -> dict[str, flo
     """Median training-step seconds of ``name`` (shipped settings, untrained) on 8 and on 4 virtual coils."""
     import torch
 
-    from recon_cli.reconstruct import load_model
-    from recon_cli.registry import load_plugin, resolve_config
     from recon_cli.train.config import DataConfig, TrainConfig
     from recon_cli.train.examples import operator_for
     from recon_cli.train.objective import reconstruction_loss
     from recon_cli.train.synthetic import SyntheticCine
 
     torch.set_num_threads(1)
-    plugin = load_plugin(name)
-    torch.manual_seed(0)
-    shipped = dataclasses.asdict(load_model(name, device="cpu").config)
-    model = plugin.build(resolve_config(plugin, shipped)).train()
+    model = untrained_shipped(name, {}).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
     examples = {
         v: SyntheticCine("radial", DataConfig(**sizes, virtual_coils=v), seed=3, needs_maps=True)[(0, 0)]

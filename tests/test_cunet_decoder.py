@@ -14,6 +14,16 @@ import torch.nn.functional as F
 from recon_cli.nn.cunet import CUNet, joined_conv, upsampled_conv
 
 
+def _assert_same_gradients(
+    ours: torch.Tensor, reference: torch.Tensor, inputs: tuple[torch.Tensor, ...]
+) -> None:
+    """The gradients of the scalars ``ours`` and ``reference`` with respect to ``inputs`` agree."""
+    grads = torch.autograd.grad(ours, inputs)
+    expected = torch.autograd.grad(reference, inputs)
+    for g, e in zip(grads, expected, strict=True):
+        assert torch.allclose(g, e, atol=1e-4)
+
+
 @pytest.mark.parametrize("size", [(5, 7), (8, 8), (1, 3)])
 def test_upsampled_conv_is_conv_of_the_nearest_upsampling(size: tuple[int, int]) -> None:
     gen = torch.Generator().manual_seed(3)
@@ -24,10 +34,7 @@ def test_upsampled_conv_is_conv_of_the_nearest_upsampling(size: tuple[int, int])
     assert ours.shape == reference.shape == (4, 5, 2 * size[0], 2 * size[1])
     assert torch.allclose(ours, reference, atol=1e-5)
     probe = torch.randn(reference.shape, generator=gen)
-    grads = torch.autograd.grad((ours * probe).sum(), (x, weight))
-    expected = torch.autograd.grad((reference * probe).sum(), (x, weight))
-    for g, e in zip(grads, expected, strict=True):
-        assert torch.allclose(g, e, atol=1e-4)
+    _assert_same_gradients((ours * probe).sum(), (reference * probe).sum(), (x, weight))
 
 
 def _textbook(net: CUNet, image: torch.Tensor) -> torch.Tensor:
@@ -71,10 +78,7 @@ def test_joined_conv_gradients_match_the_concatenation() -> None:
     reference = conv(torch.cat([sr, ur, si, ui], dim=1))
     assert torch.allclose(ours, reference, atol=1e-5)
     inputs = (skip, coarse, conv.weight_real, conv.weight_imag)
-    grads = torch.autograd.grad(ours.square().sum(), inputs)
-    expected = torch.autograd.grad(reference.square().sum(), inputs)
-    for g, e in zip(grads, expected, strict=True):
-        assert torch.allclose(g, e, atol=1e-4)
+    _assert_same_gradients(ours.square().sum(), reference.square().sum(), inputs)
 
 
 @pytest.mark.parametrize(
@@ -95,7 +99,4 @@ def test_frame_convolutions_equal_conv3d(kernel: tuple[int, int, int], padding: 
     assert ours.shape == reference.shape
     assert torch.allclose(ours, reference, atol=1e-5)
     probe = torch.randn(reference.shape, generator=gen)
-    grads = torch.autograd.grad((ours * probe).sum(), (x, weight))
-    expected = torch.autograd.grad((reference * probe).sum(), (x, weight))
-    for g, e in zip(grads, expected, strict=True):
-        assert torch.allclose(g, e, atol=1e-4)
+    _assert_same_gradients((ours * probe).sum(), (reference * probe).sum(), (x, weight))

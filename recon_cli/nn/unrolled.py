@@ -211,9 +211,8 @@ def smoothed_start(
         return x
 
 
-REWEIGHT_EPS = (
-    0.05  # smoothed_start: frame differences below this fraction of the bright level count as noise
-)
+# smoothed_start: frame differences below this fraction of the bright level count as noise
+REWEIGHT_EPS = 0.05
 
 
 def sense_gridding(kspace: torch.Tensor, op: LinearOperator, model: str) -> torch.Tensor:

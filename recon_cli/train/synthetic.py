@@ -138,10 +138,9 @@ class SyntheticCine(Dataset[Example]):
         n_virtual = self.config.virtual_coils
         if not 0 < n_virtual < kspace.shape[coil_dim]:
             return kspace, maps
-        from recon_cli.coils.compression import apply_coil_matrix, compress_maps, compression_matrix
+        from recon_cli.coils.compression import compress_coils, compress_maps
 
-        matrix = compression_matrix(kspace, n_virtual, coil_dim=coil_dim)
-        virtual = apply_coil_matrix(kspace.to(torch.complex64), matrix, coil_dim=coil_dim)
+        virtual, matrix = compress_coils(kspace, n_virtual, coil_dim=coil_dim)
         return virtual, compress_maps(maps.unsqueeze(0), matrix.unsqueeze(0))[0]
 
     def describe(self) -> dict[str, Any]:

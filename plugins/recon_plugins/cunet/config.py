@@ -30,7 +30,7 @@ class CUNetConfig:
         virtual_coils: ``recon reconstruct`` compresses the data and coil maps of a scan with more coils
             than this to this many SVD virtual coils first (``recon_cli.scan_coil_maps.model_compression``;
             it says so on the console and in run.json), so every data-consistency step costs that fraction of
-            the physical coils' (0: all coils). Training's operator is not compressed.
+            the physical coils' (0: all coils). Training compresses only with ``data.virtual_coils``.
     """
 
     chans: int = 8

@@ -49,14 +49,8 @@ class IMUNNEConfig:
             of the frame-difference penalty in ``start_iterations`` CG steps
             (as ``cunet``; ``recon_cli.nn.unrolled.smoothed_start``; 0: the gridding of the shipped weights).
         start_iterations: CG steps of that start (ignored at ``start_smoothing`` 0).
-        start_rounds: Solves of that start, each of ``start_iterations`` CG steps: the first with a uniform
-            temporal penalty, every further one reweighted by the last image's frame differences
-            (iteratively reweighted least squares towards temporal total variation; 1: the uniform solve
-            of the shipped stage-C weights; ``recon_cli.nn.unrolled.smoothed_start``).
-        virtual_coils: ``recon reconstruct`` compresses the data and coil maps of a scan with more coils
-            than this to this many SVD virtual coils first (``recon_cli.scan_coil_maps.model_compression``;
-            it says so on the console and in run.json), so every data-consistency step costs that fraction of
-            the physical coils' (0: all coils). Training's operator is not compressed.
+        start_rounds: Solves of that start, the later ones reweighted (as ``cunet``).
+        virtual_coils: Most SVD virtual coils ``recon reconstruct`` gives the model (as ``cunet``).
     """
 
     iterations: int = 30
