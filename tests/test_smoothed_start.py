@@ -71,19 +71,21 @@ def test_solves_the_smoothed_normal_equations_of_a_dense_model() -> None:
     np.testing.assert_allclose(got, expected, rtol=0, atol=2e-3 * np.abs(expected).max())
 
 
-def test_each_reweighted_round_solves_the_reweighted_dense_system() -> None:
+@pytest.mark.parametrize("fraction", [None, 0.02])
+def test_each_reweighted_round_solves_the_reweighted_dense_system(fraction: float | None) -> None:
     """Round k + 1 solves the system with W = eps / sqrt(|D_t x_k|^2 + eps^2) from round k's solution,
-    eps = REWEIGHT_EPS times the 99th percentile of |A^H y|."""
+    eps = ``eps`` (default REWEIGHT_EPS) times the 99th percentile of |A^H y|."""
     from recon_cli.nn.unrolled import REWEIGHT_EPS
 
     p, weight = _dense_problem(), 0.7
-    eps = REWEIGHT_EPS * np.quantile(np.abs(p["rhs"]), 0.99)
+    given = {} if fraction is None else {"eps": fraction}
+    eps = (fraction or REWEIGHT_EPS) * np.quantile(np.abs(p["rhs"]), 0.99)
     x = _dense_solve(p, weight, np.ones(p["diff"].shape[0]))
     for _ in range(2):
         step = np.abs(p["diff"] @ x)
         x = _dense_solve(p, weight, eps / np.sqrt(step**2 + eps**2))
     gridded = p["op"].gridding(p["kspace"]).to(torch.complex64)
-    got = smoothed_start(gridded, p["op"], weight, 300, rounds=3).numpy()
+    got = smoothed_start(gridded, p["op"], weight, 300, rounds=3, **given).numpy()
     expected = x.reshape(p["shape"])
     np.testing.assert_allclose(got, expected, rtol=0, atol=2e-3 * np.abs(expected).max())
     uniform = smoothed_start(gridded, p["op"], weight, 300).numpy()
@@ -121,9 +123,13 @@ def test_the_models_start_there(name: str, cine: dict) -> None:
         with torch.no_grad():
             return model(cine["kspace"], op, x0)
 
-    start = smoothed_start(op.gridding(cine["kspace"]).to(torch.complex64), op, 0.5, 4)
+    gridded = op.gridding(cine["kspace"]).to(torch.complex64)
+    start = smoothed_start(gridded, op, 0.5, 4)
     torch.testing.assert_close(run(None, start_smoothing=0.5, start_iterations=4), run(start))
     assert not torch.allclose(run(None, start_smoothing=0.5, start_iterations=4), run(None))
+    reweighted = {"start_smoothing": 0.5, "start_iterations": 4, "start_rounds": 2, "start_eps": 0.02}
+    torch.testing.assert_close(run(None, **reweighted), run(smoothed_start(gridded, op, 0.5, 4, 2, eps=0.02)))
+    assert not torch.allclose(run(None, **reweighted), run(None, **{**reweighted, "start_eps": 0.05}))
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -134,7 +140,7 @@ def test_declarations_follow_the_option(name: str) -> None:
     assert plugin.temporal_reach is not None
     assert plugin.temporal_reach(smooth) is None  # the solve couples all frames
     assert plugin.working_set(smooth).images >= 5  # x, r, p, A^H A p and the right-hand side
-    for bad in ({"start_smoothing": -1.0}, {"start_iterations": 0}, {"start_rounds": 0}):
+    for bad in ({"start_smoothing": -1.0}, {"start_iterations": 0}, {"start_rounds": 0}, {"start_eps": 0.0}):
         with pytest.raises(ModelError, match=name):
             resolve_config(plugin, bad)
 
@@ -144,5 +150,7 @@ def test_one_default_for_all_three() -> None:
         name: {k: v for k, v in dataclasses.asdict(load_plugin(name).config_cls()).items() if "start_" in k}
         for name in MODELS
     }
-    expected = {"start_smoothing": 0.0, "start_iterations": 10, "start_rounds": 1}
+    from recon_cli.nn.unrolled import REWEIGHT_EPS
+
+    expected = {"start_smoothing": 0.0, "start_iterations": 10, "start_rounds": 1, "start_eps": REWEIGHT_EPS}
     assert values == dict.fromkeys(MODELS, expected)

@@ -7,6 +7,8 @@ with a learnable positive step t (softplus of a free parameter) and a learned re
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -160,8 +162,17 @@ def view_shared_context(
     return temporal_average(kspace, op, model)
 
 
+# smoothed_start's default eps: frame differences below this fraction of the bright level count as noise
+REWEIGHT_EPS = 0.05
+
+
 def smoothed_start(
-    gridded: torch.Tensor, op: LinearOperator, smoothing: float, iterations: int, rounds: int = 1
+    gridded: torch.Tensor,
+    op: LinearOperator,
+    smoothing: float,
+    iterations: int,
+    rounds: int = 1,
+    eps: float = REWEIGHT_EPS,
 ) -> torch.Tensor:
     """The networks' starting image: ``gridded`` when ``smoothing`` is 0, else a temporally smoothed SENSE
     image, ``iterations`` conjugate-gradient steps from zero on
@@ -172,7 +183,7 @@ def smoothed_start(
     is already free of most streaks (a 13-spoke 128 x 128 cine: NRMSE 0.04-0.12 after 10 steps, against
     0.16-0.40 for the gridding); the network only corrects what the prior blurs. With ``rounds`` > 1, every
     further round reweights the penalty by the last image's frame differences and runs ``iterations``
-    more CG steps from it: W = eps / sqrt(|D_t x|^2 + eps^2) (eps = ``REWEIGHT_EPS`` of the gridding's 99th
+    more CG steps from it: W = e / sqrt(|D_t x|^2 + e^2) (e = ``eps`` times the gridding's 99th
     percentile magnitude), so pixels that move are barely smoothed while static ones keep the full weight
     (iteratively reweighted least squares towards the temporal total variation of ``cs``, at the cost of
     CG steps). A single frame gets plain CG-SENSE. Computed in full precision without a graph (it has no
@@ -184,6 +195,8 @@ def smoothed_start(
         smoothing: Weight of the temporal difference penalty (>= 0; 0: no solve).
         iterations: CG steps per round (>= 1).
         rounds: Solves in all, the first unweighted (>= 1).
+        eps: Frame differences below this fraction of the bright level count as noise in the reweighting
+            (> 0; smaller: closer to temporal TV, moving edges kept sharper).
 
     Returns:
         (frames, ny, nx) complex64.
@@ -194,7 +207,7 @@ def smoothed_start(
     from recon_cli.solvers.regularizers import temporal_difference, temporal_difference_adjoint
 
     with torch.no_grad(), torch.autocast(device_type=gridded.device.type, enabled=False):
-        eps = REWEIGHT_EPS * float(torch.quantile(gridded.abs().flatten().float(), 0.99))
+        eps = eps * float(torch.quantile(gridded.abs().flatten().float(), 0.99))
         weight: torch.Tensor | float = 1.0
         x: torch.Tensor | None = None
         for _ in range(rounds):
@@ -211,8 +224,23 @@ def smoothed_start(
         return x
 
 
-# smoothed_start: frame differences below this fraction of the bright level count as noise
-REWEIGHT_EPS = 0.05
+class StartConfig(Protocol):
+    """The start options a CU-Net model's config carries (``recon_plugins.cunet.config.CUNetConfig``)."""
+
+    @property
+    def start_smoothing(self) -> float: ...
+    @property
+    def start_iterations(self) -> int: ...
+    @property
+    def start_rounds(self) -> int: ...
+    @property
+    def start_eps(self) -> float: ...
+
+
+def configured_start(gridded: torch.Tensor, op: LinearOperator, config: StartConfig) -> torch.Tensor:
+    """``smoothed_start`` of ``gridded`` with the options of a model's ``config``."""
+    c = config
+    return smoothed_start(gridded, op, c.start_smoothing, c.start_iterations, c.start_rounds, c.start_eps)
 
 
 def sense_gridding(kspace: torch.Tensor, op: LinearOperator, model: str) -> torch.Tensor:

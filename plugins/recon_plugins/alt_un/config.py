@@ -29,6 +29,7 @@ class AltUNConfig:
             (as ``cunet``; ``recon_cli.nn.unrolled.smoothed_start``; 0: the gridding of the shipped weights).
         start_iterations: CG steps of that start (ignored at ``start_smoothing`` 0).
         start_rounds: Solves of that start, the later ones reweighted (as ``cunet``).
+        start_eps: Noise level of that reweighting, a fraction of the bright level (as ``cunet``).
         virtual_coils: Most SVD virtual coils ``recon reconstruct`` gives the model (as ``cunet``).
     """
 
@@ -42,6 +43,7 @@ class AltUNConfig:
     start_smoothing: float = _CUNET.start_smoothing
     start_iterations: int = _CUNET.start_iterations
     start_rounds: int = _CUNET.start_rounds
+    start_eps: float = _CUNET.start_eps
     virtual_coils: int = _CUNET.virtual_coils
 
     def __post_init__(self) -> None:
@@ -50,5 +52,5 @@ class AltUNConfig:
         if self.blocks < 1 or self.step_init <= 0:
             raise ModelError("alt-un: blocks must be >= 1 and step_init > 0")
         check_cunet("alt-un", self.chans, self.depth)
-        check_start("alt-un", self.start_smoothing, self.start_iterations, self.start_rounds)
+        check_start("alt-un", self.start_smoothing, self.start_iterations, self.start_rounds, self.start_eps)
         check_virtual_coils("alt-un", self.virtual_coils)

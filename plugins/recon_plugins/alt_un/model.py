@@ -9,8 +9,8 @@ from recon_cli.nn.cunet import CUNet
 from recon_cli.nn.slice_model import SliceModel
 from recon_cli.nn.unrolled import (
     GradientStepBlock,
+    configured_start,
     sense_gridding,
-    smoothed_start,
     view_shared_context,
     zero_outside_support,
 )
@@ -40,11 +40,7 @@ class AltUN(SliceModel):
         c = self.config
         gridded = sense_gridding(kspace, op, "alt-un")
         context = view_shared_context(kspace, op, "alt-un", c.view_share)
-        x = (
-            smoothed_start(gridded, op, c.start_smoothing, c.start_iterations, c.start_rounds)
-            if x0 is None
-            else x0
-        )
+        x = configured_start(gridded, op, c) if x0 is None else x0
         x = x.to(torch.complex64)
         for k in range(self.config.blocks):
             x = self.blocks[0 if self.config.shared else k](x, op, gridded, context)

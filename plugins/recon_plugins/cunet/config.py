@@ -27,6 +27,9 @@ class CUNetConfig:
             temporal penalty, every further one reweighted by the last image's frame differences
             (iteratively reweighted least squares towards temporal total variation; 1: the uniform solve
             of the shipped stage-C weights; ``recon_cli.nn.unrolled.smoothed_start``).
+        start_eps: Frame differences below this fraction of the gridding's bright level (99th percentile)
+            count as noise in that reweighting (smaller: closer to temporal TV, which keeps moving edges
+            sharper but needs more rounds; ``recon_cli.nn.unrolled.smoothed_start``).
         virtual_coils: ``recon reconstruct`` compresses the data and coil maps of a scan with more coils
             than this to this many SVD virtual coils first (``recon_cli.scan_coil_maps.model_compression``;
             it says so on the console and in run.json), so every data-consistency step costs that fraction of
@@ -40,11 +43,12 @@ class CUNetConfig:
     start_smoothing: float = 0.0
     start_iterations: int = 10
     start_rounds: int = 1
+    start_eps: float = 0.05  # recon_cli.nn.unrolled.REWEIGHT_EPS (the stage-D weights' value)
     virtual_coils: int = 4
 
     def __post_init__(self) -> None:
         check_cunet("cunet", self.chans, self.depth)
-        check_start("cunet", self.start_smoothing, self.start_iterations, self.start_rounds)
+        check_start("cunet", self.start_smoothing, self.start_iterations, self.start_rounds, self.start_eps)
         check_virtual_coils("cunet", self.virtual_coils)
 
 
@@ -57,14 +61,15 @@ def check_cunet(model: str, chans: int, depth: int) -> None:
         raise ModelError(f"{model}: chans must be >= 1 and depth in 1..6, got chans={chans}, depth={depth}")
 
 
-def check_start(model: str, smoothing: float, iterations: int, rounds: int = 1) -> None:
-    """A ModelError naming ``model`` unless start_smoothing >= 0 and start_iterations, start_rounds >= 1."""
+def check_start(model: str, smoothing: float, iterations: int, rounds: int = 1, eps: float = 0.05) -> None:
+    """A ModelError naming ``model`` unless start_smoothing >= 0, start_iterations, start_rounds >= 1 and
+    start_eps > 0."""
     from recon_cli.errors import ModelError
 
-    if smoothing < 0 or iterations < 1 or rounds < 1:
+    if smoothing < 0 or iterations < 1 or rounds < 1 or not eps > 0:
         raise ModelError(
-            f"{model}: start_smoothing must be >= 0 and start_iterations, start_rounds >= 1, "
-            f"got {smoothing}, {iterations} and {rounds}"
+            f"{model}: start_smoothing must be >= 0, start_iterations, start_rounds >= 1 and start_eps > 0, "
+            f"got {smoothing}, {iterations}, {rounds} and {eps}"
         )
 
 

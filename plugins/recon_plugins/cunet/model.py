@@ -7,7 +7,7 @@ import torch
 
 from recon_cli.nn.cunet import CUNet
 from recon_cli.nn.slice_model import SliceModel
-from recon_cli.nn.unrolled import sense_gridding, smoothed_start, view_shared_context, zero_outside_support
+from recon_cli.nn.unrolled import configured_start, sense_gridding, view_shared_context, zero_outside_support
 from recon_cli.ops.base import LinearOperator
 from recon_plugins.cunet.config import CUNetConfig
 
@@ -32,9 +32,7 @@ class CUNetRecon(SliceModel):
         image)."""
         c = self.config
         if x0 is None:
-            x0 = smoothed_start(
-                sense_gridding(kspace, op, "cunet"), op, c.start_smoothing, c.start_iterations, c.start_rounds
-            )
+            x0 = configured_start(sense_gridding(kspace, op, "cunet"), op, c)
         x0 = x0.to(torch.complex64)
         context = view_shared_context(kspace, op, "cunet", self.config.view_share)
         x = x0 + self.net(x0, context)

@@ -50,6 +50,7 @@ class IMUNNEConfig:
             (as ``cunet``; ``recon_cli.nn.unrolled.smoothed_start``; 0: the gridding of the shipped weights).
         start_iterations: CG steps of that start (ignored at ``start_smoothing`` 0).
         start_rounds: Solves of that start, the later ones reweighted (as ``cunet``).
+        start_eps: Noise level of that reweighting, a fraction of the bright level (as ``cunet``).
         virtual_coils: Most SVD virtual coils ``recon reconstruct`` gives the model (as ``cunet``).
     """
 
@@ -72,6 +73,7 @@ class IMUNNEConfig:
     start_smoothing: float = _CUNET.start_smoothing
     start_iterations: int = _CUNET.start_iterations
     start_rounds: int = _CUNET.start_rounds
+    start_eps: float = _CUNET.start_eps
     virtual_coils: int = _CUNET.virtual_coils
 
     def __post_init__(self) -> None:
@@ -90,5 +92,5 @@ class IMUNNEConfig:
         if self.step_init <= 0:
             raise ModelError(f"imunne: step_init must be > 0, got {self.step_init}")
         check_cunet("imunne", self.chans, self.depth)
-        check_start("imunne", self.start_smoothing, self.start_iterations, self.start_rounds)
+        check_start("imunne", self.start_smoothing, self.start_iterations, self.start_rounds, self.start_eps)
         check_virtual_coils("imunne", self.virtual_coils)

@@ -10,8 +10,8 @@ from recon_cli.nn.slice_model import SliceModel
 from recon_cli.nn.unrolled import (
     ContractiveRegulariser,
     GradientStepBlock,
+    configured_start,
     sense_gridding,
-    smoothed_start,
     view_shared_context,
     zero_outside_support,
 )
@@ -66,11 +66,7 @@ class IMUNNE(SliceModel):
         c = self.config
         gridded = sense_gridding(kspace, op, "imunne")
         context = view_shared_context(kspace, op, "imunne", c.view_share)
-        start = (
-            smoothed_start(gridded, op, c.start_smoothing, c.start_iterations, c.start_rounds)
-            if x0 is None
-            else x0
-        )
+        start = configured_start(gridded, op, c) if x0 is None else x0
         start = start.to(torch.complex64)
         training = self.training and torch.is_grad_enabled()
         iterations = self.config.iterations
