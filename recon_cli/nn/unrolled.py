@@ -207,7 +207,7 @@ def smoothed_start(
     from recon_cli.solvers.regularizers import temporal_difference, temporal_difference_adjoint
 
     with torch.no_grad(), torch.autocast(device_type=gridded.device.type, enabled=False):
-        eps = eps * float(torch.quantile(gridded.abs().flatten().float(), 0.99))
+        level = eps * float(torch.quantile(gridded.abs().flatten().float(), 0.99))
         weight: torch.Tensor | float = 1.0
         x: torch.Tensor | None = None
         for _ in range(rounds):
@@ -217,9 +217,9 @@ def smoothed_start(
                 return op.normal(v, weighted=True).to(torch.complex64) + smoothing * penalty + 1e-3 * v
 
             x = conjugate_gradient(system, gridded, x0=x, max_iter=iterations, tol=0.0).x
-            if x.shape[0] > 1 and eps > 0:
+            if x.shape[0] > 1 and level > 0:
                 step = temporal_difference(x).abs()
-                weight = eps / torch.sqrt(step * step + eps * eps)
+                weight = level / torch.sqrt(step * step + level * level)
         assert x is not None
         return x
 
@@ -239,8 +239,9 @@ class StartConfig(Protocol):
 
 def configured_start(gridded: torch.Tensor, op: LinearOperator, config: StartConfig) -> torch.Tensor:
     """``smoothed_start`` of ``gridded`` with the options of a model's ``config``."""
-    c = config
-    return smoothed_start(gridded, op, c.start_smoothing, c.start_iterations, c.start_rounds, c.start_eps)
+    return smoothed_start(
+        gridded, op, config.start_smoothing, config.start_iterations, config.start_rounds, config.start_eps
+    )
 
 
 def sense_gridding(kspace: torch.Tensor, op: LinearOperator, model: str) -> torch.Tensor:

@@ -61,7 +61,7 @@ def check_cunet(model: str, chans: int, depth: int) -> None:
         raise ModelError(f"{model}: chans must be >= 1 and depth in 1..6, got chans={chans}, depth={depth}")
 
 
-def check_start(model: str, smoothing: float, iterations: int, rounds: int = 1, eps: float = 0.05) -> None:
+def check_start(model: str, smoothing: float, iterations: int, rounds: int, eps: float) -> None:
     """A ModelError naming ``model`` unless start_smoothing >= 0, start_iterations, start_rounds >= 1 and
     start_eps > 0."""
     from recon_cli.errors import ModelError
