@@ -14,7 +14,12 @@
 #   stage e: stage d's settings, 300 steps at learning rate 2e-4, from stage d's weights, with a sharper
 #            and longer reweighted start (start_smoothing=0.6, 5 rounds of 5 CG steps, start_eps=0.02: closer
 #            to temporal TV, so moving edges are less blurred): training/<run>_e.
-# The recipe of issue 17 is a, c, d, e (`all`); b is kept for the record (imunne only).
+#   stage f: stage e's settings, 300 more steps at learning rate 1e-4, from stage e's weights:
+#            training/<run>_f. Run for imunne and cunet only, whose JFB / one-pass steps are cheaper than
+#            Alt-UN's full backpropagation: with it their total wall-clock still stays under Alt-UN's a-e
+#            (the equal-wall-clock budget; docs/benchmarks.md, imunne-ablation, "Stage F").
+# The recipe of issue 17 is a, c, d, e (`all`), then f for imunne and cunet; b is kept for the record
+# (imunne only).
 # A stage whose run folder already holds last.pt is resumed (`recon train --resume`), so the script
 # continues an interrupted run on any machine. One thread, niced: the CPU is shared.
 set -euo pipefail
@@ -59,6 +64,12 @@ PY
             --init "training/${run}_d" "${protocol[@]}" \
             --set start_smoothing=0.6 --set start_iterations=5 --set start_rounds=5 --set start_eps=0.02 \
             --set data.virtual_coils=4 --set train.steps=300 --set train.lr=0.0002
+    fi
+    if [[ $stage == f ]]; then
+        run_stage "$recon" "training/${run}_f" --model "$model" --config "training/$run.yaml" \
+            --init "training/${run}_e" "${protocol[@]}" \
+            --set start_smoothing=0.6 --set start_iterations=5 --set start_rounds=5 --set start_eps=0.02 \
+            --set data.virtual_coils=4 --set train.steps=300 --set train.lr=0.0001
     fi
 }
 
