@@ -154,3 +154,61 @@ def test_one_default_for_all_three() -> None:
 
     expected = {"start_smoothing": 0.0, "start_iterations": 10, "start_rounds": 1, "start_eps": REWEIGHT_EPS}
     assert values == dict.fromkeys(MODELS, expected)
+
+
+def _dense_cg(system: np.ndarray, rhs: np.ndarray, x: np.ndarray, steps: int) -> np.ndarray:
+    """Textbook CG in numpy from x, its residual computed from the system."""
+    r = rhs - system @ x
+    p = r.copy()
+    for _ in range(steps):
+        ap = system @ p
+        alpha = np.vdot(r, r).real / np.vdot(p, ap).real
+        x, r_new = x + alpha * p, r - alpha * ap
+        p = r_new + np.vdot(r_new, r_new).real / np.vdot(r, r).real * p
+        r = r_new
+    return x
+
+
+def test_short_rounds_match_dense_cg_and_cost_only_their_steps() -> None:
+    """Rounds of 4 CG steps (far from converged, as shipped) give what dense CG gives when every round
+    recomputes its residual from the reweighted system; yet the forward model is applied only for the CG
+    steps (the residual is carried over from round to round), 3 x 4 times in all."""
+    from recon_cli.nn.unrolled import REWEIGHT_EPS
+
+    p, weight, steps, rounds = _dense_problem(), 0.7, 4, 3
+    eps = REWEIGHT_EPS * np.quantile(np.abs(p["rhs"]), 0.99)
+    x, per_difference = np.zeros_like(p["rhs"]), np.ones(p["diff"].shape[0])
+    for _ in range(rounds):
+        penalty = p["diff"].T @ np.diag(per_difference) @ p["diff"]
+        x = _dense_cg(p["normal"] + weight * penalty + 1e-3 * np.eye(len(x)), p["rhs"], x, steps)
+        per_difference = eps / np.sqrt(np.abs(p["diff"] @ x) ** 2 + eps**2)
+    op, calls = p["op"], []
+    normal = op.normal
+
+    def counted(v: torch.Tensor, weighted: bool = False) -> torch.Tensor:
+        calls.append(1)
+        return normal(v, weighted=weighted)
+
+    op.normal = counted
+    gridded = op.gridding(p["kspace"]).to(torch.complex64)
+    got = smoothed_start(gridded, op, weight, steps, rounds=rounds).numpy()
+    expected = x.reshape(p["shape"])
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4 * np.abs(expected).max())
+    assert len(calls) == steps * rounds
+
+
+def test_cg_continued_from_a_given_residual_is_cg_from_x0() -> None:
+    """``r0`` = b - N x0 gives the iterates a recomputed residual gives; without x0 it is refused."""
+    from recon_cli.solvers.iterative import conjugate_gradient
+
+    gen = torch.Generator().manual_seed(5)
+    a = torch.randn(12, 12, generator=gen, dtype=torch.float64)
+    n = a.T @ a + 0.1 * torch.eye(12, dtype=torch.float64)
+    b, x0 = torch.randn(2, 12, generator=gen, dtype=torch.float64)
+    plain = conjugate_gradient(lambda v: n @ v, b, x0=x0, max_iter=5, tol=0.0)
+    given = conjugate_gradient(lambda v: n @ v, b, x0=x0, r0=b - n @ x0, max_iter=5, tol=0.0)
+    torch.testing.assert_close(given.x, plain.x, rtol=0, atol=1e-12)
+    assert given.residual_vector is not None
+    torch.testing.assert_close(given.residual_vector, b - n @ given.x, rtol=0, atol=1e-9)
+    with pytest.raises(ValueError, match="r0"):
+        conjugate_gradient(lambda v: n @ v, b, r0=b, max_iter=5)

@@ -126,3 +126,18 @@ def test_reconstruct_pipeline_runs_the_unet(kind: str) -> None:
     images = reconstruct_scan(scan, model)
     assert images.shape == (1, scan.n_frames, *scan.header.recon_matrix)
     assert images.dtype == torch.complex64 and torch.isfinite(images.real).all()
+
+
+def test_the_pooling_is_torch_average_pooling_in_value_and_gradient() -> None:
+    import torch.nn.functional as F
+
+    from recon_cli.nn.unet import average_pool_2x2
+
+    gen = torch.Generator().manual_seed(9)
+    x = torch.randn(3, 5, 16, 12, generator=gen, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(3, 5, 8, 6, generator=gen, dtype=torch.float64)
+    ours = average_pool_2x2(x)
+    torch.testing.assert_close(ours, F.avg_pool2d(x, 2), rtol=0, atol=1e-14)
+    (grad,) = torch.autograd.grad((ours * weights).sum(), x)
+    (expected,) = torch.autograd.grad((F.avg_pool2d(x, 2) * weights).sum(), x)
+    torch.testing.assert_close(grad, expected, rtol=0, atol=1e-14)

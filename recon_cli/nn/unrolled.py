@@ -186,8 +186,9 @@ def smoothed_start(
     more CG steps from it: W = e / sqrt(|D_t x|^2 + e^2) (e = ``eps`` times the gridding's 99th
     percentile magnitude), so pixels that move are barely smoothed while static ones keep the full weight
     (iteratively reweighted least squares towards the temporal total variation of ``cs``, at the cost of
-    CG steps). A single frame gets plain CG-SENSE. Computed in full precision without a graph (it has no
-    parameters).
+    CG steps; a round continues from the last one's residual, updated for the new weights, so it costs its
+    CG steps and no more). A single frame gets plain CG-SENSE. Computed in full precision without a graph
+    (it has no parameters).
 
     Args:
         gridded: (frames, ny, nx) complex64 A^H D y.
@@ -210,16 +211,24 @@ def smoothed_start(
         level = eps * float(torch.quantile(gridded.abs().flatten().float(), 0.99))
         weight: torch.Tensor | float = 1.0
         x: torch.Tensor | None = None
-        for _ in range(rounds):
+        residual: torch.Tensor | None = None
+        for round_ in range(rounds):
 
             def system(v: torch.Tensor, w: torch.Tensor | float = weight) -> torch.Tensor:
                 penalty = temporal_difference_adjoint(w * temporal_difference(v))
                 return op.normal(v, weighted=True).to(torch.complex64) + smoothing * penalty + 1e-3 * v
 
-            x = conjugate_gradient(system, gridded, x0=x, max_iter=iterations, tol=0.0).x
-            if x.shape[0] > 1 and level > 0:
-                step = temporal_difference(x).abs()
-                weight = level / torch.sqrt(step * step + level * level)
+            solved = conjugate_gradient(system, gridded, x0=x, r0=residual, max_iter=iterations, tol=0.0)
+            x, residual = solved.x, solved.residual_vector
+            if round_ + 1 < rounds and x.shape[0] > 1 and level > 0 and residual is not None:
+                difference = temporal_difference(x)
+                step = difference.abs()
+                new_weight = level / torch.sqrt(step * step + level * level)
+                # the next system differs from this one only in the penalty's weights, so its residual at x
+                # follows from this solve's without applying the forward model again
+                change = temporal_difference_adjoint((weight - new_weight) * difference)
+                residual = residual + smoothing * change
+                weight = new_weight
         assert x is not None
         return x
 

@@ -37,11 +37,14 @@ class SolverResult:
         iterations: Iterations run (applications of the operator or of the update).
         residual: Final relative residual (CG: ||b - N x|| / ||b||, worst over the batch; FISTA/ADMM:
             relative change of x in the last iteration).
+        residual_vector: CG only: b - N x as the iteration updated it (None for the other solvers); a
+            solve continued on a changed system passes it on as ``r0``.
     """
 
     x: torch.Tensor
     iterations: int
     residual: float
+    residual_vector: torch.Tensor | None = None
 
 
 def _inner(a: torch.Tensor, b: torch.Tensor, batch_dims: int) -> torch.Tensor:
@@ -59,6 +62,7 @@ def conjugate_gradient(
     max_iter: int = 50,
     tol: float = 1e-6,
     batch_dims: int = 0,
+    r0: torch.Tensor | None = None,
 ) -> SolverResult:
     """Solve N x = b for Hermitian positive (semi-)definite N by conjugate gradients.
 
@@ -73,12 +77,19 @@ def conjugate_gradient(
         max_iter: Largest number of applications of N.
         tol: Stop when ||b - N x|| <= tol * ||b|| (per system).
         batch_dims: Number of leading axes that index independent systems.
+        r0: b - N x0 when the caller already has it (e.g. from the last solve's ``residual_vector``, updated
+            for the change of N): saves the application of N that computes it. Only with ``x0``.
 
     Returns:
-        ``SolverResult`` with x, the iterations used and the worst relative residual.
+        ``SolverResult`` with x, the iterations used, the worst relative residual and the residual vector.
     """
+    if r0 is not None and x0 is None:
+        raise ValueError("conjugate_gradient: r0 is the residual of x0; pass x0 with it")
     x = torch.zeros_like(rhs) if x0 is None else x0.clone()
-    r = rhs.clone() if x0 is None else rhs - normal(x)
+    if r0 is not None:
+        r = r0.clone()
+    else:
+        r = rhs.clone() if x0 is None else rhs - normal(x)
     b_norm = _inner(rhs, rhs, batch_dims).sqrt()
     threshold = (tol * b_norm) ** 2
     rs = _inner(r, r, batch_dims)
@@ -98,7 +109,7 @@ def conjugate_gradient(
         active = active & (rs > threshold)
         iterations += 1
     residual = (rs.sqrt() / b_norm.clamp_min(torch.finfo(b_norm.dtype).tiny)).max()
-    return SolverResult(x, iterations, float(residual.detach()))
+    return SolverResult(x, iterations, float(residual.detach()), r)
 
 
 def power_iteration(normal: Operator, like: torch.Tensor, *, iterations: int = 20, seed: int = 0) -> float:
