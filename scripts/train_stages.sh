@@ -18,8 +18,14 @@
 #            training/<run>_f. Run for imunne and cunet only, whose JFB / one-pass steps are cheaper than
 #            Alt-UN's full backpropagation: with it their total wall-clock still stays under Alt-UN's a-e
 #            (the equal-wall-clock budget; docs/benchmarks.md, imunne-ablation, "Stage F").
-# The recipe of issue 17 is a, c, d, e (`all`), then f for imunne and cunet; b is kept for the record
-# (imunne only).
+#   stage g: stage e's settings, 100 steps at learning rate 5e-5 with the loss L1 + (1 - SSIM)
+#            (train.loss=l1+ssim), from stage f's weights: training/<run>_g. Kept for the record (imunne
+#            only): worse on every held-out set than stage f (docs/benchmarks.md, imunne-ablation).
+#   stage h: stage e's settings, 600 more steps at learning rate 1e-4, from stage f's weights:
+#            training/<run>_h. Run for imunne and cunet; imunne's total wall-clock (a, c-h) stays under
+#            Alt-UN's a-e.
+# The recipe of issue 17 is a, c, d, e (`all`), then f and h for imunne and cunet; b and g are kept for
+# the record (imunne only).
 # A stage whose run folder already holds last.pt is resumed (`recon train --resume`), so the script
 # continues an interrupted run on any machine. One thread, niced: the CPU is shared.
 set -euo pipefail
@@ -70,6 +76,18 @@ PY
             --init "training/${run}_e" "${protocol[@]}" \
             --set start_smoothing=0.6 --set start_iterations=5 --set start_rounds=5 --set start_eps=0.02 \
             --set data.virtual_coils=4 --set train.steps=300 --set train.lr=0.0001
+    fi
+    if [[ $stage == g ]]; then
+        run_stage "$recon" "training/${run}_g" --model "$model" --config "training/$run.yaml" \
+            --init "training/${run}_f" "${protocol[@]}" \
+            --set start_smoothing=0.6 --set start_iterations=5 --set start_rounds=5 --set start_eps=0.02 \
+            --set data.virtual_coils=4 --set train.steps=100 --set train.lr=0.00005 --set train.loss=l1+ssim
+    fi
+    if [[ $stage == h ]]; then
+        run_stage "$recon" "training/${run}_h" --model "$model" --config "training/$run.yaml" \
+            --init "training/${run}_f" "${protocol[@]}" \
+            --set start_smoothing=0.6 --set start_iterations=5 --set start_rounds=5 --set start_eps=0.02 \
+            --set data.virtual_coils=4 --set train.steps=600 --set train.lr=0.0001
     fi
 }
 
