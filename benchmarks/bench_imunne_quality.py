@@ -399,10 +399,16 @@ def _goals_section(results, models, base: str, paired: Times) -> list[str]:  # n
         for metric, index in (("SSIM", 0), ("NRMSE", 1)):
             values = [score[name][m][index] for m in chain]
             up = [v if index == 0 else -v for v in values]  # higher is better
-            ordered = up[0] >= up[1] > up[2] > up[3]
+            names = ("IMUNNE", "Alt-UN", "CU-Net", "zero-filled")
+            broken = [  # every pair out of order; IMUNNE may tie Alt-UN, every other pair must be strict
+                f"{names[j]} {'level with' if up[i] == up[j] else 'ahead of'} {names[i]}"
+                for i in range(4)
+                for j in range(i + 1, 4)
+                if up[i] < up[j] or ((i, j) != (0, 1) and up[i] == up[j])
+            ]
             shown = " / ".join(f"{v:.4f}" for v in values)
             lines.append(f"- {name}, {metric}: IMUNNE >= Alt-UN > CU-Net > zero-filled ({shown}): "
-                         f"{_met(ordered)}")  # fmt: skip
+                         f"{_met(not broken)}" + (f" ({', '.join(broken)})" if broken else ""))  # fmt: skip
     for count, rounds in paired.items():
         to_cs = statistics.median(r["imunne"] / r["cs"] for r in rounds)
         to_alt = statistics.median(r["imunne"] / r["alt-un"] for r in rounds)
