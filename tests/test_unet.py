@@ -141,3 +141,18 @@ def test_the_pooling_is_torch_average_pooling_in_value_and_gradient() -> None:
     (grad,) = torch.autograd.grad((ours * weights).sum(), x)
     (expected,) = torch.autograd.grad((F.avg_pool2d(x, 2) * weights).sum(), x)
     torch.testing.assert_close(grad, expected, rtol=0, atol=1e-14)
+
+
+def test_the_cunet_gives_the_same_image_with_and_without_autograd() -> None:
+    """u_pass pools with F.avg_pool2d under autograd and with the strided form without it."""
+    from recon_cli.nn.cunet import CUNet
+
+    torch.manual_seed(4)
+    net = CUNet(4, 2, context_chans=1)
+    x = torch.randn(6, 32, 32, dtype=torch.complex64)
+    context = torch.randn(1, 32, 32, dtype=torch.complex64)
+    with torch.no_grad():
+        plain = net(x, context)
+    recorded = net(x, context)
+    assert recorded.requires_grad and not plain.requires_grad
+    torch.testing.assert_close(recorded.detach(), plain, rtol=1e-5, atol=1e-6)

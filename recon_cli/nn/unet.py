@@ -94,7 +94,8 @@ def u_pass(
     for stage in down:
         x = stage(x)
         skips.append(x)
-        x = average_pool_2x2(x)
+        # the strided form is ~3x faster forward but slower through autograd (docs/benchmarks.md, pooling)
+        x = F.avg_pool2d(x, 2) if x.requires_grad else average_pool_2x2(x)
     x = bottom(x)
     for level in reversed(range(len(skips))):
         x = up(level, skips[level], x)
@@ -105,7 +106,9 @@ def u_pass(
 
 def average_pool_2x2(x: torch.Tensor) -> torch.Tensor:
     """``F.avg_pool2d(x, 2)`` for even H and W, as four strided views added: the same values (to float
-    rounding) at 1.6-5x less time on the CPU for the U-Nets' shapes (docs/benchmarks.md, imunne-time)."""
+    rounding) at about a third of the time on the CPU for the U-Nets' shapes without autograd, but
+    slower forward + backward (docs/benchmarks.md, pooling), so ``u_pass`` uses it only where no
+    gradient is recorded (reconstruction, and the iterations JFB runs without a graph)."""
     return 0.25 * ((x[..., 0::2, 0::2] + x[..., 1::2, 0::2]) + (x[..., 0::2, 1::2] + x[..., 1::2, 1::2]))
 
 
