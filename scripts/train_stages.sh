@@ -70,37 +70,24 @@ PY
             --set start_smoothing=0.3 --set start_iterations=5 --set start_rounds=3 --set start_eps=0.05 \
             --set data.virtual_coils=4 --set train.steps=400 --set train.lr=0.0002
     fi
+    # stages e-i: the sharp five-round start on 4 virtual coils, each from an earlier stage's weights
+    later_stage() {
+        local name=$1 from=$2
+        shift 2
+        run_stage "$recon" "training/${run}_$name" --model "$model" --config "training/$run.yaml" \
+            --init "training/${run}_$from" "${protocol[@]}" \
+            --set start_smoothing=0.6 --set start_iterations=5 --set start_rounds=5 --set start_eps=0.02 \
+            --set data.virtual_coils=4 "$@"
+    }
     if [[ $stage == e || $stage == all ]]; then
-        run_stage "$recon" "training/${run}_e" --model "$model" --config "training/$run.yaml" \
-            --init "training/${run}_d" "${protocol[@]}" \
-            --set start_smoothing=0.6 --set start_iterations=5 --set start_rounds=5 --set start_eps=0.02 \
-            --set data.virtual_coils=4 --set train.steps=300 --set train.lr=0.0002
+        later_stage e d --set train.steps=300 --set train.lr=0.0002
     fi
-    if [[ $stage == f ]]; then
-        run_stage "$recon" "training/${run}_f" --model "$model" --config "training/$run.yaml" \
-            --init "training/${run}_e" "${protocol[@]}" \
-            --set start_smoothing=0.6 --set start_iterations=5 --set start_rounds=5 --set start_eps=0.02 \
-            --set data.virtual_coils=4 --set train.steps=300 --set train.lr=0.0001
-    fi
-    if [[ $stage == g ]]; then
-        run_stage "$recon" "training/${run}_g" --model "$model" --config "training/$run.yaml" \
-            --init "training/${run}_f" "${protocol[@]}" \
-            --set start_smoothing=0.6 --set start_iterations=5 --set start_rounds=5 --set start_eps=0.02 \
-            --set data.virtual_coils=4 --set train.steps=100 --set train.lr=0.00005 --set train.loss=l1+ssim
-    fi
-    if [[ $stage == h ]]; then
-        run_stage "$recon" "training/${run}_h" --model "$model" --config "training/$run.yaml" \
-            --init "training/${run}_f" "${protocol[@]}" \
-            --set start_smoothing=0.6 --set start_iterations=5 --set start_rounds=5 --set start_eps=0.02 \
-            --set data.virtual_coils=4 --set train.steps=600 --set train.lr=0.0001
-    fi
-    if [[ $stage == i ]]; then
-        run_stage "$recon" "training/${run}_i" --model "$model" --config "training/$run.yaml" \
-            --init "training/${run}_h" "${protocol[@]}" \
-            --set start_smoothing=0.6 --set start_iterations=5 --set start_rounds=5 --set start_eps=0.02 \
-            --set data.virtual_coils=4 --set train.steps=200 --set train.lr=0.00005 \
-            --set iterations=4 --set train_iterations=4
-    fi
+    case $stage in
+        f) later_stage f e --set train.steps=300 --set train.lr=0.0001 ;;
+        g) later_stage g f --set train.steps=100 --set train.lr=0.00005 --set train.loss=l1+ssim ;;
+        h) later_stage h f --set train.steps=600 --set train.lr=0.0001 ;;
+        i) later_stage i h --set train.steps=200 --set train.lr=0.00005 --set iterations=4 --set train_iterations=4 ;;
+    esac
 }
 
 run_stage() {
