@@ -30,4 +30,3 @@ class ReconstructRequest:
     allow_untrained: bool = False
     max_memory: int | None = None  # bytes (--max-memory); None: what the device has left, less a margin
     shard: dict[str, Any] | None = None  # this process's share of a sharded batch (recon_cli.batch)
-

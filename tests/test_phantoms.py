@@ -57,7 +57,6 @@ def test_cine_phantom_heart_moves_periodically() -> None:
     assert not torch.allclose(breathing, x)
 
 
-
 def test_cine_phantom_detail_adds_texture_not_new_anatomy() -> None:
     frames = 6
     kw = dict(generator=5, heart_cycles=2.0, respiration=False)
@@ -79,6 +78,7 @@ def test_cine_phantom_detail_adds_texture_not_new_anatomy() -> None:
     torch.testing.assert_close(rich[:frames], rich[frames:], atol=1e-4, rtol=0)
     moving = ((rich[1:frames] - rich[:1]).abs() > 0.05).any(dim=0).float().mean()
     assert 0.005 < float(moving) < 0.2, float(moving)
+
 
 def test_coil_maps() -> None:
     maps = phantoms.coil_maps(8, (40, 32))

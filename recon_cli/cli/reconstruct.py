@@ -42,9 +42,7 @@ _D = ReconstructRequest()  # the defaults: one copy, in the library
 def command(
     inputs: Annotated[list[str], typer.Argument(help="Raw-data files (paths or globs).", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = _D.out_dir,
-    model: Annotated[
-        str, typer.Option("--model", "-m", help="Model name (see `recon models`).")
-    ] = _D.model,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `recon models`).")] = _D.model,
     fmt: Annotated[
         str, typer.Option("--format", help="Comma-separated outputs: nifti,dicom,h5,png.")
     ] = ",".join(_D.formats),

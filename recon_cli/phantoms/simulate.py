@@ -240,6 +240,7 @@ def _synthetic_header(
     rz = np.array([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]])
     rx = np.array([[1, 0, 0], [0, math.cos(b), -math.sin(b)], [0, math.sin(b), math.cos(b)]])
     rot = rz @ rx
+
     def vec(i: int) -> tuple[float, float, float]:
         return (round(float(rot[0, i]), 6), round(float(rot[1, i]), 6), round(float(rot[2, i]), 6))
 
