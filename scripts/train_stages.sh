@@ -15,21 +15,22 @@
 #            and longer reweighted start (start_smoothing=0.6, 5 rounds of 5 CG steps, start_eps=0.02: closer
 #            to temporal TV, so moving edges are less blurred): training/<run>_e.
 #   stage f: stage e's settings, 300 more steps at learning rate 1e-4, from stage e's weights:
-#            training/<run>_f. Run for imunne and cunet only, whose JFB / one-pass steps are cheaper than
-#            Alt-UN's full backpropagation: with it their total wall-clock still stays under Alt-UN's a-e
-#            (the equal-wall-clock budget; docs/benchmarks.md, imunne-ablation, "Stage F").
+#            training/<run>_f. Run for all three networks (Alt-UN's full backpropagation makes its steps the
+#            dearest; docs/benchmarks.md, imunne-ablation, "Stages F to J").
 #   stage g: stage e's settings, 100 steps at learning rate 5e-5 with the loss L1 + (1 - SSIM)
 #            (train.loss=l1+ssim), from stage f's weights: training/<run>_g. Kept for the record (imunne
 #            only): worse on every held-out set than stage f (docs/benchmarks.md, imunne-ablation).
 #   stage h: stage e's settings, 600 more steps at learning rate 1e-4, from stage f's weights:
-#            training/<run>_h. Run for imunne and cunet; imunne's total wall-clock (a, c-h) stays under
-#            Alt-UN's a-e.
+#            training/<run>_h. Run for all three: Alt-UN and CU-Net then both have 4200 steps.
 #   stage i: imunne only: stage h's settings at 4 iterations in training and at reconstruction
 #            (train_iterations=4, iterations=4; stage h's weights at 4 iterations, untrained there, already
 #            scored better held-out than at 5), 200 steps at learning rate 5e-5 from stage h's weights:
 #            training/<run>_i. Depth is IMUNNE's own setting (one shared block), so there is no Alt-UN or
 #            CU-Net counterpart; its total wall-clock still stays under Alt-UN's.
-# The recipe of issue 17 is a, c, d, e (`all`), then f and h for imunne and cunet, then i for imunne; b and g
+#   stage j: imunne only: stage i's settings, 400 more steps at learning rate 1e-4 from stage i's weights:
+#            training/<run>_j, run once Alt-UN had its own stages f and h (equal steps with CU-Net), which
+#            raised the wall-clock budget; imunne's total (a, c-f, h-j) stays under Alt-UN's a, c-f, h.
+# The recipe of issue 17 is a, c, d, e (`all`), then f and h for all three, then i and j for imunne; b and g
 # are kept for the record (imunne only).
 # A stage whose run folder already holds last.pt is resumed (`recon train --resume`), so the script
 # continues an interrupted run on any machine. One thread, niced: the CPU is shared.
@@ -87,6 +88,7 @@ PY
         g) later_stage g f --set train.steps=100 --set train.lr=0.00005 --set train.loss=l1+ssim ;;
         h) later_stage h f --set train.steps=600 --set train.lr=0.0001 ;;
         i) later_stage i h --set train.steps=200 --set train.lr=0.00005 --set iterations=4 --set train_iterations=4 ;;
+        j) later_stage j i --set train.steps=400 --set train.lr=0.0001 --set iterations=4 --set train_iterations=4 ;;
     esac
 }
 
