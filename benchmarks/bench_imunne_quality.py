@@ -207,12 +207,13 @@ TRAINING_NOTE = (
     "steps (3e-4) from the temporally smoothed SENSE image; D, 400 steps (2e-4) from the reweighted start "
     "(iteratively reweighted least squares towards temporal TV) on 4 SVD virtual coils; E, 300 steps "
     "(2e-4) from the sharper five-round start the networks ship with (`start_smoothing=0.6`, 5 rounds of "
-    "5 CG steps, `start_eps=0.02`). `imunne` and `cunet` then F, 300 steps (1e-4), and H, 600 steps "
-    "(1e-4), with E's settings, within the equal-wall-clock budget (their steps are cheaper than Alt-UN's), "
-    "and `imunne` I, 200 steps (5e-5) at 4 iterations (steps and hours per stage: imunne-ablation, "
-    '"Stages F to I"). `alt-un` has 5 blocks; `imunne` ran 5 iterations in training up to stage H and 4 in '
-    "stage I (the last one differentiated: JFB), and runs 4 at reconstruction (`tol=0`: a fixed-depth "
-    "network). `cs` (L1-wavelet + temporal TV over all 20 frames) keeps its defaults."
+    "5 CG steps, `start_eps=0.02`). All three then F, 300 steps (1e-4), and H, 600 steps (1e-4), with E's "
+    "settings (`alt-un` and `cunet`: 4200 steps each), and `imunne` I, 200 steps (5e-5), and J, 400 steps "
+    "(1e-4), at 4 iterations, its total wall-clock still under Alt-UN's (its steps are cheaper; steps and "
+    'hours per stage: imunne-ablation, "Stages F to J"). `alt-un` has 5 blocks; `imunne` ran 5 iterations '
+    "in training up to stage H and 4 from stage I on (the last one differentiated: JFB), and runs 4 at "
+    "reconstruction (`tol=0`: a fixed-depth network). `cs` (L1-wavelet + temporal TV over all 20 frames) "
+    "keeps its defaults."
 )
 
 
