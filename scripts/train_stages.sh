@@ -83,12 +83,13 @@ PY
     if [[ $stage == e || $stage == all ]]; then
         later_stage e d --set train.steps=300 --set train.lr=0.0002
     fi
+    local depth4=(--set iterations=4 --set train_iterations=4)  # imunne's shipped depth, stages i and j
     case $stage in
         f) later_stage f e --set train.steps=300 --set train.lr=0.0001 ;;
         g) later_stage g f --set train.steps=100 --set train.lr=0.00005 --set train.loss=l1+ssim ;;
         h) later_stage h f --set train.steps=600 --set train.lr=0.0001 ;;
-        i) later_stage i h --set train.steps=200 --set train.lr=0.00005 --set iterations=4 --set train_iterations=4 ;;
-        j) later_stage j i --set train.steps=400 --set train.lr=0.0001 --set iterations=4 --set train_iterations=4 ;;
+        i) later_stage i h --set train.steps=200 --set train.lr=0.00005 "${depth4[@]}" ;;
+        j) later_stage j i --set train.steps=400 --set train.lr=0.0001 "${depth4[@]}" ;;
     esac
 }
 
