@@ -30,6 +30,9 @@
 #   stage j: imunne only: stage i's settings, 400 more steps at learning rate 1e-4 from stage i's weights:
 #            training/<run>_j, run once Alt-UN had its own stages f and h (equal steps with CU-Net), which
 #            raised the wall-clock budget; imunne's total (a, c-f, h-j) stays under Alt-UN's a, c-f, h.
+#   stage k: all three, from each network's stage before it (imunne j, alt-un and cunet h): 300 steps at
+#            learning rate 1e-4 with half the examples real anatomy (data.anatomy=0.5 in place of 0.3; the
+#            validation examples change with it): training/<run>_k.
 # The recipe of issue 17 is a, c, d, e (`all`), then f and h for all three, then i and j for imunne; b and g
 # are kept for the record (imunne only).
 # A stage whose run folder already holds last.pt is resumed (`recon train --resume`), so the script
@@ -90,6 +93,14 @@ PY
         h) later_stage h f --set train.steps=600 --set train.lr=0.0001 ;;
         i) later_stage i h --set train.steps=200 --set train.lr=0.00005 "${depth4[@]}" ;;
         j) later_stage j i --set train.steps=400 --set train.lr=0.0001 "${depth4[@]}" ;;
+        k)
+            # every network from its shipped weights: imunne's stage j (at its depth), the others' stage h
+            if [[ $model == imunne ]]; then
+                later_stage k j --set data.anatomy=0.5 --set train.steps=300 --set train.lr=0.0001 "${depth4[@]}"
+            else
+                later_stage k h --set data.anatomy=0.5 --set train.steps=300 --set train.lr=0.0001
+            fi
+            ;;
     esac
 }
 
