@@ -33,6 +33,8 @@
 #   stage k: all three, from each network's stage before it (imunne j, alt-un and cunet h): 300 steps at
 #            learning rate 1e-4 with half the examples real anatomy (data.anatomy=0.5 in place of 0.3; the
 #            validation examples change with it): training/<run>_k.
+#   stage l: imunne only: stage j's settings (30% real anatomy), 600 more steps at learning rate 1e-4 from
+#            stage k's weights: training/<run>_l, within the wall-clock Alt-UN's stages take.
 # The recipe of issue 17 is a, c, d, e (`all`), then f and h for all three, then i and j for imunne; b and g
 # are kept for the record (imunne only).
 # A stage whose run folder already holds last.pt is resumed (`recon train --resume`), so the script
@@ -101,6 +103,7 @@ PY
                 later_stage k h --set data.anatomy=0.5 --set train.steps=300 --set train.lr=0.0001
             fi
             ;;
+        l) later_stage l k --set train.steps=600 --set train.lr=0.0001 "${depth4[@]}" ;;
     esac
 }
 
