@@ -218,4 +218,8 @@ def test_a_lazy_run_under_half_the_peak_stays_under_it(many_slices: Path, tmp_pa
     assert chunking["slices_read_at_once"] == 1, chunking
     assert lazy["record"]["memory_plan"]["estimate_mib"]["peak"] <= budget
     assert lazy["peak_mib"] <= 1.15 * budget, f"peak {lazy['peak_mib']:.0f} MiB, budget {budget:.0f} MiB"
-    np.testing.assert_allclose(lazy["images"], whole["images"], rtol=1e-6, atol=0)
+    # float32 sums whose order can vary between runs (multi-threaded spreading): with the other core busy,
+    # about 1 run in 9 had single pixels up to 2.9e-4 relative off at rtol=1e-6; the sense test's tolerance
+    np.testing.assert_allclose(
+        lazy["images"], whole["images"], rtol=1e-5, atol=1e-6 * np.abs(whole["images"]).max()
+    )
