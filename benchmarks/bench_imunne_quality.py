@@ -214,8 +214,10 @@ TRAINING_NOTE = (
     '(its steps are cheaper; steps and hours per stage: imunne-ablation, "Stages K and L"). `alt-un` has '
     "5 blocks; `imunne` ran 5 iterations "
     "in training up to stage H and 4 from stage I on (the last one differentiated: JFB), and runs 4 at "
-    "reconstruction (`tol=0`: a fixed-depth network). `cs` (L1-wavelet + temporal TV over all 20 frames) "
-    "keeps its defaults."
+    "reconstruction (`tol=0`: a fixed-depth network). All three networks run with `canonical_phase=true` "
+    "(each slice turned to one global phase before the network and back after it), which came after these "
+    'weights were trained (imunne-ablation, "The global phase of the coil maps"). `cs` (L1-wavelet + '
+    "temporal TV over all 20 frames) keeps its defaults."
 )
 
 

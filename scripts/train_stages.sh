@@ -35,6 +35,10 @@
 #            validation examples change with it): training/<run>_k.
 #   stage l: imunne only: stage j's settings (30% real anatomy), 600 more steps at learning rate 1e-4 from
 #            stage k's weights: training/<run>_l, within the wall-clock Alt-UN's stages take.
+#   stage m: all three, from each network's stage before it (imunne l, alt-un and cunet k): 200 steps at
+#            learning rate 1e-4 with stage e's data, with the network input turned to the canonical global
+#            phase (canonical_phase=true; recon_cli.nn.unrolled.canonical_phase), which the earlier stages
+#            did not have: training/<run>_m.
 # The recipe of issue 17 is a, c, d, e (`all`), then f and h for all three, then i and j for imunne; b and g
 # are kept for the record (imunne only).
 # A stage whose run folder already holds last.pt is resumed (`recon train --resume`), so the script
@@ -104,6 +108,15 @@ PY
             fi
             ;;
         l) later_stage l k --set train.steps=600 --set train.lr=0.0001 "${depth4[@]}" ;;
+        m)
+            # every network from its shipped weights (imunne l, the others k), trained in the canonical phase
+            local from=k extra=()
+            if [[ $model == imunne ]]; then
+                from=l extra=("${depth4[@]}")
+            fi
+            later_stage m "$from" --set train.steps=200 --set train.lr=0.0001 --set canonical_phase=true \
+                "${extra[@]}"
+            ;;
     esac
 }
 

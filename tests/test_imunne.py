@@ -59,7 +59,7 @@ def test_fixed_point_solvers_find_the_fixed_point_of_a_contraction() -> None:
 
 def test_jfb_gradient_is_the_gradient_of_the_last_block() -> None:
     target, kspace, op = _slice("radial")
-    model = _model("imunne", iterations=4).train()
+    model = _model("imunne", iterations=4, canonical_phase=False).train()  # the blocks by hand
     loss = (model(kspace, op) - target).abs().pow(2).mean()
     jfb = torch.autograd.grad(loss, list(model.parameters()))
 
@@ -79,7 +79,7 @@ def test_jfb_gradient_is_the_gradient_of_the_last_block() -> None:
 
 def test_residual_penalty_is_the_weighted_relative_change_of_the_last_block() -> None:
     target, kspace, op = _slice("radial")
-    model = _model("imunne", iterations=4, residual_weight=0.5).train()
+    model = _model("imunne", iterations=4, residual_weight=0.5, canonical_phase=False).train()
     output = model(kspace, op)
     penalty = model.auxiliary_loss()
     assert model.auxiliary_loss() is None  # handed over once
@@ -219,7 +219,7 @@ def test_relaxation_averages_each_step_and_keeps_the_fixed_point() -> None:
     """relaxation=a iterates x + a (f(x) - x): checked step by step against the block, and on the
     contractive variant it converges to the same image as plain iteration."""
     _, kspace, op = _slice("radial")
-    model = _model("imunne", iterations=3, tol=0.0, relaxation=0.4).eval()
+    model = _model("imunne", iterations=3, tol=0.0, relaxation=0.4, canonical_phase=False).eval()
     block, gridded = model.block, op.gridding(kspace).to(torch.complex64)
     with torch.no_grad():
         out = model(kspace, op)
@@ -320,3 +320,23 @@ def test_data_gradient_is_the_gradient_of_the_data_term() -> None:
     (grad,) = torch.autograd.grad(loss, x)  # torch gives the conjugate Wirtinger gradient times 2
     expected = data_gradient(x.detach(), op, op.gridding(y))
     assert torch.allclose(expected, grad, atol=1e-4 * float(grad.abs().max()))
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_the_networks_do_not_depend_on_the_global_phase_of_the_coil_maps(name: str) -> None:
+    """Maps turned by a global phase e^{i t} (another estimator's convention) describe the same data with
+    the image turned by e^{-i t}: with canonical_phase the network's output turns with it and its
+    magnitude stays; without it the magnitude changes (the network is not phase-invariant)."""
+    _, maps, scan = _scan("radial")
+    kspace, turn = scan.kspace[0], torch.polar(torch.tensor(1.0), torch.tensor(2.0)).to(torch.complex64)
+    op, turned = build_operator(scan, 0, maps), build_operator(scan, 0, maps * turn)
+    outputs = {}
+    for canonical in (True, False):
+        model = _model(name, canonical_phase=canonical).eval()
+        with torch.no_grad():
+            outputs[canonical] = (model(kspace, op), model(kspace, turned))
+    plain, rotated = outputs[True]
+    torch.testing.assert_close(rotated, plain * turn.conj(), rtol=1e-4, atol=1e-5 * float(plain.abs().max()))
+    plain, rotated = outputs[False]
+    change = (rotated.abs() - plain.abs()).norm() / plain.abs().norm()
+    assert change > 1e-4, change  # float rounding alone: about 1e-7

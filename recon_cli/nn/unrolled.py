@@ -135,6 +135,23 @@ def zero_outside_support(x: torch.Tensor, op: LinearOperator) -> torch.Tensor:
     return x * (maps != 0).any(dim=0).to(x.real.dtype)
 
 
+def canonical_phase(image: torch.Tensor, enabled: bool) -> torch.Tensor:
+    """The unit complex number ``u`` for which ``image * conj(u)`` sums to a real positive value.
+
+    Coil maps fix an image's phase only up to a convention: ESPIRiT's maps carry their own phase
+    reference, a scanner's another, the simulation's true maps a third. A network that sees real and
+    imaginary parts is not invariant to that global phase, so the networks turn every slice to this
+    canonical phase (gridding, context and start alike: the data term is linear, the reweighted start
+    invariant to it) and turn their output back. ``enabled`` False, or an image summing to zero: 1.
+    """
+    one = torch.ones((), dtype=image.dtype, device=image.device)
+    if not enabled:
+        return one
+    total = image.detach().sum()
+    size = total.abs()
+    return total / size if bool(size > 0) else one
+
+
 def require_maps(op: LinearOperator, model: str) -> None:
     """Raise ModelError naming ``model`` unless ``op`` holds coil maps (image domain (frames, ny, nx))."""
     if getattr(op, "maps", None) is None:

@@ -24,6 +24,8 @@ class AltUNConfig:
             ``recon_cli.nn.view_share``) as one extra complex input channel in every block. Off: the
             one-input network of the shipped weights.
         support_mask: Zero the last block's output outside the coil maps' support (as ``cunet``).
+        canonical_phase: Turn each slice to one global phase before the network and the output back
+            (as ``cunet``).
         start_smoothing: Start from a temporally smoothed SENSE image instead of the gridding: this weight
             of the frame-difference penalty in ``start_iterations`` CG steps
             (as ``cunet``; ``recon_cli.nn.unrolled.smoothed_start``; 0: the gridding of the shipped weights).
@@ -40,6 +42,7 @@ class AltUNConfig:
     depth: int = _CUNET.depth
     view_share: bool = False
     support_mask: bool = _CUNET.support_mask
+    canonical_phase: bool = _CUNET.canonical_phase
     start_smoothing: float = _CUNET.start_smoothing
     start_iterations: int = _CUNET.start_iterations
     start_rounds: int = _CUNET.start_rounds

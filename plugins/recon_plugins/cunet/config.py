@@ -19,6 +19,10 @@ class CUNetConfig:
         support_mask: Zero the output where every coil map is zero (outside the support ESPIRiT found,
             where the data say nothing; ``recon_cli.nn.unrolled.zero_outside_support``); alt-un and
             imunne take the same option.
+        canonical_phase: Turn each slice to one global phase before the network (its gridding summed is
+            real positive) and the output back, so the images do not depend on the phase convention of
+            the coil maps (ESPIRiT's, a scanner's, the simulation's; ``recon_cli.nn.unrolled
+            .canonical_phase``); alt-un and imunne take the same option. Off: the phase the maps give.
         start_smoothing: Start from a temporally smoothed SENSE image instead of the gridding: this weight
             of the frame-difference penalty in ``start_iterations`` CG steps
             (``recon_cli.nn.unrolled.smoothed_start``; 0: the gridding of the shipped weights).
@@ -40,6 +44,7 @@ class CUNetConfig:
     depth: int = 3
     view_share: bool = False
     support_mask: bool = True
+    canonical_phase: bool = True
     start_smoothing: float = 0.0
     start_iterations: int = 10
     start_rounds: int = 1

@@ -7,7 +7,13 @@ import torch
 
 from recon_cli.nn.cunet import CUNet
 from recon_cli.nn.slice_model import SliceModel
-from recon_cli.nn.unrolled import configured_start, sense_gridding, view_shared_context, zero_outside_support
+from recon_cli.nn.unrolled import (
+    canonical_phase,
+    configured_start,
+    sense_gridding,
+    view_shared_context,
+    zero_outside_support,
+)
 from recon_cli.ops.base import LinearOperator
 from recon_plugins.cunet.config import CUNetConfig
 
@@ -31,9 +37,11 @@ class CUNetRecon(SliceModel):
         """x0 default: the coil-combined gridding of ``kspace`` (``start_smoothing``: a smoothed SENSE
         image)."""
         c = self.config
-        if x0 is None:
-            x0 = configured_start(sense_gridding(kspace, op, "cunet"), op, c)
+        gridded = sense_gridding(kspace, op, "cunet") if x0 is None else x0
+        turn = canonical_phase(gridded, c.canonical_phase).conj()
+        x0 = configured_start(gridded * turn, op, c) if x0 is None else x0 * turn
         x0 = x0.to(torch.complex64)
         context = view_shared_context(kspace, op, "cunet", self.config.view_share)
-        x = x0 + self.net(x0, context)
+        context = None if context is None else context * turn
+        x = (x0 + self.net(x0, context)) * turn.conj()
         return zero_outside_support(x, op) if self.config.support_mask else x

@@ -45,6 +45,8 @@ class IMUNNEConfig:
             ``recon_cli.nn.view_share``) as one extra complex input channel at every iteration. Off: the
             one-input network of the shipped weights.
         support_mask: Zero the fixed point outside the coil maps' support (as ``cunet``).
+        canonical_phase: Turn each slice to one global phase before the network and the output back
+            (as ``cunet``).
         start_smoothing: Start from a temporally smoothed SENSE image instead of the gridding: this weight
             of the frame-difference penalty in ``start_iterations`` CG steps
             (as ``cunet``; ``recon_cli.nn.unrolled.smoothed_start``; 0: the gridding of the shipped weights).
@@ -70,6 +72,7 @@ class IMUNNEConfig:
     depth: int = _CUNET.depth
     view_share: bool = False
     support_mask: bool = _CUNET.support_mask
+    canonical_phase: bool = _CUNET.canonical_phase
     start_smoothing: float = _CUNET.start_smoothing
     start_iterations: int = _CUNET.start_iterations
     start_rounds: int = _CUNET.start_rounds
