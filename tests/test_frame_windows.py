@@ -39,10 +39,15 @@ FINITE = [  # every model with a finite reach, with settings that keep it small 
     ("zero-filled", {}, "cartesian", False),  # coil images, root sum of squares
     ("sense", {"iterations": 6}, "radial", True),
     ("sense", {"iterations": 6}, "cartesian", True),
-    ("cunet", {"chans": 2, "depth": 1}, "radial", True),
-    ("cunet", {"chans": 2, "depth": 2}, "cartesian", True),
-    ("alt-un", {"chans": 2, "depth": 1, "blocks": 2}, "radial", True),
-    ("imunne", {"chans": 2, "depth": 1, "iterations": 2, "tol": 0.0}, "radial", True),
+    ("cunet", {"chans": 2, "depth": 1, "canonical_phase": False}, "radial", True),
+    ("cunet", {"chans": 2, "depth": 2, "canonical_phase": False}, "cartesian", True),
+    ("alt-un", {"chans": 2, "depth": 1, "blocks": 2, "canonical_phase": False}, "radial", True),
+    (
+        "imunne",
+        {"chans": 2, "depth": 1, "iterations": 2, "tol": 0.0, "canonical_phase": False},
+        "radial",
+        True,
+    ),
     ("admm-net", {"stages": 2}, "cartesian", True),
     ("ifr-net", {"stages": 2}, "cartesian", True),
 ]
@@ -77,11 +82,16 @@ def test_models_declare_their_reach() -> None:
 
     for name in ("zero-filled", "sense", "admm-net", "ifr-net"):
         assert reach(name) == 0, name
-    assert [reach("cunet", depth=d) for d in (1, 2, 3)] == [4, 6, 8]
-    assert reach("alt-un") == 5 * 8 and reach("alt-un", blocks=2, depth=1) == 8
-    assert reach("imunne") is None  # tol 1e-3: a stopping rule on the whole series
-    assert reach("imunne", tol=0.0) == 30 * 8 and reach("imunne", tol=0.0, iterations=3, depth=2) == 18
-    assert reach("imunne", tol=0.0, anderson=True) is None
+    plain = {"canonical_phase": False}  # the turn to one global phase is a sum over the whole series
+    assert [reach("cunet", depth=d, **plain) for d in (1, 2, 3)] == [4, 6, 8]
+    assert reach("alt-un", **plain) == 5 * 8 and reach("alt-un", blocks=2, depth=1, **plain) == 8
+    assert reach("imunne", **plain) is None  # tol 1e-3: a stopping rule on the whole series
+    assert reach("imunne", tol=0.0, **plain) == 30 * 8
+    assert reach("imunne", tol=0.0, iterations=3, depth=2, **plain) == 18
+    assert reach("imunne", tol=0.0, anderson=True, **plain) is None
+    for name in ("cunet", "alt-un"):
+        assert reach(name) is None, name
+    assert reach("imunne", tol=0.0) is None
     for name in ("cunet", "alt-un"):
         assert reach(name, view_share=True) is None
     assert reach("imunne", tol=0.0, view_share=True) is None
@@ -149,7 +159,10 @@ def test_windowed_images_equal_the_whole_series(
 
 @pytest.mark.parametrize(
     ("name", "settings"),
-    [("cunet", {"chans": 2, "depth": 1}), ("alt-un", {"chans": 2, "depth": 1, "blocks": 2})],
+    [
+        ("cunet", {"chans": 2, "depth": 1, "canonical_phase": False}),
+        ("alt-un", {"chans": 2, "depth": 1, "blocks": 2, "canonical_phase": False}),
+    ],
 )
 def test_a_reach_one_frame_short_changes_the_images(name: str, settings: dict) -> None:
     """Windows that keep one frame of context too few differ from the whole series far beyond float
@@ -196,7 +209,7 @@ def _between_budget(path: Path, model: LoadedModel) -> int:
 def test_the_plan_windows_frames_when_one_coil_at_a_time_is_over_the_budget(
     cine_file: Path, fixed_baseline: None
 ) -> None:
-    model = _model("cunet", {"depth": 3})  # reach 8
+    model = _model("cunet", {"depth": 3, "canonical_phase": False})  # reach 8
     budget = _between_budget(cine_file, model)
     assert not _plan(cine_file, _with_reach(model, None), budget).fits  # coil chunks alone cannot
     plan = _plan(cine_file, model, budget)
@@ -214,8 +227,10 @@ def test_the_plan_windows_frames_when_one_coil_at_a_time_is_over_the_budget(
 def test_a_model_without_a_finite_reach_is_never_windowed_and_exits_5(
     cine_file: Path, fixed_baseline: None
 ) -> None:
-    budget = _between_budget(cine_file, _model("cunet", {"depth": 3}))
-    model = _model("cunet", {"depth": 3, "view_share": True})  # the context grids all frames together
+    budget = _between_budget(cine_file, _model("cunet", {"depth": 3, "canonical_phase": False}))
+    model = _model(
+        "cunet", {"depth": 3, "view_share": True, "canonical_phase": False}
+    )  # the context grids all frames together
     assert declared_reach(model.plugin, model.config) is None
     plan = _plan(cine_file, model, budget)
     assert plan.frames_at_once is None and plan.as_dict()["chunking"]["frames_at_once"] == 40
@@ -241,12 +256,13 @@ def test_dry_run_and_run_json_report_the_windows_and_the_images_are_the_same(
     whole series through view sharing): --dry-run --json and run.json show the frame windows, the
     windowed run writes the whole run's images, and a model without a finite reach is refused at the
     same budget (exit 5, nothing written)."""
-    model = _model("cunet", {}, weight_scale=1.0)
+    model = _model("cunet", {"canonical_phase": False}, weight_scale=1.0)
     weights = tmp_path / "cunet.pt"
     torch.save(model.module.state_dict(), weights)
     budget = _between_budget(cine_file, model)
     runner = CliRunner()
     base = ["reconstruct", str(cine_file), "-m", "cunet", "--format", "h5", "--weights", str(weights)]
+    base += ["--set", "canonical_phase=false"]  # the turn to one global phase needs the whole series
     limit = ["--max-memory", str(budget)]
     dry = runner.invoke(app, [*base, "-o", str(tmp_path / "dry"), *limit, "--dry-run", "--json"])
     assert dry.exit_code == 0, dry.stderr

@@ -20,8 +20,8 @@ def _temporal_reach(config: AltUNConfig) -> int | None:
     """``blocks`` times the CU-Net's reach (``recon_cli.nn.cunet.temporal_reach``): every block adds the
     CU-Net's reach to the last, and its data gradient A^H D (A x - y) adds none (per frame). None with
     ``view_share``: the view-shared context grids all frames' samples together; with ``start_smoothing``:
-    its CG solve couples all frames."""
-    if config.view_share or config.start_smoothing:
+    its CG solve couples all frames; with ``canonical_phase``: the turn is a sum over all frames."""
+    if config.view_share or config.start_smoothing or config.canonical_phase:
         return None
     from recon_cli.nn.cunet import temporal_reach
 

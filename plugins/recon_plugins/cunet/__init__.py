@@ -20,8 +20,9 @@ def _temporal_reach(config: CUNetConfig) -> int | None:
     """The CU-Net's reach (``recon_cli.nn.cunet.temporal_reach``: 2 depth + 2 frames); the gridding it
     corrects is per frame and the network has no normalisation. None with ``view_share``: the view-shared
     context grids all frames' samples together, so every frame depends on the whole series; so does a
-    smoothed start (``start_smoothing``: its CG solve couples all frames)."""
-    if config.view_share or config.start_smoothing:
+    smoothed start (``start_smoothing``: its CG solve couples all frames), and so does ``canonical_phase``
+    (the turn is the phase of the whole series' gridding summed)."""
+    if config.view_share or config.start_smoothing or config.canonical_phase:
         return None
     from recon_cli.nn.cunet import temporal_reach
 

@@ -23,8 +23,14 @@ def _temporal_reach(config: IMUNNEConfig) -> int | None:
     None: the stopping test ||x+ - x|| / ||x|| is a norm of the whole series (how many iterations every
     frame gets depends on all frames), Anderson acceleration mixes the iterates with weights fitted to
     the whole series' residuals, ``view_share`` grids all frames' samples together, and a smoothed start
-    (``start_smoothing``) solves for all frames at once."""
-    if config.tol != 0 or config.anderson or config.view_share or config.start_smoothing:
+    (``start_smoothing``) solves for all frames at once, as ``canonical_phase``'s turn is a sum over them."""
+    if (
+        config.tol != 0
+        or config.anderson
+        or config.view_share
+        or config.start_smoothing
+        or config.canonical_phase
+    ):
         return None
     from recon_cli.nn.cunet import temporal_reach
 
