@@ -208,16 +208,17 @@ TRAINING_NOTE = (
     "(iteratively reweighted least squares towards temporal TV) on 4 SVD virtual coils; E, 300 steps "
     "(2e-4) from the sharper five-round start the networks ship with (`start_smoothing=0.6`, 5 rounds of "
     "5 CG steps, `start_eps=0.02`). All three then F, 300 steps (1e-4), and H, 600 steps (1e-4), with E's "
-    "settings, and K, 300 steps (1e-4) with half the examples real anatomy (`alt-un` and `cunet`: 4500 "
-    "steps each); `imunne` also I, 200 steps (5e-5), J, 400 steps (1e-4), before K, and L, 600 steps "
-    "(1e-4, E's data) after it, at 4 iterations: 5700 steps in 8.03 h against Alt-UN's 4500 in 9.66 h "
-    '(its steps are cheaper; steps and hours per stage: imunne-ablation, "Stages K and L"). `alt-un` has '
-    "5 blocks; `imunne` ran 5 iterations "
+    "settings, K, 300 steps (1e-4) with half the examples real anatomy, and M, 200 steps (1e-4) with E's "
+    "data in the canonical phase (`alt-un` and `cunet`: 4700 steps each); `imunne` also I, 200 steps "
+    "(5e-5), J, 400 steps (1e-4), before K, and L, 600 steps (1e-4, E's data) between K and M, at 4 "
+    "iterations: 5900 steps in 8.40 h against Alt-UN's 4700 in 10.27 h (its steps are cheaper; steps and "
+    'hours per stage: `python scripts/training_budget.py`, imunne-ablation). `alt-un` has 5 blocks; '
+    "`imunne` ran 5 iterations "
     "in training up to stage H and 4 from stage I on (the last one differentiated: JFB), and runs 4 at "
     "reconstruction (`tol=0`: a fixed-depth network). All three networks run with `canonical_phase=true` "
-    "(each slice turned to one global phase before the network and back after it), which came after these "
-    'weights were trained (imunne-ablation, "The global phase of the coil maps"). `cs` (L1-wavelet + '
-    "temporal TV over all 20 frames) keeps its defaults."
+    "(each slice turned to one global phase before the network and back after it; stage M trained with "
+    'it: imunne-ablation, "The global phase of the coil maps"). `cs` (L1-wavelet + temporal TV over all '
+    "20 frames) keeps its defaults."
 )
 
 
