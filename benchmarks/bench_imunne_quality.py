@@ -212,7 +212,7 @@ TRAINING_NOTE = (
     "data in the canonical phase (`alt-un` and `cunet`: 4700 steps each); `imunne` also I, 200 steps "
     "(5e-5), J, 400 steps (1e-4), before K, and L, 600 steps (1e-4, E's data) between K and M, at 4 "
     "iterations: 5900 steps in 8.40 h against Alt-UN's 4700 in 10.27 h (its steps are cheaper; steps and "
-    'hours per stage: `python scripts/training_budget.py`, imunne-ablation). `alt-un` has 5 blocks; '
+    "hours per stage: `python scripts/training_budget.py`, imunne-ablation). `alt-un` has 5 blocks; "
     "`imunne` ran 5 iterations "
     "in training up to stage H and 4 from stage I on (the last one differentiated: JFB), and runs 4 at "
     "reconstruction (`tol=0`: a fixed-depth network). All three networks run with `canonical_phase=true` "
