@@ -39,6 +39,8 @@
 #            learning rate 1e-4 with stage e's data, with the network input turned to the canonical global
 #            phase (canonical_phase=true; recon_cli.nn.unrolled.canonical_phase), which the earlier stages
 #            did not have: training/<run>_m.
+#   stage n: imunne only: stage m's settings, 600 more steps at learning rate 1e-4 from stage m's weights:
+#            training/<run>_n, within the wall-clock Alt-UN's stages take.
 # The recipe of issue 17 is a, c, d, e (`all`), then f and h for all three, then i and j for imunne; b and g
 # are kept for the record (imunne only).
 # A stage whose run folder already holds last.pt is resumed (`recon train --resume`), so the script
@@ -116,6 +118,9 @@ PY
             fi
             later_stage m "$from" --set train.steps=200 --set train.lr=0.0001 --set canonical_phase=true \
                 "${extra[@]}"
+            ;;
+        n)
+            later_stage n m --set train.steps=600 --set train.lr=0.0001 --set canonical_phase=true "${depth4[@]}"
             ;;
     esac
 }
