@@ -94,7 +94,7 @@ PY
     if [[ $stage == e || $stage == all ]]; then
         later_stage e d --set train.steps=300 --set train.lr=0.0002
     fi
-    local depth4=(--set iterations=4 --set train_iterations=4)  # imunne's shipped depth, stages i and j
+    local depth4=(--set iterations=4 --set train_iterations=4)  # imunne's shipped depth, stages i-n
     case $stage in
         f) later_stage f e --set train.steps=300 --set train.lr=0.0001 ;;
         g) later_stage g f --set train.steps=100 --set train.lr=0.00005 --set train.loss=l1+ssim ;;
