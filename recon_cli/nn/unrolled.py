@@ -270,6 +270,38 @@ def configured_start(gridded: torch.Tensor, op: LinearOperator, config: StartCon
     )
 
 
+class NetworkInputConfig(StartConfig, Protocol):
+    """The input options the unrolled networks' configs carry (cunet, alt-un, imunne)."""
+
+    @property
+    def view_share(self) -> bool: ...
+    @property
+    def canonical_phase(self) -> bool: ...
+
+
+def canonical_inputs(
+    gridded: torch.Tensor,
+    kspace: torch.Tensor,
+    op: LinearOperator,
+    x0: torch.Tensor | None,
+    config: NetworkInputConfig,
+    model: str,
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]:
+    """A network's inputs turned to the canonical phase of ``gridded`` (see ``canonical_phase``).
+
+    Returns:
+        (gridded, context, start, back): the turned gridding, view-shared context (None without
+        ``view_share``) and start (``x0``, or ``configured_start`` of the gridding; complex64), and the
+        unit complex number that turns the network's output back to the phase of the maps.
+    """
+    turn = canonical_phase(gridded, config.canonical_phase).conj()
+    gridded = gridded * turn
+    context = view_shared_context(kspace, op, model, config.view_share)
+    context = None if context is None else context * turn
+    start = configured_start(gridded, op, config) if x0 is None else x0 * turn
+    return gridded, context, start.to(torch.complex64), turn.conj()
+
+
 def sense_gridding(kspace: torch.Tensor, op: LinearOperator, model: str) -> torch.Tensor:
     """A^H D y coil-combined by the operator's maps, in full precision even under autocast.
 

@@ -9,10 +9,8 @@ from recon_cli.nn.cunet import CUNet
 from recon_cli.nn.slice_model import SliceModel
 from recon_cli.nn.unrolled import (
     GradientStepBlock,
-    canonical_phase,
-    configured_start,
+    canonical_inputs,
     sense_gridding,
-    view_shared_context,
     zero_outside_support,
 )
 from recon_cli.ops.base import LinearOperator
@@ -40,13 +38,8 @@ class AltUN(SliceModel):
         """x0 default: the coil-combined gridding A^H D y (``start_smoothing``: a smoothed SENSE image)."""
         c = self.config
         gridded = sense_gridding(kspace, op, "alt-un")
-        turn = canonical_phase(gridded, c.canonical_phase).conj()
-        gridded = gridded * turn
-        context = view_shared_context(kspace, op, "alt-un", c.view_share)
-        context = None if context is None else context * turn
-        x = configured_start(gridded, op, c) if x0 is None else x0 * turn
-        x = x.to(torch.complex64)
+        gridded, context, x, back = canonical_inputs(gridded, kspace, op, x0, c, "alt-un")
         for k in range(self.config.blocks):
             x = self.blocks[0 if self.config.shared else k](x, op, gridded, context)
-        x = x * turn.conj()
+        x = x * back
         return zero_outside_support(x, op) if self.config.support_mask else x

@@ -8,10 +8,8 @@ import torch
 from recon_cli.nn.cunet import CUNet
 from recon_cli.nn.slice_model import SliceModel
 from recon_cli.nn.unrolled import (
-    canonical_phase,
-    configured_start,
+    canonical_inputs,
     sense_gridding,
-    view_shared_context,
     zero_outside_support,
 )
 from recon_cli.ops.base import LinearOperator
@@ -38,10 +36,6 @@ class CUNetRecon(SliceModel):
         image)."""
         c = self.config
         gridded = sense_gridding(kspace, op, "cunet") if x0 is None else x0
-        turn = canonical_phase(gridded, c.canonical_phase).conj()
-        x0 = configured_start(gridded * turn, op, c) if x0 is None else x0 * turn
-        x0 = x0.to(torch.complex64)
-        context = view_shared_context(kspace, op, "cunet", self.config.view_share)
-        context = None if context is None else context * turn
-        x = (x0 + self.net(x0, context)) * turn.conj()
+        _, context, start, back = canonical_inputs(gridded, kspace, op, x0, c, "cunet")
+        x = (start + self.net(start, context)) * back
         return zero_outside_support(x, op) if self.config.support_mask else x

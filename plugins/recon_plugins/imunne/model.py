@@ -10,10 +10,8 @@ from recon_cli.nn.slice_model import SliceModel
 from recon_cli.nn.unrolled import (
     ContractiveRegulariser,
     GradientStepBlock,
-    canonical_phase,
-    configured_start,
+    canonical_inputs,
     sense_gridding,
-    view_shared_context,
     zero_outside_support,
 )
 from recon_cli.ops.base import LinearOperator
@@ -66,12 +64,7 @@ class IMUNNE(SliceModel):
         """x0 default: the coil-combined gridding A^H D y (``start_smoothing``: a smoothed SENSE image)."""
         c = self.config
         gridded = sense_gridding(kspace, op, "imunne")
-        turn = canonical_phase(gridded, c.canonical_phase).conj()
-        gridded = gridded * turn
-        context = view_shared_context(kspace, op, "imunne", c.view_share)
-        context = None if context is None else context * turn
-        start = configured_start(gridded, op, c) if x0 is None else x0 * turn
-        start = start.to(torch.complex64)
+        gridded, context, start, back = canonical_inputs(gridded, kspace, op, x0, c, "imunne")
         training = self.training and torch.is_grad_enabled()
         iterations = self.config.iterations
         if training and self.config.train_iterations:
@@ -101,5 +94,5 @@ class IMUNNE(SliceModel):
             before = last_input[0].detach()
             change = torch.linalg.vector_norm(x - before) / torch.linalg.vector_norm(before).clamp_min(1e-12)
             self._residual = self.config.residual_weight * change
-        x = x * turn.conj()
+        x = x * back
         return zero_outside_support(x, op) if self.config.support_mask else x
