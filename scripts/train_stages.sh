@@ -41,8 +41,9 @@
 #            did not have: training/<run>_m.
 #   stage n: imunne only: stage m's settings, 600 more steps at learning rate 1e-4 from stage m's weights:
 #            training/<run>_n, within the wall-clock Alt-UN's stages take.
-# The recipe of issue 17 is a, c, d, e (`all`), then f and h for all three, then i and j for imunne; b and g
-# are kept for the record (imunne only).
+# The recipe of issue 17 is a, c, d, e (`all`), then f and h for all three, i and j for imunne, k for all
+# three, l for imunne, m for all three, n for imunne (scripts/training_budget.py lists each network's
+# stages); b and g are kept for the record (imunne only).
 # A stage whose run folder already holds last.pt is resumed (`recon train --resume`), so the script
 # continues an interrupted run on any machine. One thread, niced: the CPU is shared.
 set -euo pipefail
@@ -102,12 +103,12 @@ PY
         i) later_stage i h --set train.steps=200 --set train.lr=0.00005 "${depth4[@]}" ;;
         j) later_stage j i --set train.steps=400 --set train.lr=0.0001 "${depth4[@]}" ;;
         k)
-            # every network from its shipped weights: imunne's stage j (at its depth), the others' stage h
+            # every network from its weights of the time: imunne's stage j (at its depth), the others' stage h
+            local from=h extra=()
             if [[ $model == imunne ]]; then
-                later_stage k j --set data.anatomy=0.5 --set train.steps=300 --set train.lr=0.0001 "${depth4[@]}"
-            else
-                later_stage k h --set data.anatomy=0.5 --set train.steps=300 --set train.lr=0.0001
+                from=j extra=("${depth4[@]}")
             fi
+            later_stage k "$from" --set data.anatomy=0.5 --set train.steps=300 --set train.lr=0.0001 "${extra[@]}"
             ;;
         l) later_stage l k --set train.steps=600 --set train.lr=0.0001 "${depth4[@]}" ;;
         m)
