@@ -41,8 +41,10 @@
 #            did not have: training/<run>_m.
 #   stage n: imunne only: stage m's settings, 600 more steps at learning rate 1e-4 from stage m's weights:
 #            training/<run>_n, within the wall-clock Alt-UN's stages take.
+#   stage o: imunne only: stage n's settings, 600 more steps at learning rate 1e-4 from stage n's weights:
+#            training/<run>_o, within the wall-clock Alt-UN's stages take.
 # The recipe of issue 17 is a, c, d, e (`all`), then f and h for all three, i and j for imunne, k for all
-# three, l for imunne, m for all three, n for imunne (scripts/training_budget.py lists each network's
+# three, l for imunne, m for all three, n and o for imunne (scripts/training_budget.py lists each network's
 # stages); b and g are kept for the record (imunne only).
 # A stage whose run folder already holds last.pt is resumed (`recon train --resume`), so the script
 # continues an interrupted run on any machine. One thread, niced: the CPU is shared.
@@ -95,7 +97,7 @@ PY
     if [[ $stage == e || $stage == all ]]; then
         later_stage e d --set train.steps=300 --set train.lr=0.0002
     fi
-    local depth4=(--set iterations=4 --set train_iterations=4)  # imunne's shipped depth, stages i-n
+    local depth4=(--set iterations=4 --set train_iterations=4)  # imunne's shipped depth, stages i-o
     case $stage in
         f) later_stage f e --set train.steps=300 --set train.lr=0.0001 ;;
         g) later_stage g f --set train.steps=100 --set train.lr=0.00005 --set train.loss=l1+ssim ;;
@@ -122,6 +124,9 @@ PY
             ;;
         n)
             later_stage n m --set train.steps=600 --set train.lr=0.0001 --set canonical_phase=true "${depth4[@]}"
+            ;;
+        o)
+            later_stage o n --set train.steps=600 --set train.lr=0.0001 --set canonical_phase=true "${depth4[@]}"
             ;;
     esac
 }
