@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 from recon_cli.train.runlog import LOG_NAME, read_log  # noqa: E402
 
 LINEAGE = {  # model -> (run name, stages the shipped weights descend from, probes)
-    "imunne": ("imunne_vs", ("a", "c", "d", "e", "f", "h", "i", "j", "k", "l", "m", "n"), ("b", "g")),
+    "imunne": ("imunne_vs", ("a", "c", "d", "e", "f", "h", "i", "j", "k", "l", "m", "n", "o"), ("b", "g")),
     "alt-un": ("alt_un_vs", ("a", "c", "d", "e", "f", "h", "k", "m"), ()),
     "cunet": ("cunet_vs", ("a", "c", "d", "e", "f", "h", "k", "m"), ()),
 }
