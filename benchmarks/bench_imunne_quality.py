@@ -210,14 +210,15 @@ TRAINING_NOTE = (
     "5 CG steps, `start_eps=0.02`). All three then F, 300 steps (1e-4), and H, 600 steps (1e-4), with E's "
     "settings, K, 300 steps (1e-4) with half the examples real anatomy, and M, 200 steps (1e-4) with E's "
     "data in the canonical phase (`alt-un` and `cunet`: 4700 steps each); `imunne` also I, 200 steps "
-    "(5e-5), J, 400 steps (1e-4), before K, and L, 600 steps (1e-4, E's data) between K and M, at 4 "
-    "iterations: 5900 steps in 8.40 h against Alt-UN's 4700 in 10.27 h (its steps are cheaper; steps and "
+    "(5e-5), J, 400 steps (1e-4), before K, L, 600 steps (1e-4, E's data) between K and M, and N and O, "
+    "600 steps each (1e-4) after M, at 4 iterations: 7100 steps in 9.81 h against Alt-UN's 4700 in "
+    "10.27 h (its steps are cheaper; steps and "
     "hours per stage: `python scripts/training_budget.py`, imunne-ablation). `alt-un` has 5 blocks; "
     "`imunne` ran 5 iterations "
     "in training up to stage H and 4 from stage I on (the last one differentiated: JFB), and runs 4 at "
     "reconstruction (`tol=0`: a fixed-depth network). All three networks run with `canonical_phase=true` "
-    "(each slice turned to one global phase before the network and back after it; stage M trained with "
-    'it: imunne-ablation, "The global phase of the coil maps"). `cs` (L1-wavelet + temporal TV over all '
+    "(each slice turned to one global phase before the network and back after it; stages M to O trained "
+    'with it: imunne-ablation, "The global phase of the coil maps"). `cs` (L1-wavelet + temporal TV over all '
     "20 frames) keeps its defaults."
 )
 
