@@ -43,8 +43,8 @@ SIZES = {
     "quick": {"matrix": 32, "frames": 4, "coils": 4, "spokes": 8},
 }
 MODELS = ("cunet", "alt-un", "imunne")
-# (chans, amp, channels_last, view_share); bf16 steps only at the quick size: on a CPU without native
-# bf16 convolutions (see ``conv_worker``) one bf16 step at the other sizes takes minutes
+# (chans, amp, channels_last, view_share); bf16 steps at the quick size, and at the other sizes only
+# where this CPU has native bf16 convolutions (``conv_worker``): without them one step takes minutes
 VARIANTS = (
     (8, False, False, False),
     (16, False, False, False),
@@ -52,7 +52,10 @@ VARIANTS = (
     (8, False, False, True),
     (16, False, False, True),
 )
-AMP_VARIANTS = {"cunet": ((8, True, False, False),)}
+AMP_QUICK = {"cunet": ((8, True, False, False),)}
+# with native bf16: every network at the shipped settings (view_share) and twice the width, against the
+# fp32 rows of the same settings in VARIANTS
+AMP_NATIVE = ((8, True, False, True), (16, True, False, True))
 CONV_SHAPE = (20, 16, 128, 128)  # one frame batch of the CU-Net's first level at chans 8 (16 real channels)
 FFT_WORDS = ("fft", "nufft", "finufft", "toeplitz", "_type1", "_type2")  # FINUFFT: _Type1, _Type2
 CONV_WORDS = ("conv", "mkldnn", "onednn")
@@ -215,17 +218,35 @@ def _flag(value: bool) -> str:
     return "yes" if value else "no"
 
 
-def _variants(model: str, size: str) -> tuple:
-    """The variants measured for ``model``; bf16 steps only at the quick size (see ``AMP_VARIANTS``)."""
-    return (*VARIANTS, *(AMP_VARIANTS.get(model, ()) if size == "quick" else ()))
+def _variants(model: str, size: str, native_bf16: bool) -> tuple:
+    """The variants measured for ``model``: bf16 ones at the quick size, and the shipped settings in bf16
+    wherever the CPU has native bf16 convolutions."""
+    amp = AMP_NATIVE if native_bf16 else AMP_QUICK.get(model, ()) if size == "quick" else ()
+    return (*VARIANTS, *amp)
+
+
+def _bf16_gains(results: dict, models: list[str], native_bf16: bool, size: str) -> str:
+    """One sentence: each bf16 row's speed against the fp32 row of the same settings."""
+
+    def ratio(m: str, v: tuple) -> float:
+        return float(results[(m, v[0], False, *v[2:])]["seconds"] / results[(m, *v)]["seconds"])
+
+    gains = [
+        f"`{m}` chans {v[0]} {ratio(m, v):.2f}x"
+        for m in models
+        for v in _variants(m, size, native_bf16)
+        if v[1] and (m, v[0], False, *v[2:]) in results
+    ]
+    return "bf16 autocast against fp32 with the same settings (step time ratio): " + ", ".join(gains) + "."
 
 
 def _tables(results: dict, profiles: dict, conv: dict, steps: int, size: str) -> str:
     models = sorted({key[0] for key in results}, key=MODELS.index)
     base = {m: results[(m, *VARIANTS[0])]["seconds"] for m in models}
+    native = bool(conv["onednn_bf16"])
     rows = []
     for m in models:
-        for v in _variants(m, size):
+        for v in _variants(m, size, native):
             r = results[(m, *v)]
             rate = 1.0 / r["seconds"]
             rows.append(
@@ -269,9 +290,14 @@ def _tables(results: dict, profiles: dict, conv: dict, steps: int, size: str) ->
     conv_line = (
         f"One 3x3 convolution {CONV_SHAPE} -> 48 channels, forward: fp32 {conv['fp32']:.3f} s, bf16 "
         f"{conv['bf16']:.3f} s ({conv['fp32'] / conv['bf16']:.2f}x). This CPU: torch capability "
-        f"{conv['capability']}, oneDNN native bf16 {'yes' if conv['onednn_bf16'] else 'no'}: without it a "
-        "bf16 convolution falls back to `aten::_slow_conv2d` (im2col), so `train.amp=on` (bf16 autocast "
-        "on CPU) makes training slower here, not faster."
+        f"{conv['capability']}, oneDNN native bf16 {'yes' if native else 'no'}"
+        + (
+            ": the bf16 convolutions run on native kernels. "
+            if native
+            else ": without it a bf16 convolution falls back to `aten::_slow_conv2d` (im2col), so "
+            "`train.amp=on` (bf16 autocast on CPU) makes training slower here, not faster. "
+        )
+        + _bf16_gains(results, models, native, size)
     )
     d = SIZES[size]
     sizes = (
@@ -331,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     print("conv", conv, flush=True)
     results = {}
     for m in models:
-        for v in _variants(m, args.size):
+        for v in _variants(m, args.size, bool(conv["onednn_bf16"])):
             flags = [str(v[0]), *("1" if f else "0" for f in v[1:])]
             results[(m, *v)] = _run(["--worker", m, *flags, *common])
             print(m, v, results[(m, *v)], flush=True)
