@@ -315,7 +315,7 @@ def _tables(results: dict, profiles: dict, conv: dict, steps: int, size: str) ->
             "step = autocast forward, L1 magnitude loss, backward, AdamW update, as `recon train` does it "
             "per example. `imunne`: exactly 5 iterations (last one differentiated), `alt-un`: 5 blocks. "
             f"Median of {steps} step(s) after a warm-up, each variant in its own 1-thread process on a "
-            "machine shared with other jobs (and a background training run): read the ratios, not the "
+            "machine that may be shared with other jobs: read the ratios, not the "
             "absolute times. The dtype columns are recorded in the run (first convolution's output; the "
             "operator's normal() inside the data-consistency step).",
             markdown_table(header, rows),
