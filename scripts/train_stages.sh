@@ -122,11 +122,12 @@ PY
             later_stage m "$from" --set train.steps=200 --set train.lr=0.0001 --set canonical_phase=true \
                 "${extra[@]}"
             ;;
-        n)
-            later_stage n m --set train.steps=600 --set train.lr=0.0001 --set canonical_phase=true "${depth4[@]}"
-            ;;
-        o)
-            later_stage o n --set train.steps=600 --set train.lr=0.0001 --set canonical_phase=true "${depth4[@]}"
+        n | o)
+            # 600 more steps in the canonical phase from the stage before (n from m, o from n)
+            local from=m
+            [[ $stage == o ]] && from=n
+            later_stage "$stage" "$from" --set train.steps=600 --set train.lr=0.0001 --set canonical_phase=true \
+                "${depth4[@]}"
             ;;
     esac
 }
